@@ -1,0 +1,14 @@
+"""kerasviz: see what Keras convolutional networks have learned."""
+
+from kerasviz.errors import KerasvizError
+from kerasviz.io import load_image
+from kerasviz.models import MODELS, conv_layers, load_model, model_info
+
+__all__ = [
+    "MODELS",
+    "KerasvizError",
+    "conv_layers",
+    "load_image",
+    "load_model",
+    "model_info",
+]

@@ -1,0 +1,171 @@
+"""Images in and out: loading any image, grids, heat maps, atomic PNG and JSON writing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+
+import numpy as np
+
+from kerasviz.errors import KerasvizError
+
+MAX_IMAGE_SIDE = 2048  # larger inputs are resized so their longer side is this many pixels
+
+
+def as_batch(images) -> tuple[np.ndarray, bool]:
+    """Images as people have them -> float32 (N, H, W, 3) in 0-255, and whether one was given.
+
+    Accepts uint8 or float, RGB 0-255, `(N, H, W, 3)` or one `(H, W, 3)`; greyscale
+    `(H, W)` / `(H, W, 1)` and RGBA are converted.
+    """
+    array = np.asarray(images)
+    if array.ndim == 2:
+        array = array[..., None]
+    single = array.ndim == 3
+    if single:
+        array = array[None]
+    if array.ndim != 4 or array.shape[-1] not in (1, 3, 4):
+        raise KerasvizError(f"images must be (H, W, 3) or (N, H, W, 3); got shape {np.shape(images)}")
+    return _to_rgb(array.astype(np.float32)), single
+
+
+def _to_rgb(array: np.ndarray) -> np.ndarray:
+    if array.shape[-1] == 1:
+        return np.repeat(array, 3, axis=-1)
+    if array.shape[-1] == 4:  # alpha composited over white
+        alpha = array[..., 3:] / 255.0
+        return array[..., :3] * alpha + 255.0 * (1.0 - alpha)
+    return array
+
+
+def load_image(path: str, *, max_side: int | None = MAX_IMAGE_SIDE) -> np.ndarray:
+    """Reads an image file as uint8 RGB `(H, W, 3)`.
+
+    EXIF orientation is applied, alpha is composited over white, greyscale and 16-bit images
+    are converted, and an image with a side longer than `max_side` is resized to fit.
+    """
+    import imageio.v3 as iio
+
+    if not os.path.isfile(path):
+        raise KerasvizError(f"image {path!r} does not exist")
+    try:
+        array = iio.imread(path, plugin="pillow", rotate=True, mode=None)
+    except Exception as err:  # imageio raises many types for unreadable files
+        raise KerasvizError(f"cannot read image {path!r}: not a readable image ({type(err).__name__})") from None
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[-1] == 2:  # greyscale + alpha
+        array = np.concatenate([np.repeat(array[..., :1], 3, -1), array[..., 1:]], -1)
+    if array.dtype == np.uint16 or array.max(initial=0) > 255:
+        array = array.astype(np.float32) / 257.0
+    elif array.dtype == bool:
+        array = array.astype(np.float32) * 255.0
+    if array.ndim not in (2, 3):
+        raise KerasvizError(f"image {path!r} has shape {array.shape}; expected a 2-D picture")
+    rgb = as_batch(array)[0][0]
+    if max_side and max(rgb.shape[:2]) > max_side:
+        rgb = resize(rgb, _fit(rgb.shape[:2], max_side))
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
+def _fit(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
+    scale = max_side / max(shape)
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area-resampled (H, W, C) float resize (OpenCV-free, via TensorFlow)."""
+    import tensorflow as tf
+
+    method = "area" if size[0] < image.shape[0] else "bicubic"
+    return tf.image.resize(np.asarray(image, np.float32)[None], size, method=method, antialias=True)[0].numpy()
+
+
+def to_uint8(images) -> np.ndarray:
+    """Float images in 0-1 -> uint8 0-255 (rounded, clipped)."""
+    return np.clip(np.round(np.asarray(images, np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def grid(images: np.ndarray, *, cols: int | None = None, pad: int = 2, background: int = 255) -> np.ndarray:
+    """Tiles uint8 `(N, H, W, 3)` images into one `(rows*(H+pad)-pad, ..., 3)` image, row-major."""
+    images = np.asarray(images)
+    n, h, w = images.shape[:3]
+    cols = cols or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, images.shape[-1]), background, images.dtype)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
+    return out
+
+
+def normalize_map(saliency_map: np.ndarray, *, percentile: float = 99.5) -> np.ndarray:
+    """A float map -> 0-1, clipped at a high percentile so one hot pixel does not rule the scale."""
+    m = np.nan_to_num(np.asarray(saliency_map, np.float32))
+    m = m - m.min()
+    top = np.percentile(m, percentile)
+    return np.clip(m / top, 0.0, 1.0) if top > 0 else np.zeros_like(m)
+
+
+def colormap(values: np.ndarray) -> np.ndarray:
+    """0-1 values (H, W) -> uint8 (H, W, 3) in a perceptual dark-purple-to-yellow ramp."""
+    # Anchors of matplotlib's "inferno" map (BSD-style licensed data), linearly interpolated.
+    anchors = np.array(
+        [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39], [252, 255, 164]],
+        np.float32,
+    )
+    x = np.clip(np.asarray(values, np.float32), 0, 1) * (len(anchors) - 1)
+    lo = np.floor(x).astype(int).clip(0, len(anchors) - 2)
+    t = (x - lo)[..., None]
+    return np.round(anchors[lo] * (1 - t) + anchors[lo + 1] * t).astype(np.uint8)
+
+
+def overlay(image: np.ndarray, saliency_map: np.ndarray, *, alpha: float = 0.55) -> np.ndarray:
+    """A heat map of `saliency_map` (H, W) blended over uint8 `image` (H, W, 3)."""
+    heat = colormap(normalize_map(saliency_map)).astype(np.float32)
+    weight = alpha * normalize_map(saliency_map)[..., None] ** 0.5
+    return np.round(image.astype(np.float32) * (1 - weight) + heat * weight).astype(np.uint8)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yields a temporary name beside `path`, renamed onto `path` only when the block succeeds."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    except OSError as err:
+        raise KerasvizError(f"cannot write to {folder!r}: {err.strerror}") from None
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_png(path: str, image: np.ndarray) -> None:
+    """Writes a uint8 (H, W, 3) or (H, W) image as PNG, atomically."""
+    import imageio.v3 as iio
+
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, np.asarray(image, np.uint8), extension=".png")
+
+
+def write_json(path: str, facts: dict) -> None:
+    """Writes `facts` as indented JSON, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(facts, f, indent=2, default=_jsonable)
+        f.write("\n")
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
