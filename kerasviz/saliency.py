@@ -1,0 +1,492 @@
+"""Saliency maps on tf.GradientTape: which input pixels a model's score depends on.
+
+Every method takes images as people have them (RGB 0-255, uint8 or float, one or a batch),
+applies the model's preprocessing inside the tape (so gradients are with respect to the 0-255
+RGB input) and returns raw float32 maps `(N, H, W)`, or `(H, W)` for one image. Normalising and
+colouring live in kerasviz.io.
+
+SmoothGrad samples, integrated-gradient steps and occlusion patches go through the model as
+batches, chunked to a memory budget, in one compiled step; nothing calls the model per sample.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasviz import io, models
+from kerasviz.errors import KerasvizError
+
+METHODS = (
+    "vanilla",
+    "smoothgrad",
+    "integrated_gradients",
+    "guided_backprop",
+    "gradcam",
+    "occlusion",
+    "activation",
+)
+
+SMOOTHGRAD_SAMPLES = 50  # Smilkov et al. 2017, §3: "n = 50" samples suffice
+SMOOTHGRAD_NOISE = 0.15  # Smilkov et al. 2017, §3: sigma 10-20% of (x_max - x_min)
+IG_STEPS = 64  # Sundararajan et al. 2017, §5: 20-300 steps; trapezoid rule keeps completeness < 1%
+IG_BASELINE = 0.0  # Sundararajan et al. 2017: the black image (0 in 0-255 RGB)
+OCCLUSION_FRACTION = 1 / 7  # Zeiler & Fergus 2014, Fig. 7: a grey square ~1/7 of the image side
+OCCLUSION_FILL = 127.5  # grey, in 0-255 RGB
+MEMORY_BUDGET_BYTES = 1 << 30  # per compiled batch: activations and their gradients
+_BYTES_PER_ACTIVATION = 4 * 3  # float32, forward value + gradient + slack for the backward pass
+
+Target = int | str | Callable[[tf.Tensor], tf.Tensor]
+
+
+def saliency(
+    model: keras.Model,
+    images,
+    target: Target,
+    *,
+    method: str = "vanilla",
+    preprocess: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    samples: int = SMOOTHGRAD_SAMPLES,
+    noise: float = SMOOTHGRAD_NOISE,
+    steps: int = IG_STEPS,
+    baseline: float | np.ndarray = IG_BASELINE,
+    layer: str | None = None,
+    patch: int | None = None,
+    stride: int | None = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> np.ndarray:
+    """Saliency maps of `target` on `images`.
+
+    Args:
+      model: a Keras model; one from load_model gets its own preprocessing.
+      images: RGB 0-255, `(N, H, W, 3)` or one `(H, W, 3)` (greyscale and RGBA are converted).
+        A model with a fixed input size gets resized copies; maps come back at the input's H, W.
+      target: a class index (on logits; a final softmax is removed on a copy of the model),
+        "LAYER" (its mean activation), "LAYER:FILTER" (one channel's mean activation), or a
+        callable from the model's output tensor to one score per image `(N,)`.
+      method: one of METHODS:
+        vanilla (Simonyan et al. 2014): max over colour channels of |d score / d pixel|;
+        smoothgrad (Smilkov et al. 2017): the vanilla map of the mean gradient over `samples`
+          noisy copies, noise std = `noise` * (max - min) of each image;
+        integrated_gradients (Sundararajan et al. 2017): attributions summed over colour
+          channels, signed, from `baseline` (0-255 value or image) in `steps` trapezoid steps;
+          the map sums to score(image) - score(baseline);
+        guided_backprop (Springenberg et al. 2015): as vanilla, through ReLUs that pass only
+          positive gradients, on a copy of the model;
+        gradcam (Selvaraju et al. 2017): ReLU of the gradient-weighted channels of `layer`
+          (default: the last 4-D output with height and width > 1 before the target), upsampled;
+        occlusion (Zeiler & Fergus 2014): drop of the score when a grey `patch` square
+          (moved by `stride` pixels) hides each pixel, averaged over the patches that cover it;
+        activation: the mean over channels of `layer` (default: the target layer, else the last
+          convolution), upsampled; it ignores a class target.
+      preprocess: RGB 0-255 -> model input; default: the model's own (see models.preprocess_fn).
+      seed: seeds SmoothGrad's noise.
+      batch_size: images per compiled model call; default: as many as fit MEMORY_BUDGET_BYTES.
+
+    Returns:
+      float32 `(N, H, W)`, or `(H, W)` when one image was given.
+    """
+    if method not in METHODS:
+        raise KerasvizError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
+    _check_positive(samples=samples, steps=steps, batch_size=batch_size, patch=patch, stride=stride)
+    if not (isinstance(noise, int | float) and math.isfinite(noise) and noise >= 0):
+        raise KerasvizError(f"noise must be a fraction of the input range >= 0; got {noise!r}")
+    batch, single = io.as_batch(images)
+    height, width = batch.shape[1:3]
+    batch = _fit_input(model, batch)
+    preprocess = models.preprocess_fn(model, preprocess)
+    chunk = batch_size or _chunk_size(model, batch.shape[1:3])
+
+    if method == "activation":
+        maps = _activation_map(model, batch, target, layer, preprocess, chunk)
+    elif method == "gradcam":
+        maps = _gradcam(model, batch, target, layer, preprocess, chunk)
+    elif method == "occlusion":
+        maps = _occlusion(model, batch, target, preprocess, patch, stride, chunk)
+    else:
+        if method == "guided_backprop":
+            model = _guided_copy(model, logits=isinstance(parse_target(model, target), int))
+        scored = _scored_model(model, target)
+        step = _gradient_step(scored, preprocess)
+        if method in ("vanilla", "guided_backprop"):
+            maps = _max_abs(_run_chunked(step, batch, chunk)[1])
+        elif method == "smoothgrad":
+            maps = _smoothgrad(step, batch, samples, noise, seed, chunk)
+        else:
+            maps = _integrated_gradients(step, batch, baseline, steps, chunk)
+    maps = _resize_maps(maps, (height, width))
+    return maps[0] if single else maps
+
+
+# --- targets: what the score is --------------------------------------------------------------
+
+
+def parse_target(model: keras.Model, target: Target) -> Target:
+    """Checks a target against a model; strings of digits become class indices.
+
+    Raises KerasvizError that names what was given and what is valid.
+    """
+    if callable(target):
+        return target
+    if isinstance(target, bool) or not isinstance(target, int | np.integer | str):
+        raise KerasvizError(f"target must be a class index, 'LAYER', 'LAYER:FILTER' or a callable; got {target!r}")
+    if isinstance(target, str) and target.strip().lstrip("-").isdigit():
+        target = int(target)
+    if isinstance(target, int | np.integer):
+        outputs = model.outputs[0].shape if model.outputs else None
+        if outputs is None or len(outputs) != 2:
+            raise KerasvizError(
+                f"class target {target} needs a classifier, but {model.name}'s output has shape "
+                f"{outputs}; use a layer target such as {_example_layer(model)!r}"
+            )
+        if not 0 <= int(target) < outputs[-1]:
+            raise KerasvizError(f"class {target} out of range: valid classes are 0-{outputs[-1] - 1}")
+        return int(target)
+    name, _, channel = target.partition(":")
+    layer = models.get_layer(model, name.strip())
+    if channel:
+        count = int(layer.output.shape[-1])
+        if not channel.strip().isdigit() or not 0 <= int(channel) < count:
+            raise KerasvizError(f"filter {channel!r} of layer {name!r} out of range: valid filters are 0-{count - 1}")
+        return f"{layer.name}:{int(channel)}"
+    return layer.name
+
+
+def _scored_model(model: keras.Model, target: Target, extra: list | None = None) -> Callable:
+    """target -> fn(model input) -> (scores (N,), *extra layer outputs)."""
+    target = parse_target(model, target)
+    extra = extra or []
+    if isinstance(target, int):
+        logits = _logits_model(model)
+        head = keras.Model(logits.inputs, [logits.outputs[0], *[logits.get_layer(e).output for e in extra]])
+        index = target
+        return _with_score(head, lambda out: out[:, index])
+    if callable(target):
+        head = keras.Model(model.inputs, [model.outputs[0], *[model.get_layer(e).output for e in extra]])
+        return _with_score(head, target)
+    name, _, channel = target.partition(":")
+    head = keras.Model(model.inputs, [model.get_layer(name).output, *[model.get_layer(e).output for e in extra]])
+    if channel:
+        index = int(channel)
+        return _with_score(head, lambda out: tf.reduce_mean(out[..., index], axis=_spatial_axes(out)))
+    return _with_score(head, lambda out: tf.reduce_mean(out, axis=list(range(1, len(out.shape)))))
+
+
+def _spatial_axes(tensor: tf.Tensor) -> list[int]:
+    return list(range(1, len(tensor.shape) - 1))
+
+
+def _with_score(head: keras.Model, score_fn: Callable) -> Callable:
+    def scored(x: tf.Tensor) -> tuple:
+        outs = head(x, training=False)
+        outs = outs if isinstance(outs, list | tuple) else [outs]
+        score = tf.reshape(score_fn(outs[0]), [-1])
+        return (score, *outs[1:])
+
+    return scored
+
+
+def _logits_model(model: keras.Model) -> keras.Model:
+    """The model, or a copy that ends in logits when its last layer applies a softmax."""
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax) or (
+        isinstance(last, keras.layers.Activation) and _is_softmax(last.activation)
+    ):
+        return keras.Model(model.inputs, last.input)
+    if _is_softmax(getattr(last, "activation", None)):
+        return _clone(model, lambda layer, config: _linear_if(layer is last, config))
+    return model
+
+
+def _is_softmax(activation) -> bool:
+    return activation is not None and getattr(activation, "__name__", "") == "softmax"
+
+
+def _linear_if(condition: bool, config: dict) -> dict:
+    if condition:
+        config["activation"] = "linear"
+    return config
+
+
+def _example_layer(model: keras.Model) -> str:
+    convs = models.conv_layers(model)
+    return convs[-1] if convs else model.layers[-1].name
+
+
+# --- the compiled steps ----------------------------------------------------------------------
+
+_IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32)
+
+
+def _gradient_step(scored: Callable, preprocess: Callable) -> Callable:
+    """One compiled step: 0-255 RGB (B, H, W, 3) -> (scores (B,), d score / d input (B, H, W, 3))."""
+
+    @tf.function(input_signature=[_IMAGES])
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = scored(preprocess(x))[0]
+        return score, tape.gradient(score, x)
+
+    return step
+
+
+def _run_chunked(step: Callable, inputs, chunk: int, count: int | None = None) -> list[np.ndarray]:
+    """Runs `step` over `inputs` (an array, or fn(start, stop) -> array) in chunks; concatenates."""
+    total = len(inputs) if count is None else count
+    outs: list[list[np.ndarray]] = []
+    for start in range(0, total, chunk):
+        stop = min(start + chunk, total)
+        x = inputs(start, stop) if callable(inputs) else inputs[start:stop]
+        outs.append([t.numpy() for t in step(tf.convert_to_tensor(x, tf.float32))])
+    return [np.concatenate(parts) for parts in zip(*outs, strict=True)]
+
+
+def _max_abs(grads: np.ndarray) -> np.ndarray:
+    return np.abs(grads).max(axis=-1).astype(np.float32)
+
+
+# --- methods ---------------------------------------------------------------------------------
+
+
+def _smoothgrad(step: Callable, batch: np.ndarray, samples: int, noise: float, seed: int, chunk: int) -> np.ndarray:
+    n = len(batch)
+    sigma = noise * (batch.max(axis=(1, 2, 3)) - batch.min(axis=(1, 2, 3)))  # (N,)
+    rng = np.random.default_rng(seed)
+
+    def noisy(start: int, stop: int) -> np.ndarray:
+        index = np.arange(start, stop) // samples
+        jitter = rng.standard_normal((stop - start, *batch.shape[1:]), dtype=np.float32)
+        return batch[index] + jitter * sigma[index, None, None, None].astype(np.float32)
+
+    grads = _run_chunked(step, noisy, chunk, count=n * samples)[1]
+    return _max_abs(grads.reshape(n, samples, *batch.shape[1:]).mean(axis=1))
+
+
+def _integrated_gradients(step: Callable, batch: np.ndarray, baseline, steps: int, chunk: int) -> np.ndarray:
+    n = len(batch)
+    base = _baseline(baseline, batch.shape)
+    alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)
+    weights = np.full(steps + 1, 1.0 / steps, np.float32)  # trapezoid rule
+    weights[[0, -1]] *= 0.5
+
+    def path(start: int, stop: int) -> np.ndarray:
+        index = np.arange(start, stop)
+        image, k = index // (steps + 1), index % (steps + 1)
+        a = alphas[k][:, None, None, None]
+        return base[image] + a * (batch[image] - base[image])
+
+    grads = _run_chunked(step, path, chunk, count=n * (steps + 1))[1]
+    mean_grad = np.einsum("nkhwc,k->nhwc", grads.reshape(n, steps + 1, *batch.shape[1:]), weights)
+    return ((batch - base) * mean_grad).sum(axis=-1).astype(np.float32)
+
+
+def _baseline(baseline, shape: tuple) -> np.ndarray:
+    try:
+        base = np.broadcast_to(np.asarray(baseline, np.float32), shape)
+    except ValueError:
+        raise KerasvizError(
+            f"baseline must be a 0-255 value or an image of shape {shape[1:]}; got shape {np.shape(baseline)}"
+        ) from None
+    return np.ascontiguousarray(base)
+
+
+def _gradcam(model, batch, target, layer, preprocess, chunk) -> np.ndarray:
+    layer = layer or _last_spatial_layer(model, target)
+    models.get_layer(model, layer)
+    scored = _scored_model(model, target, extra=[layer])
+
+    @tf.function(input_signature=[_IMAGES])
+    def step(x):
+        with tf.GradientTape() as tape:
+            score, features = scored(preprocess(x))
+        grads = tape.gradient(score, features)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # alpha_k, Selvaraju et al. eq. 1
+        return (tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)),)  # eq. 2
+
+    return _run_chunked(step, batch, chunk)[0]
+
+
+def _last_spatial_layer(model: keras.Model, target: Target) -> str:
+    """The last layer before the target whose output is 4-D with height and width > 1."""
+    target = parse_target(model, target)
+    names = [layer.name for layer in model.layers]
+    stop = names.index(target.partition(":")[0]) + 1 if isinstance(target, str) else len(names)
+    for layer in reversed(model.layers[:stop]):
+        shape = _output_shape(layer)
+        if (
+            shape is not None
+            and len(shape) == 4
+            and not isinstance(layer, keras.layers.InputLayer)
+            and all(d is None or d > 1 for d in shape[1:3])
+        ):
+            return layer.name
+    raise KerasvizError(f"{model.name} has no 4-D layer output with height and width > 1 for Grad-CAM")
+
+
+def _output_shape(layer) -> tuple | None:
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError):  # layers used more than once have no single output
+        return None
+
+
+def _occlusion(model, batch, target, preprocess, patch, stride, chunk) -> np.ndarray:
+    scored = _scored_model(model, target)
+
+    @tf.function(input_signature=[_IMAGES])
+    def step(x):
+        return (scored(preprocess(x))[0],)
+
+    n, h, w = batch.shape[:3]
+    patch = patch or max(1, round(min(h, w) * OCCLUSION_FRACTION))
+    stride = stride or max(1, patch // 2)
+    corners = [(y, x) for y in _starts(h, patch, stride) for x in _starts(w, patch, stride)]
+    base = _run_chunked(step, batch, chunk)[0]  # (N,)
+
+    def occluded(start: int, stop: int) -> np.ndarray:
+        index = np.arange(start, stop)
+        out = batch[index // len(corners)].copy()
+        for i, k in enumerate(index % len(corners)):
+            y, x = corners[k]
+            out[i, y : y + patch, x : x + patch] = OCCLUSION_FILL
+        return out
+
+    scores = _run_chunked(step, occluded, chunk, count=n * len(corners))[0].reshape(n, len(corners))
+    total = np.zeros((n, h, w), np.float32)
+    cover = np.zeros((h, w), np.float32)
+    for k, (y, x) in enumerate(corners):
+        total[:, y : y + patch, x : x + patch] += (base - scores[:, k])[:, None, None]
+        cover[y : y + patch, x : x + patch] += 1
+    return total / np.maximum(cover, 1)
+
+
+def _starts(size: int, patch: int, stride: int) -> list[int]:
+    starts = list(range(0, max(size - patch, 0) + 1, stride))
+    if starts[-1] + patch < size:
+        starts.append(size - patch)
+    return starts
+
+
+def _activation_map(model, batch, target, layer, preprocess, chunk) -> np.ndarray:
+    if layer is None:
+        parsed = parse_target(model, target)
+        layer = parsed.partition(":")[0] if isinstance(parsed, str) else _example_layer(model)
+    head = keras.Model(model.inputs, models.get_layer(model, layer).output)
+
+    @tf.function(input_signature=[_IMAGES])
+    def step(x):
+        out = head(preprocess(x), training=False)
+        return (tf.reduce_mean(out, axis=-1),)
+
+    return _run_chunked(step, batch, chunk)[0]
+
+
+# --- guided backpropagation ------------------------------------------------------------------
+
+
+@tf.custom_gradient
+def _guided_relu(x: tf.Tensor):
+    """ReLU whose gradient passes only where both the input and the incoming gradient are > 0."""
+
+    def grad(upstream):
+        return upstream * tf.cast(upstream > 0, upstream.dtype) * tf.cast(x > 0, upstream.dtype)
+
+    return tf.nn.relu(x), grad
+
+
+def _guided_copy(model: keras.Model, *, logits: bool) -> keras.Model:
+    """A copy of `model`, same weights, with every ReLU made guided (the model is not changed).
+
+    With `logits`, a softmax on the last layer becomes linear in the same copy.
+    """
+    last = model.layers[-1]
+
+    def guided(layer, config: dict) -> dict | keras.layers.Layer:
+        if logits and layer is last and _is_softmax(getattr(layer, "activation", None)):
+            config["activation"] = "linear"
+        if isinstance(layer, keras.layers.ReLU) and not config.get("max_value") and not config.get("negative_slope"):
+            return keras.layers.Activation(_guided_relu, name=layer.name)
+        if config.get("activation") == "relu" or getattr(config.get("activation"), "__name__", "") == "relu":
+            config["activation"] = _guided_relu
+        return config
+
+    return _clone(model, guided)
+
+
+def _clone(model: keras.Model, edit: Callable) -> keras.Model:
+    """clone_model where `edit(layer, config)` returns a new config or a new layer; weights copied."""
+
+    def clone_layer(layer):
+        result = edit(layer, layer.get_config())
+        return result if isinstance(result, keras.layers.Layer) else layer.__class__.from_config(result)
+
+    try:
+        copy = keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
+    except (ValueError, TypeError) as err:
+        raise KerasvizError(f"cannot copy {model.name} (only Functional and Sequential models can be): {err}") from None
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+# --- shapes and memory -----------------------------------------------------------------------
+
+
+def _fit_input(model: keras.Model, batch: np.ndarray) -> np.ndarray:
+    """Resizes the batch to the model's fixed input size, if it has one."""
+    shape = model.inputs[0].shape if model.inputs else None
+    if shape is None or len(shape) != 4:
+        return batch
+    size = tuple(shape[1:3])
+    if None in size or size == batch.shape[1:3]:
+        return batch
+    return tf.image.resize(batch, size, method="bilinear", antialias=True).numpy()
+
+
+def _resize_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    maps = np.asarray(maps, np.float32)
+    if maps.shape[1:3] == tuple(size):
+        return maps
+    return tf.image.resize(maps[..., None], size, method="bilinear").numpy()[..., 0]
+
+
+def _chunk_size(model: keras.Model, size: tuple[int, int], budget: int = MEMORY_BUDGET_BYTES) -> int:
+    """How many images of `size` fit one compiled call within `budget` bytes of activations."""
+    floats = 0
+    for layer in model.layers:
+        shape = _output_shape(layer)
+        if shape is None:
+            continue
+        dims = list(shape[1:])
+        if len(dims) == 3 and None in dims[:2]:
+            scale = _downsampling(model, layer)
+            dims[:2] = [math.ceil(s / scale) for s in size]
+        floats += math.prod(d or 1 for d in dims)
+    return max(1, budget // max(1, floats * _BYTES_PER_ACTIVATION))
+
+
+def _downsampling(model: keras.Model, layer) -> int:
+    """A layer's spatial stride relative to the input, from its channel count's stage (a guess).
+
+    For fully convolutional models (unknown H, W) the exact factor is not in the static shapes;
+    counting strided and pooling layers up to `layer` gives it for plain chains like VGG.
+    """
+    factor = 1
+    for other in model.layers:
+        strides = getattr(other, "strides", None) or getattr(other, "pool_size", None)
+        if strides is not None and not isinstance(other, keras.layers.InputLayer):
+            factor *= int(np.atleast_1d(strides)[0])
+        if other is layer:
+            break
+    return factor
+
+
+def _check_positive(**values) -> None:
+    for name, value in values.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1):
+            raise KerasvizError(f"{name} must be a positive integer; got {value!r}")
