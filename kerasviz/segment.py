@@ -72,10 +72,12 @@ def _seeds(saliency_map, foreground_quantile: float, background_quantile: float,
     """GrabCut's initial labels (cv2.GC_*) `(H, W)` uint8 from a checked saliency map."""
     hi, lo = np.quantile(saliency_map, [foreground_quantile, background_quantile])
     labels = np.full(saliency_map.shape, cv2.GC_PR_BGD if middle == "background" else cv2.GC_PR_FGD, np.uint8)
-    # Ties at a quantile go with it (maps often have many zeros); a map that is mostly its
-    # minimum (Grad-CAM's ReLU) seeds the foreground with everything above that minimum.
-    labels[saliency_map >= hi if hi > lo else saliency_map > hi] = cv2.GC_FGD
-    labels[saliency_map <= lo] = cv2.GC_BGD
+    if hi > lo:  # ties at a quantile go with it: maps often have many zeros
+        labels[saliency_map >= hi] = cv2.GC_FGD
+        labels[saliency_map <= lo] = cv2.GC_BGD
+    else:  # mostly its minimum (Grad-CAM's ReLU): all above it is foreground, GrabCut decides the rest
+        labels[saliency_map > hi] = cv2.GC_FGD
+        labels[saliency_map <= hi] = cv2.GC_PR_BGD
     return labels
 
 
