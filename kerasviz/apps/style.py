@@ -1,0 +1,181 @@
+"""Style transfer and the layer study as jobs: plain arguments in, PNG + JSON out, finished files skipped."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from kerasviz import io, models
+from kerasviz import style as style_lib
+from kerasviz._cli import Progress
+
+log = logging.getLogger("kerasviz")
+
+# The layer study: rows are content layers, columns style layer sets (single blocks, then Gatys' five).
+STUDY_CONTENT_LAYERS = tuple(f"block{b}_conv2" for b in range(1, 6))
+STUDY_STYLE_SETS = {f"block{b}": (f"block{b}_conv1",) for b in range(1, 6)} | {"gatys": style_lib.STYLE_LAYERS}
+STUDY_SIZE = 96  # longer side of each cell, pixels: 30 cells fit the 2-core CPU budget
+STUDY_STEPS = 20
+
+
+def run(
+    content: str | np.ndarray,
+    style: str | np.ndarray,
+    out: str,
+    *,
+    model: str = "vgg16",
+    weights: str | None = "auto",
+    content_layers: Sequence[str] = style_lib.CONTENT_LAYERS,
+    style_layers: Sequence[str] = style_lib.STYLE_LAYERS,
+    size: int = style_lib.DEFAULT_SIZE,
+    steps: int = style_lib.DEFAULT_STEPS,
+    overwrite: bool = False,
+) -> str:
+    """Writes the stylised `out` (PNG) and `out` with .json; returns the PNG path. Images: paths or arrays."""
+    png, sidecar = _paths(out)
+    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
+        log.info("%s exists; skipped", png)
+        return png
+    content_img, style_img = _image(content), _image(style)
+    net = models.load_model(model, weights)
+    start = time.perf_counter()
+    result = style_lib.transfer(
+        content_img, style_img, model=net, content_layers=content_layers, style_layers=style_layers,
+        size=size, steps=steps, progress=Progress("style transfer"),
+    )
+    seconds = time.perf_counter() - start
+    io.write_png(png, result.image)
+    io.write_json(sidecar, {
+        "model": model,
+        "weights": models.model_info(net).weights,
+        "content": _describe(content),
+        "style": _describe(style),
+        "content_layers": list(content_layers),
+        "style_layers": list(style_layers),
+        "loss_weights": {"content": style_lib.CONTENT_WEIGHT, "style": style_lib.STYLE_WEIGHT,
+                         "tv": style_lib.TV_WEIGHT},
+        "final_losses": result.losses,
+        "optimizer": "lbfgs",
+        "steps": steps,
+        "evaluations": result.evaluations,
+        "size": list(result.image.shape[:2]),
+        "content_size": list(content_img.shape[:2]),
+        "style_size": list(style_img.shape[:2]),
+        "seconds": round(seconds, 2),
+    })
+    return png
+
+
+def study(
+    content: str | np.ndarray,
+    style: str | np.ndarray,
+    out: str,
+    *,
+    model: str = "vgg16",
+    weights: str | None = "auto",
+    size: int = STUDY_SIZE,
+    steps: int = STUDY_STEPS,
+    overwrite: bool = False,
+) -> str:
+    """The layer study: writes the grid `out` (PNG), `out`.json and `out`.md (the loss table)."""
+    png, sidecar = _paths(out)
+    table_path = os.path.splitext(png)[0] + ".md"
+    if not overwrite and all(os.path.isfile(p) for p in (png, sidecar, table_path)):
+        log.info("%s exists; skipped", png)
+        return png
+    content_img, style_img = _image(content), _image(style)
+    net = models.load_model(model, weights)
+    start = time.perf_counter()
+    images, table = style_lib.layer_study(
+        content_img, style_img, model=net, content_layers=STUDY_CONTENT_LAYERS, style_sets=STUDY_STYLE_SETS,
+        size=size, steps=steps, progress=Progress("layer study"),
+    )
+    seconds = time.perf_counter() - start
+    rows, cols = images.shape[:2]
+    io.write_png(png, io.grid(images.reshape(rows * cols, *images.shape[2:]), cols=cols))
+    io.write_json(sidecar, {
+        "model": model,
+        "weights": models.model_info(net).weights,
+        "rows_content_layers": list(STUDY_CONTENT_LAYERS),
+        "columns_style_sets": {k: list(v) for k, v in STUDY_STYLE_SETS.items()},
+        "losses": "relative: content = |F-P|^2/|F_style-P|^2 at the row's layer; style = |G-A|^2/|G_content-A|^2",
+        "cells": table,
+        "size": list(images.shape[2:4]),
+        "steps": steps,
+        "seconds": round(seconds, 2),
+    })
+    with io.atomic_path(table_path) as tmp, open(tmp, "w") as f:
+        f.write(_markdown(table))
+    return png
+
+
+def _markdown(table: list[dict]) -> str:
+    """Rows: content layers; columns: style sets; cells 'content / style (style by Gatys' five)'."""
+    sets = list(dict.fromkeys(cell["style_set"] for cell in table))
+    lines = [
+        "Relative losses after optimisation, `content / style (Gatys-five style)`; 0 is a perfect match.",
+        "",
+        "| content layer | " + " | ".join(sets) + " |",
+        "|---" * (len(sets) + 1) + "|",
+    ]
+    for layer in dict.fromkeys(cell["content_layer"] for cell in table):
+        cells = [c for c in table if c["content_layer"] == layer]
+        lines.append(f"| {layer} | " + " | ".join(
+            f"{c['content']:.2f} / {c['style']:.3f} ({c['style_gatys']:.3f})" for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def readme_examples(out: str, *, weights: str = "auto") -> list[str]:
+    """Writes the README's style pictures into `out`; returns their paths. Finished files are skipped.
+
+    Content: scikit-image's chelsea (the cat); style: `swirls()`, a procedurally painted texture
+    (scikit-image ships no painting).
+    """
+    from skimage import data
+
+    swirls_path = os.path.join(out, "style_swirls.png")
+    if not os.path.isfile(swirls_path):
+        io.write_png(swirls_path, swirls())
+    return [
+        swirls_path,
+        run(data.chelsea(), swirls(), os.path.join(out, "style_chelsea_swirls.png"), weights=weights, size=256,
+            steps=30),
+        study(data.chelsea(), swirls(), os.path.join(out, "style_layers_study.png"), weights=weights),
+    ]
+
+
+def swirls(shape: tuple[int, int] = (256, 256), seed: int = 0) -> np.ndarray:
+    """A colourful, painterly texture: contour bands of a smooth random field, uint8 (H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    field, hue = np.zeros_like(x), np.zeros_like(x)
+    waves = 8
+    for _ in range(waves):
+        k, p = rng.uniform(-3, 3, 2), rng.uniform(0, 2 * np.pi)
+        field += np.sin(2 * np.pi * (k[0] * x + k[1] * y) + p) / waves**0.5
+        k, p = rng.uniform(-1.5, 1.5, 2), rng.uniform(0, 2 * np.pi)
+        hue += np.sin(2 * np.pi * (k[0] * x + k[1] * y) + p) / waves**0.5
+    bands = 0.5 + 0.5 * np.sin(2 * np.pi * 5 * field)
+    palette = np.array([[18, 30, 90], [40, 90, 170], [90, 150, 210], [235, 200, 70], [250, 240, 200]], np.float32)
+    t = np.clip(0.55 * bands + 0.45 * (0.5 + 0.5 * np.tanh(1.5 * hue)), 0, 1) * (len(palette) - 1)
+    lo = np.floor(t).astype(int).clip(0, len(palette) - 2)
+    f = (t - lo)[..., None]
+    return np.round(palette[lo] * (1 - f) + palette[lo + 1] * f).astype(np.uint8)
+
+
+def _paths(out: str) -> tuple[str, str]:
+    stem = out[:-4] if out.lower().endswith(".png") else out
+    return stem + ".png", stem + ".json"
+
+
+def _image(image: str | np.ndarray) -> np.ndarray:
+    return io.load_image(image) if isinstance(image, str) else np.asarray(image)
+
+
+def _describe(image: str | np.ndarray) -> str:
+    return image if isinstance(image, str) else f"array {list(np.shape(image))}"

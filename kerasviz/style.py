@@ -1,0 +1,395 @@
+"""Neural style transfer (Gatys, Ecker & Bethge 2016) with any content and style layers.
+
+The image is optimised in RGB 0-255; the model's own preprocessing is applied inside the loss.
+One compiled value-and-gradient function serves every layer weighting of one layer set (weights
+are tensors), so a layer study over many weightings traces once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasviz import io, models
+from kerasviz.errors import KerasvizError
+
+# Gatys et al. 2016, section 2: content from conv5_2 (they also show conv4_2), style from conv1_1 ... conv5_1.
+CONTENT_LAYERS = ("block5_conv2",)
+STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+# Weights of the relative terms (see Objective); chosen by eye on VGG16 (offline weights) at 256 px:
+# a clear style that keeps the content. The style weight is shared out over the style layers.
+CONTENT_WEIGHT = 1.0
+STYLE_WEIGHT = 10.0
+TV_WEIGHT = 0.01
+TV_POWER = 1.25  # keras-io neural_style_transfer.py total_variation_loss
+DEFAULT_SIZE = 384  # longer side of the result, pixels
+DEFAULT_STEPS = 100  # L-BFGS iterations (about 1.2 loss evaluations each)
+LBFGS_MEMORY = 10  # scipy's default number of correction pairs
+ADAM_LEARNING_RATE = 8.0  # pixels (0-255) per step at the start; tuned in benchmarks/style.py
+ADAM_DECAY = 0.97  # per 10 steps
+INITS = ("content", "noise", "style")
+OPTIMIZERS = ("lbfgs", "adam")
+
+LayerWeights = Sequence[str] | Mapping[str, float]
+
+
+@dataclasses.dataclass
+class StyleResult:
+    """What one style transfer gives: the picture and how it got there."""
+
+    image: np.ndarray  # uint8 (H, W, 3)
+    losses: dict[str, float]  # final "content", "style", "tv" (each weighted) and "total"
+    history: list[tuple[float, float]]  # (seconds since start, total loss) after each iteration
+    evaluations: int  # value-and-gradient calls
+
+
+def style_transfer(content, style, **options) -> np.ndarray:
+    """The stylised image, uint8 (H, W, 3); `options` are those of `transfer`."""
+    return transfer(content, style, **options).image
+
+
+def transfer(
+    content,
+    style,
+    *,
+    model: keras.Model | None = None,
+    content_layers: LayerWeights = CONTENT_LAYERS,
+    style_layers: LayerWeights = STYLE_LAYERS,
+    content_weight: float = CONTENT_WEIGHT,
+    style_weight: float = STYLE_WEIGHT,
+    tv_weight: float = TV_WEIGHT,
+    size: int | None = DEFAULT_SIZE,
+    steps: int = DEFAULT_STEPS,
+    init: str = "content",
+    optimizer: str = "lbfgs",
+    levels: int = 1,
+    seed: int = 0,
+    preprocess: Callable | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    callback: Callable[[int, np.ndarray], None] | None = None,
+) -> StyleResult:
+    """Gatys et al. style transfer.
+
+    Args:
+      content, style: RGB 0-255 images, uint8 or float, (H, W, 3) (or a batch of one).
+      model: any Keras model with named layers; default `load_model("vgg16", "auto")`.
+      content_layers, style_layers: layer names (equal weights) or {name: weight}.
+      content_weight, style_weight, tv_weight: loss weights (see the module's constants).
+      size: longer side of the result in pixels (the style image is scaled to the same longer side);
+        None keeps the content's size. A model with a fixed input size uses that size.
+      steps: optimiser iterations (per level).
+      init: "content", "noise" or "style" (the style image resized to the content's shape).
+      optimizer: "lbfgs" (scipy L-BFGS-B, bounded to 0-255) or "adam".
+      levels: 1 solves at full size; 2 or more solve at half, quarter... size first and upsample.
+      preprocess: RGB 0-255 -> model input, for models not from load_model (models.preprocess_fn).
+      progress: called with (iterations done, iterations in all).
+      callback: called with (iteration, float32 (H, W, 3) 0-255 image) after each iteration.
+
+    Returns:
+      A StyleResult; `.image` is uint8 (H, W, 3) at the content's aspect ratio.
+    """
+    if init not in INITS:
+        raise KerasvizError(f"init {init!r} is not valid; valid: {', '.join(INITS)}")
+    if optimizer not in OPTIMIZERS:
+        raise KerasvizError(f"optimizer {optimizer!r} is not valid; valid: {', '.join(OPTIMIZERS)}")
+    if steps < 1 or levels < 1:
+        raise KerasvizError(f"steps and levels must be at least 1; got steps={steps}, levels={levels}")
+    model = model if model is not None else models.load_model("vgg16", "auto")
+    content_w = _layer_weights(content_layers, "content")
+    style_w = _layer_weights(style_layers, "style")
+    objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess)
+    content_img, style_img = _single(content, "content"), _single(style, "style")
+    shape = _output_shape(model, content_img.shape[:2], size)
+    weights = objective.weights(content_w, style_w, content_weight, style_weight, tv_weight)
+    rng = np.random.default_rng(seed)
+
+    start = time.perf_counter()
+    history: list[tuple[float, float]] = []
+    evaluations = 0
+    x = None
+    for level in range(levels - 1, -1, -1):
+        level_shape = (max(1, round(shape[0] / 2**level)), max(1, round(shape[1] / 2**level)))
+        c = io.resize(content_img, level_shape)
+        s = io.resize(style_img, _fit_longer(style_img.shape[:2], max(level_shape)))
+        targets = objective.targets(c, s)
+        if x is None:
+            x = _initial(init, c, io.resize(style_img, level_shape), rng)
+        else:
+            x = np.clip(io.resize(x, level_shape), 0, 255)
+        done = (levels - 1 - level) * steps
+
+        def on_step(i: int, image: np.ndarray, loss: float, done: int = done) -> None:
+            history.append((time.perf_counter() - start, loss))
+            if progress is not None:
+                progress(done + i, steps * levels)
+            if callback is not None:
+                callback(done + i, image)
+
+        x, n = minimize(lambda v, t=targets: objective.value_and_grad(v, t, weights)[:2], x, steps=steps,
+                        method=optimizer, on_step=on_step)
+        evaluations += n
+    losses = objective.losses(x, targets, weights)
+    return StyleResult(np.clip(np.round(x), 0, 255).astype(np.uint8), losses, history, evaluations)
+
+
+class Objective:
+    """Gatys' loss over a fixed list of layers, with layer weights given as tensors.
+
+    Every term is relative, so one set of weights suits any layer of any model at any image size:
+    content, per layer: sum (F - P)^2 / sum P^2 over the (h, w, c) features; style, per layer:
+    sum (G - A)^2 / sum A^2 over the (c, c) Gram matrices G = F^T F / (h w) (Gatys' E_l up to the
+    constant); total variation: mean (dx^2 + dy^2)^1.25 (keras-io's term) over that of the content image.
+    """
+
+    def __init__(self, model: keras.Model, layers: list[str], preprocess: Callable | None = None):
+        outputs = [models.get_layer(model, name).output for name in layers]
+        self.layers = list(layers)
+        self._extract = keras.Model(model.inputs, outputs)
+        self._preprocess = models.preprocess_fn(model, preprocess)
+        n = len(layers)
+        image = tf.TensorSpec((None, None, 3), tf.float32)
+        features = tuple(tf.TensorSpec((None, None, int(o.shape[-1])), tf.float32) for o in outputs)
+        grams = tuple(tf.TensorSpec((int(o.shape[-1]),) * 2, tf.float32) for o in outputs)
+        vector = tf.TensorSpec((n,), tf.float32)
+        scalar = tf.TensorSpec((), tf.float32)
+        self._features = tf.function(self._features_and_grams, input_signature=[image])
+        targets = (features, grams, vector, vector, scalar)
+        self._step = tf.function(self._value_and_grad, input_signature=[image, targets, vector, vector, scalar])
+
+    def weights(self, content: Mapping[str, float], style: Mapping[str, float], content_weight: float,
+                style_weight: float, tv_weight: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Per-layer weight vectors (content, style) and the TV weight, in this objective's layer order."""
+        cw = np.array([content.get(n, 0.0) for n in self.layers], np.float32) * content_weight
+        sw = np.array([style.get(n, 0.0) for n in self.layers], np.float32) * style_weight
+        return cw, sw, float(tv_weight)
+
+    def targets(self, content: np.ndarray, style: np.ndarray) -> tuple[tuple, tuple]:
+        """Content features, style Gram matrices and the normalisers, for (H, W, 3) 0-255 images."""
+        features, _ = self._features(tf.constant(content, tf.float32))
+        _, grams = self._features(tf.constant(style, tf.float32))
+        content_norms = tf.stack([tf.maximum(tf.reduce_mean(tf.square(f)), 1e-12) for f in features])
+        style_norms = tf.stack([tf.maximum(tf.reduce_mean(tf.square(g)), 1e-12) for g in grams])
+        tv_norm = tf.maximum(total_variation(tf.constant(content, tf.float32)), 1e-12)
+        return features, grams, content_norms, style_norms, tv_norm
+
+    def value_and_grad(self, image: np.ndarray, targets: tuple, weights: tuple) -> tuple[float, np.ndarray, dict]:
+        """(total loss, gradient (H, W, 3) float64, per-term losses) at a 0-255 (H, W, 3) image."""
+        cw, sw, tv = weights
+        total, grad, c, s, t = self._step(tf.constant(image, tf.float32), targets, cw, sw, tv)
+        return float(total), grad.numpy().astype(np.float64), {"content": c, "style": s, "tv": t}
+
+    def losses(self, image: np.ndarray, targets: tuple, weights: tuple) -> dict[str, float]:
+        """Weighted content, style and TV losses and their total, as floats."""
+        total, _, parts = self.value_and_grad(image, targets, weights)
+        cw, sw, tv = weights
+        return {
+            "content": float(np.dot(cw, parts["content"].numpy())),
+            "style": float(np.dot(sw, parts["style"].numpy())),
+            "tv": float(tv * parts["tv"].numpy()),
+            "total": total,
+        }
+
+    def layer_losses(self, image: np.ndarray, targets: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """Unweighted per-layer content and style losses (L,), in this objective's layer order."""
+        n = len(self.layers)
+        _, _, parts = self.value_and_grad(image, targets, (np.ones(n, np.float32), np.ones(n, np.float32), 0.0))
+        return parts["content"].numpy(), parts["style"].numpy()
+
+    def _features_and_grams(self, image: tf.Tensor) -> tuple[tuple, tuple]:
+        outputs = self._extract(self._preprocess(image[None]))
+        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        features = tuple(o[0] for o in outputs)
+        return features, tuple(gram(f) for f in features)
+
+    def _value_and_grad(self, image, targets, cw, sw, tv_weight):
+        content_targets, style_targets, content_norms, style_norms, tv_norm = targets
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            features, grams = self._features_and_grams(image)
+            content = tf.stack([tf.reduce_mean(tf.square(f - p)) for f, p in zip(features, content_targets)])
+            style = tf.stack([tf.reduce_mean(tf.square(g - a)) for g, a in zip(grams, style_targets)])
+            content, style = content / content_norms, style / style_norms
+            tv = total_variation(image) / tv_norm
+            total = tf.reduce_sum(cw * content) + tf.reduce_sum(sw * style) + tv_weight * tv
+        return total, tape.gradient(total, image), content, style, tv
+
+
+def gram(features: tf.Tensor) -> tf.Tensor:
+    """(h, w, c) features -> (c, c) Gram matrix divided by h * w (independent of image size)."""
+    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
+    return tf.matmul(flat, flat, transpose_a=True) / tf.cast(tf.shape(flat)[0], flat.dtype)
+
+
+def total_variation(image: tf.Tensor) -> tf.Tensor:
+    """Mean of (dx^2 + dy^2)^1.25 over an (H, W, 3) image (keras-io's term, as a mean)."""
+    corner = image[:-1, :-1]
+    a = tf.square(corner - image[1:, :-1])
+    b = tf.square(corner - image[:-1, 1:])
+    return tf.reduce_mean(tf.pow(a + b, TV_POWER))
+
+
+def minimize(
+    value_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x0: np.ndarray,
+    *,
+    steps: int,
+    method: str = "lbfgs",
+    on_step: Callable[[int, np.ndarray, float], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Minimises over images in 0-255; returns (float32 image, number of evaluations).
+
+    `value_and_grad(x)` takes and returns arrays of x0's shape; `on_step(i, x, loss)` follows each
+    iteration. "lbfgs" is scipy's L-BFGS-B with the 0-255 box; "adam" is Adam with a decaying rate,
+    clipped to the box.
+    """
+    shape = x0.shape
+    count = 0
+    last = {"loss": float("nan")}
+
+    def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        nonlocal count
+        count += 1
+        loss, grad = value_and_grad(flat.reshape(shape).astype(np.float32))
+        last["loss"] = loss
+        return loss, np.asarray(grad, np.float64).ravel()
+
+    if method == "lbfgs":
+        from scipy.optimize import minimize as scipy_minimize
+
+        iteration = 0
+
+        def after(xk: np.ndarray) -> None:
+            nonlocal iteration
+            iteration += 1
+            if on_step is not None:
+                on_step(iteration, xk.reshape(shape).astype(np.float32), last["loss"])
+
+        result = scipy_minimize(
+            fun, x0.astype(np.float64).ravel(), jac=True, method="L-BFGS-B", bounds=[(0.0, 255.0)] * x0.size,
+            callback=after,
+            options={"maxiter": steps, "maxfun": steps * 2, "maxcor": LBFGS_MEMORY, "ftol": 0.0, "gtol": 0.0},
+        )
+        return result.x.reshape(shape).astype(np.float32), count
+    if method == "adam":
+        x = x0.astype(np.float64).ravel()
+        m = np.zeros_like(x)
+        v = np.zeros_like(x)
+        beta1, beta2, eps = 0.9, 0.999, 1e-8  # Kingma & Ba 2015
+        for i in range(1, steps + 1):
+            _, g = fun(x)
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g * g
+            rate = ADAM_LEARNING_RATE * ADAM_DECAY ** (i / 10)
+            x = np.clip(x - rate * (m / (1 - beta1**i)) / (np.sqrt(v / (1 - beta2**i)) + eps), 0, 255)
+            if on_step is not None:
+                on_step(i, x.reshape(shape).astype(np.float32), last["loss"])
+        return x.reshape(shape).astype(np.float32), count
+    raise KerasvizError(f"optimizer {method!r} is not valid; valid: {', '.join(OPTIMIZERS)}")
+
+
+def _layer_weights(layers: LayerWeights, what: str) -> dict[str, float]:
+    if isinstance(layers, str):
+        layers = [layers]
+    if isinstance(layers, Mapping):
+        weights = {str(k): float(v) for k, v in layers.items()}
+    else:
+        names = list(layers)
+        weights = {name: 1.0 / max(1, len(names)) for name in names}
+    if not weights:
+        raise KerasvizError(f"no {what} layers given; name at least one layer, e.g. {STYLE_LAYERS[0]}")
+    return weights
+
+
+def _single(image, what: str) -> np.ndarray:
+    batch, _ = io.as_batch(image)
+    if batch.shape[0] != 1:
+        raise KerasvizError(f"{what} must be one image (H, W, 3); got a batch of {batch.shape[0]}")
+    return batch[0]
+
+
+def _fit_longer(shape: tuple[int, int], side: int) -> tuple[int, int]:
+    scale = side / max(shape)
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
+def _output_shape(model: keras.Model, shape: tuple[int, int], size: int | None) -> tuple[int, int]:
+    fixed = tuple(model.input_shape[1:3])
+    if None not in fixed:
+        return int(fixed[0]), int(fixed[1])
+    if size is None:
+        return int(shape[0]), int(shape[1])
+    if size < 1:
+        raise KerasvizError(f"size must be a positive number of pixels; got {size}")
+    return _fit_longer(shape, size)
+
+
+def _initial(init: str, content: np.ndarray, style: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if init == "content":
+        return content.astype(np.float32)
+    if init == "style":
+        return style.astype(np.float32)
+    return rng.uniform(0, 255, content.shape).astype(np.float32)
+
+
+def layer_study(
+    content,
+    style,
+    *,
+    model: keras.Model | None = None,
+    content_layers: Sequence[str],
+    style_sets: Mapping[str, Sequence[str]],
+    size: int = 128,
+    steps: int = 30,
+    content_weight: float = CONTENT_WEIGHT,
+    style_weight: float = STYLE_WEIGHT,
+    tv_weight: float = TV_WEIGHT,
+    preprocess: Callable | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, list[dict]]:
+    """Style transfer for every (content layer, style layer set) pair, with one compiled step.
+
+    Returns uint8 images (rows, cols, H, W, 3), rows following `content_layers` and columns `style_sets`,
+    and one dict per cell: content layer, style set name, and the relative losses of the result:
+    `content` (its own content layer), `style` (its own style set) and `style_gatys` (Gatys' five layers,
+    a yardstick shared by every cell); 0 is a perfect match, 1 as far as the starting point.
+    """
+    model = model if model is not None else models.load_model("vgg16", "auto")
+    if not content_layers or not style_sets:
+        raise KerasvizError("layer_study needs at least one content layer and one style layer set")
+    every = [*content_layers, *(n for s in style_sets.values() for n in s), *STYLE_LAYERS]
+    objective = Objective(model, list(dict.fromkeys(every)), preprocess)
+    content_img, style_img = _single(content, "content"), _single(style, "style")
+    shape = _output_shape(model, content_img.shape[:2], size)
+    c = io.resize(content_img, shape)
+    targets = objective.targets(c, io.resize(style_img, _fit_longer(style_img.shape[:2], max(shape))))
+    layer_index = {name: i for i, name in enumerate(objective.layers)}
+    # Relative to the start: the content distance of the style image, the style distance of the content image.
+    start_content = objective.layer_losses(io.resize(style_img, shape), targets)[0]
+    start_style = objective.layer_losses(c, targets)[1]
+    images = np.zeros((len(content_layers), len(style_sets), *shape, 3), np.uint8)
+    table = []
+    for r, content_layer in enumerate(content_layers):
+        for k, (set_name, set_layers) in enumerate(style_sets.items()):
+            weights = objective.weights(_layer_weights([content_layer], "content"), _layer_weights(set_layers, "style"),
+                                        content_weight, style_weight, tv_weight)
+            x, _ = minimize(lambda v, w=weights: objective.value_and_grad(v, targets, w)[:2], c, steps=steps)
+            images[r, k] = np.clip(np.round(x), 0, 255).astype(np.uint8)
+            content_loss, style_loss = objective.layer_losses(x, targets)
+            own = [layer_index[n] for n in set_layers]
+            gatys = [layer_index[n] for n in STYLE_LAYERS]
+            i = layer_index[content_layer]
+            table.append({
+                "content_layer": content_layer,
+                "style_set": set_name,
+                "content": float(content_loss[i] / start_content[i]),
+                "style": float(np.mean(style_loss[own] / start_style[own])),
+                "style_gatys": float(np.mean(style_loss[gatys] / start_style[gatys])),
+            })
+            if progress is not None:
+                progress(len(table), len(content_layers) * len(style_sets))
+    return images, table
