@@ -1,0 +1,40 @@
+"""Neural style transfer: FILE.png and FILE.json (layers, weights, final losses).
+
+  python scripts/style_transfer.py --content=cat.jpg --style=painting.jpg --out=out/cat_styled.png
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import flags  # noqa: E402
+
+from kerasviz import _cli, models, style  # noqa: E402
+from kerasviz.apps import style as style_app  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("content", None, "Content image file.", required=True)
+flags.DEFINE_string("style", None, "Style image file.", required=True)
+flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
+flags.DEFINE_list("content_layers", list(style.CONTENT_LAYERS), "Content layers, joined by commas.")
+flags.DEFINE_list("style_layers", list(style.STYLE_LAYERS), "Style layers, joined by commas.")
+flags.DEFINE_integer("size", style.DEFAULT_SIZE, "Longer side of the result, pixels.", lower_bound=16)
+flags.DEFINE_integer("steps", style.DEFAULT_STEPS, "L-BFGS iterations.", lower_bound=1)
+flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+
+
+def main(argv):
+    del argv
+    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
+    png = style_app.run(
+        FLAGS.content, FLAGS.style, FLAGS.out, model=FLAGS.model, weights=weights,
+        content_layers=FLAGS.content_layers, style_layers=FLAGS.style_layers, size=FLAGS.size, steps=FLAGS.steps,
+        overwrite=FLAGS.overwrite,
+    )
+    print(f"wrote {png}")
+
+
+if __name__ == "__main__":
+    _cli.run(main)
