@@ -18,7 +18,8 @@ import tensorflow as tf
 from kerasviz import io, models
 from kerasviz.errors import KerasvizError
 
-# Gatys et al. 2016, section 2: content from conv5_2 (they also show conv4_2), style from conv1_1 ... conv5_1.
+# Content: block5_conv2 as in keras-io neural_style_transfer.py (Gatys et al. 2016 use conv4_2);
+# style: conv1_1 ... conv5_1 with equal weights, Gatys et al. 2016.
 CONTENT_LAYERS = ("block5_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
 # Weights of the relative terms (see Objective); chosen by eye on VGG16 (offline weights) at 256 px:
@@ -355,14 +356,14 @@ def layer_study(
 
     Returns uint8 images (rows, cols, H, W, 3), rows following `content_layers` and columns `style_sets`,
     and one dict per cell: content layer, style set name, and the relative losses of the result:
-    `content` (its own content layer), `style` (its own style set) and `style_gatys` (Gatys' five layers,
-    a yardstick shared by every cell); 0 is a perfect match, 1 as far as the starting point.
+    `content` (its own content layer), `style` (its own style set) and `style_all` (every layer of every
+    style set, a yardstick shared by all cells); 0 is a perfect match, 1 as far as the starting point.
     """
     model = model if model is not None else models.load_model("vgg16", "auto")
     if not content_layers or not style_sets:
         raise KerasvizError("layer_study needs at least one content layer and one style layer set")
-    every = [*content_layers, *(n for s in style_sets.values() for n in s), *STYLE_LAYERS]
-    objective = Objective(model, list(dict.fromkeys(every)), preprocess)
+    all_style = list(dict.fromkeys(n for s in style_sets.values() for n in s))
+    objective = Objective(model, list(dict.fromkeys([*content_layers, *all_style])), preprocess)
     content_img, style_img = _single(content, "content"), _single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
     c = io.resize(content_img, shape)
@@ -381,14 +382,14 @@ def layer_study(
             images[r, k] = np.clip(np.round(x), 0, 255).astype(np.uint8)
             content_loss, style_loss = objective.layer_losses(x, targets)
             own = [layer_index[n] for n in set_layers]
-            gatys = [layer_index[n] for n in STYLE_LAYERS]
+            yardstick = [layer_index[n] for n in all_style]
             i = layer_index[content_layer]
             table.append({
                 "content_layer": content_layer,
                 "style_set": set_name,
                 "content": float(content_loss[i] / start_content[i]),
                 "style": float(np.mean(style_loss[own] / start_style[own])),
-                "style_gatys": float(np.mean(style_loss[gatys] / start_style[gatys])),
+                "style_all": float(np.mean(style_loss[yardstick] / start_style[yardstick])),
             })
             if progress is not None:
                 progress(len(table), len(content_layers) * len(style_sets))

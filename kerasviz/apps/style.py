@@ -117,10 +117,10 @@ def study(
 
 
 def _markdown(table: list[dict]) -> str:
-    """Rows: content layers; columns: style sets; cells 'content / style (style by Gatys' five)'."""
+    """Rows: content layers; columns: style sets; cells 'content / style (style over all studied layers)'."""
     sets = list(dict.fromkeys(cell["style_set"] for cell in table))
     lines = [
-        "Relative losses after optimisation, `content / style (Gatys-five style)`; 0 is a perfect match.",
+        "Relative losses after optimisation, `content / style (style over all five blocks)`; 0 is a perfect match.",
         "",
         "| content layer | " + " | ".join(sets) + " |",
         "|---" * (len(sets) + 1) + "|",
@@ -128,7 +128,7 @@ def _markdown(table: list[dict]) -> str:
     for layer in dict.fromkeys(cell["content_layer"] for cell in table):
         cells = [c for c in table if c["content_layer"] == layer]
         lines.append(f"| {layer} | " + " | ".join(
-            f"{c['content']:.2f} / {c['style']:.3f} ({c['style_gatys']:.3f})" for c in cells) + " |")
+            f"{c['content']:.2f} / {c['style']:.3f} ({c['style_all']:.3f})" for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,88 @@
+"""kerasviz.dream: tiled gradients equal untiled ones on one tile, output sizes, the objective rises."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasviz import dream
+from kerasviz.errors import KerasvizError
+
+LAYERS = {"c2": 1.0, "c3": 0.5}
+
+
+def to_unit(x):
+    return x / 127.5 - 1.0
+
+
+def tiny_model(seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = keras.layers.MaxPooling2D(name="p1")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c3")(x)
+    return keras.Model(inputs, x)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+def image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (h, w, 3)).astype(np.float32)
+
+
+def untiled_gradient(model, picture):
+    extract = keras.Model(model.inputs, [model.get_layer(n).output for n in LAYERS])
+    x = tf.constant(picture)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs = extract(to_unit(x[None]))
+        loss = sum(w * tf.reduce_mean(o) for w, o in zip(LAYERS.values(), outputs))
+    grad = tape.gradient(loss, x).numpy()
+    return grad / grad.std()
+
+
+def test_one_tile_gives_the_untiled_gradient(model):
+    picture = image(40, 56)
+    tiled = dream.TiledGradients(model, LAYERS, to_unit)(picture, tile_size=64, seed=3)
+    np.testing.assert_allclose(tiled, untiled_gradient(model, picture), atol=1e-4)
+
+
+def test_many_tiles_cover_the_image(model):
+    picture = image(70, 90)
+    grad = dream.TiledGradients(model, LAYERS, to_unit)(picture, tile_size=32, seed=1)
+    assert grad.shape == picture.shape and np.isfinite(grad).all()
+    assert abs(grad.std() - 1) < 1e-3
+    # every tile got a gradient: no 16x16 block of the image is left all zero
+    blocks = np.abs(grad).reshape(70 // 14, 14, 90 // 18, 18, 3).max(axis=(1, 3, 4))
+    assert (blocks > 0).all()
+    untiled = untiled_gradient(model, picture)
+    assert np.corrcoef(grad.ravel(), untiled.ravel())[0, 1] > 0.3  # same places, only tile borders differ
+
+
+def test_dream_keeps_the_size_and_raises_the_objective(model):
+    picture = image(45, 61)
+    result = dream.deep_dream(picture, model=model, layers=LAYERS, octaves=2, steps=5, tile_size=32,
+                              preprocess=to_unit)
+    assert result.shape == picture.shape and result.dtype == np.uint8
+    loss = dream.TiledGradients(model, LAYERS, to_unit).loss
+    assert float(loss(tf.constant(result, tf.float32))) > float(loss(tf.constant(picture)))
+
+
+def test_same_seed_same_bytes(model):
+    picture = image(40, 40)
+    run = lambda: dream.deep_dream(picture, model=model, layers=LAYERS, octaves=2, steps=3, tile_size=32,
+                                   preprocess=to_unit, seed=5)
+    np.testing.assert_array_equal(run(), run())
+
+
+def test_bad_arguments(model):
+    with pytest.raises(KerasvizError, match="not in"):
+        dream.deep_dream(image(32, 32), model=model, layers={"mixed3": 1.0})
+    with pytest.raises(KerasvizError, match="no default DeepDream layers"):
+        dream.deep_dream(image(32, 32), model=model)
+    with pytest.raises(KerasvizError, match="tile_size=8"):
+        dream.deep_dream(image(32, 32), model=model, layers=LAYERS, tile_size=8)

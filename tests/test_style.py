@@ -1,0 +1,114 @@
+"""kerasviz.style: the result moves toward the style's Gram matrices and keeps the content; reconstruction."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerasviz import style
+from kerasviz.errors import KerasvizError
+
+LAYERS = ("c1", "c2", "c3")
+
+
+def to_unit(x):
+    return x / 127.5 - 1.0
+
+
+def tiny_model(seed: int = 0) -> keras.Model:
+    """Three ReLU conv layers with pooling, random weights, any input size."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = keras.layers.MaxPooling2D(name="p1")(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.MaxPooling2D(name="p2")(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c3")(x)
+    return keras.Model(inputs, x)
+
+
+def pair(size: int = 32):
+    """A smooth colour ramp (content) and saturated diagonal stripes (style), uint8 (size, size, 3)."""
+    yy, xx = np.mgrid[:size, :size] / size
+    content = np.stack([200 * xx + 30, 200 * yy + 30, 120 + 0 * xx], -1)
+    stripes = (np.sin(2 * np.pi * 4 * (xx + yy)) > 0)[..., None]
+    style_img = np.where(stripes, [230, 40, 30], [20, 40, 200])
+    return content.astype(np.uint8), style_img.astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+def distances(model, image, content, style_img):
+    """Relative (content at c3, mean style over c1..c3) distances of `image` (all at one size)."""
+    objective = style.Objective(model, list(LAYERS), to_unit)
+    targets = objective.targets(content.astype(np.float32), style_img.astype(np.float32))
+    content_d, style_d = objective.layer_losses(np.asarray(image, np.float32), targets)
+    return content_d[-1], style_d.mean()
+
+
+def test_transfer_halves_the_style_distance_and_keeps_content(model):
+    content, style_img = pair()
+    result = style.transfer(content, style_img, model=model, content_layers=["c3"], style_layers=LAYERS,
+                            size=None, steps=30, preprocess=to_unit)
+    assert result.image.dtype == np.uint8 and result.image.shape == content.shape
+    content_of_content, style_of_content = distances(model, content, content, style_img)
+    content_of_style, _ = distances(model, style_img, content, style_img)
+    content_of_result, style_of_result = distances(model, result.image, content, style_img)
+    assert content_of_content == 0
+    assert style_of_result <= 0.5 * style_of_content
+    assert content_of_result < content_of_style
+    assert result.history[-1][1] < result.history[0][1]
+    assert set(result.losses) == {"content", "style", "tv", "total"}
+
+
+def test_content_reconstruction_from_noise_converges(model):
+    content, style_img = pair()
+    result = style.transfer(content, style_img, model=model, content_layers=["c1"], style_layers=["c1"],
+                            style_weight=0.0, tv_weight=0.0, size=None, steps=60, init="noise", preprocess=to_unit)
+    first, last = result.history[0][1], result.history[-1][1]
+    assert last < 0.05 * first
+    noise = np.random.default_rng(0).uniform(0, 255, content.shape)
+    error = np.abs(result.image.astype(float) - content).mean()
+    assert error < 0.25 * np.abs(noise - content).mean()
+
+
+def test_adam_also_lowers_the_loss(model):
+    content, style_img = pair(24)
+    result = style.transfer(content, style_img, model=model, content_layers=["c3"], style_layers=LAYERS,
+                            size=None, steps=15, optimizer="adam", preprocess=to_unit)
+    assert result.history[-1][1] < 0.7 * result.history[0][1]
+
+
+def test_size_sets_the_longer_side_and_levels_upsample(model):
+    content, style_img = pair(32)
+    wide = np.concatenate([content, content], 1)  # 32 x 64
+    image = style.style_transfer(wide, style_img, model=model, style_layers=LAYERS, content_layers=["c2"],
+                                 size=40, steps=2, levels=2, preprocess=to_unit)
+    assert image.shape == (20, 40, 3) and image.dtype == np.uint8
+
+
+def test_layer_study_shapes(model):
+    content, style_img = pair(24)
+    images, table = style.layer_study(
+        content, style_img, model=model, content_layers=["c2", "c3"], style_sets={"early": ["c1"], "all": LAYERS},
+        size=24, steps=2, preprocess=to_unit,
+    )
+    assert images.shape == (2, 2, 24, 24, 3) and images.dtype == np.uint8
+    assert [(c["content_layer"], c["style_set"]) for c in table] == [("c2", "early"), ("c2", "all"),
+                                                                      ("c3", "early"), ("c3", "all")]
+    assert all(np.isfinite([c["content"], c["style"], c["style_all"]]).all() for c in table)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"style_layers": ["c9"]}, "not in"),
+    ({"init": "zeros"}, "init 'zeros'"),
+    ({"optimizer": "sgd"}, "optimizer 'sgd'"),
+    ({"style_layers": []}, "no style layers"),
+])
+def test_bad_arguments_say_what_is_valid(model, options, message):
+    content, style_img = pair(16)
+    kwargs = {"model": model, "content_layers": ["c2"], "style_layers": ["c1"], "steps": 1, "preprocess": to_unit}
+    with pytest.raises(KerasvizError, match=message):
+        style.style_transfer(content, style_img, **(kwargs | options))
