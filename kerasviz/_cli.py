@@ -68,17 +68,17 @@ def parse_indices(spec: str, count: int, *, what: str = "filter") -> list[int]:
 
 
 class Progress:
-    """Prints 'label: done/total (elapsed, eta)' lines on stderr, at most every `every` seconds."""
+    """A progress(done, total) callback printing 'label: P% (elapsed, ~left)' on stderr every few seconds."""
 
-    def __init__(self, label: str, total: int, every: float = 5.0):
-        self.label, self.total, self.every = label, total, every
+    def __init__(self, label: str, every: float = 5.0):
+        self.label, self.every = label, every
         self.start = self.last = time.perf_counter()
 
-    def __call__(self, done: int) -> None:
+    def __call__(self, done: float, total: float) -> None:
         now = time.perf_counter()
-        if done < self.total and now - self.last < self.every:
+        if done < total and now - self.last < self.every:
             return
         self.last = now
         elapsed = now - self.start
-        eta = elapsed / done * (self.total - done) if done else float("nan")
-        print(f"  {self.label}: {done}/{self.total} ({elapsed:.0f} s, ~{eta:.0f} s left)", file=sys.stderr, flush=True)
+        left = f", ~{elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
+        print(f"  {self.label}: {100 * done / total:.0f}% ({elapsed:.0f} s{left})", file=sys.stderr, flush=True)

@@ -112,9 +112,10 @@ def normalize_map(saliency_map: np.ndarray, *, percentile: float = 99.5) -> np.n
 
 def colormap(values: np.ndarray) -> np.ndarray:
     """0-1 values (H, W) -> uint8 (H, W, 3) in a perceptual dark-purple-to-yellow ramp."""
-    # Anchors of matplotlib's "inferno" map (BSD-style licensed data), linearly interpolated.
+    # Eight anchors sampled along an inferno-like ramp (dark purple, red, orange, pale yellow).
     anchors = np.array(
-        [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39], [252, 255, 164]],
+        [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99],
+         [212, 72, 66], [245, 125, 21], [250, 193, 39], [252, 255, 164]],
         np.float32,
     )
     x = np.clip(np.asarray(values, np.float32), 0, 1) * (len(anchors) - 1)

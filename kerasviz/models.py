@@ -117,7 +117,10 @@ def get_layer(model: keras.Model, name: str) -> keras.layers.Layer:
     if name in names:
         return model.get_layer(name)
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-    hint = f"closest: {', '.join(close)}" if close else f"valid layers include: {', '.join(conv_layers(model)[:5])}, ..."
+    if close:
+        hint = f"closest: {', '.join(close)}"
+    else:
+        hint = f"valid layers include: {', '.join(conv_layers(model)[:5] or names[:5])}, ..."
     raise KerasvizError(f"layer {name!r} not in {_model_name(model)}; {hint}")
 
 
