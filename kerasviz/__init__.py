@@ -3,6 +3,7 @@
 from kerasviz.errors import KerasvizError
 from kerasviz.io import load_image
 from kerasviz.models import MODELS, conv_layers, load_model, model_info
+from kerasviz.render import visualize_filters
 
 __all__ = [
     "MODELS",
@@ -11,4 +12,5 @@ __all__ = [
     "load_image",
     "load_model",
     "model_info",
+    "visualize_filters",
 ]

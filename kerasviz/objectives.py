@@ -1,0 +1,95 @@
+"""What to maximise: a channel (filter), a neuron, a class logit, a whole layer; composable.
+
+An Objective maps the activations of some layers to one score per image, `(B,)`. Objectives
+add and scale like numbers, as in lucid: `channel("block4_conv3", 7) + 0.5 * layer("block5_conv1")`.
+A channel or neuron objective with no index takes each image's own index from the `indices`
+argument, so one compiled step serves every filter of a layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+import tensorflow as tf
+
+ActivationFn = Callable[[Mapping[str, tf.Tensor], tf.Tensor], tf.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """A score per image from named layer activations: fn(activations, indices (B,) int32) -> (B,)."""
+
+    fn: ActivationFn
+    layers: tuple[str, ...]
+    description: str
+
+    def __call__(self, activations: Mapping[str, tf.Tensor], indices: tf.Tensor) -> tf.Tensor:
+        return self.fn(activations, indices)
+
+    def __add__(self, other: Objective) -> Objective:
+        return Objective(
+            lambda a, i: self(a, i) + other(a, i),
+            tuple(dict.fromkeys(self.layers + other.layers)),
+            f"{self.description} + {other.description}",
+        )
+
+    def __mul__(self, weight: float) -> Objective:
+        return Objective(lambda a, i: weight * self(a, i), self.layers, f"{weight:g} * {self.description}")
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Objective:
+        return -1.0 * self
+
+    def __sub__(self, other: Objective) -> Objective:
+        return self + (-other)
+
+
+def _select(acts: tf.Tensor, index: int | None, indices: tf.Tensor) -> tf.Tensor:
+    """(B, ..., C) -> (B, ...): channel `index`, or each image's own channel from `indices`."""
+    acts = tf.cast(acts, tf.float32)
+    if index is not None:
+        return acts[..., index]
+    return tf.gather(acts, tf.cast(indices, tf.int32), axis=-1, batch_dims=1)
+
+
+def channel(layer: str, index: int | None = None) -> Objective:
+    """The mean activation of one channel over all positions (a filter's response)."""
+
+    def fn(acts, indices):
+        selected = _select(acts[layer], index, indices)
+        return tf.reduce_mean(selected, axis=tuple(range(1, selected.shape.rank)))
+
+    return Objective(fn, (layer,), f"channel({layer}, {'*' if index is None else index})")
+
+
+def neuron(layer: str, index: int | None = None) -> Objective:
+    """The activation of one channel at the centre position only."""
+
+    def fn(acts, indices):
+        selected = _select(acts[layer], index, indices)
+        h, w = tf.shape(selected)[1], tf.shape(selected)[2]
+        return selected[:, h // 2, w // 2]
+
+    return Objective(fn, (layer,), f"neuron({layer}, {'*' if index is None else index})")
+
+
+def class_logit(layer: str = "predictions", index: int | None = None) -> Objective:
+    """One unit of a dense output layer (logits, pre-softmax), e.g. an ImageNet class."""
+
+    def fn(acts, indices):
+        return _select(acts[layer], index, indices)
+
+    return Objective(fn, (layer,), f"class_logit({layer}, {'*' if index is None else index})")
+
+
+def layer(name: str, *, squared: bool = False) -> Objective:
+    """The mean (or mean square) activation of a whole layer: DeepDream's objective."""
+
+    def fn(acts, indices):
+        a = tf.cast(acts[name], tf.float32)
+        a = tf.square(a) if squared else a
+        return tf.reduce_mean(a, axis=tuple(range(1, a.shape.rank)))
+
+    return Objective(fn, (name,), f"layer({name}{', squared' if squared else ''})")

@@ -1,0 +1,85 @@
+"""Image parameterisations: how optimised variables become images.
+
+A Parameterization is a pair of pure functions: `init(seeds (B, 2)) -> variable value` and
+`to_image(value) -> (B, H, W, 3)` float RGB in 0-1. The render loop owns the tf.Variable, so
+one compiled step serves every batch of the same shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+# Square root of the colour correlation of ImageNet pixels (lucid, optvis/param/color.py):
+# decorrelated colour makes Fourier-space ascent follow natural-image statistics.
+_COLOR_CORRELATION_SVD_SQRT = np.array(
+    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32
+)
+COLOR_CORRELATION = _COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(_COLOR_CORRELATION_SVD_SQRT, axis=0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameterization:
+    """Variables <-> images: `init(seeds)` gives the variable's first value, `to_image` the picture."""
+
+    shape: tuple[int, ...]
+    init: Callable[[tf.Tensor], tf.Tensor]
+    to_image: Callable[[tf.Tensor], tf.Tensor]
+
+
+def _per_image_normal(seeds: tf.Tensor, shape: tuple[int, ...], stddev: float) -> tf.Tensor:
+    return tf.map_fn(
+        lambda s: tf.random.stateless_normal(shape, s, stddev=stddev),
+        seeds,
+        fn_output_signature=tf.float32,
+    )
+
+
+def pixel(batch: int, size: int, *, mean: float = 0.5, noise: float = 20 / 255) -> Parameterization:
+    """Plain pixels in 0-1: grey plus uniform noise (Chollet 2016: 128 + 20 * U(0, 1) of 255)."""
+
+    def init(seeds):
+        return tf.map_fn(
+            lambda s: tf.random.stateless_uniform((size, size, 3), s, mean - noise / 2, mean + noise / 2),
+            seeds,
+            fn_output_signature=tf.float32,
+        )
+
+    return Parameterization((batch, size, size, 3), init, lambda value: value)
+
+
+def _spectrum_scale(size: int, decay_power: float) -> np.ndarray:
+    """1/f amplitude scaling of an rfft2d spectrum (lucid, optvis/param/spatial.py)."""
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.rfftfreq(size)[None, :]
+    freqs = np.sqrt(fx * fx + fy * fy)
+    scale = 1.0 / np.maximum(freqs, 1.0 / size) ** decay_power
+    return (scale * size).astype(np.float32)  # size = sqrt(h * w): keeps pixel variance near 1
+
+
+def fourier(
+    batch: int, size: int, *, decay_power: float = 1.0, sd: float = 0.01, decorrelate: bool = True
+) -> Parameterization:
+    """A 1/f-scaled Fourier spectrum in a decorrelated colour space, squashed by a sigmoid.
+
+    Mordvintsev et al. 2018 ("Differentiable Image Parameterizations"): steepest ascent in
+    this space favours natural-image statistics over high-frequency noise.
+    """
+    scale = tf.constant(_spectrum_scale(size, decay_power))  # (H, W//2+1)
+    correlation = tf.constant(COLOR_CORRELATION.T if decorrelate else np.eye(3, dtype=np.float32))
+    shape = (batch, 3, size, size // 2 + 1, 2)
+
+    def init(seeds):
+        return _per_image_normal(seeds, shape[1:], sd)
+
+    def to_image(value):
+        spectrum = tf.complex(value[..., 0], value[..., 1]) * tf.cast(scale, tf.complex64)
+        image = tf.signal.irfft2d(spectrum, fft_length=[size, size])  # (B, 3, H, W)
+        image = tf.transpose(image, [0, 2, 3, 1]) / 4.0  # lucid's magic 4: start in sigmoid's linear range
+        image = tf.einsum("bhwc,cd->bhwd", image, correlation)
+        return tf.sigmoid(image)
+
+    return Parameterization(shape, init, to_image)

@@ -1,0 +1,122 @@
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import kerasviz
+from kerasviz import objectives, render
+from tests.helpers import activation_of, tiny_cnn
+
+SIZE, STEPS = 32, 12
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_cnn()
+
+
+def _grey_start_activation(model, layer, filters):
+    grey = np.full((len(filters), SIZE, SIZE, 3), 128.0, np.float32)
+    return activation_of(model, layer, grey, filters)
+
+
+@pytest.mark.parametrize("method", ["fft", "classic"])
+def test_objective_rises_and_reported_activation_is_that_of_the_saved_image(model, method):
+    filters = [0, 3, 5]
+    images, acts = kerasviz.visualize_filters(model, "conv2", filters, size=SIZE, steps=STEPS, method=method)
+    assert images.shape == (3, SIZE, SIZE, 3) and images.dtype == np.uint8
+    np.testing.assert_allclose(acts, activation_of(model, "conv2", images, filters), rtol=1e-3, atol=1e-3)
+    assert np.all(acts > _grey_start_activation(model, "conv2", filters) + 0.01)
+
+
+def test_same_seed_same_bytes_other_seed_other_picture(model):
+    a, _ = kerasviz.visualize_filters(model, "conv2", [1, 2], size=SIZE, steps=4, seed=7)
+    b, _ = kerasviz.visualize_filters(model, "conv2", [1, 2], size=SIZE, steps=4, seed=7)
+    c, _ = kerasviz.visualize_filters(model, "conv2", [1, 2], size=SIZE, steps=4, seed=8)
+    assert a.tobytes() == b.tobytes()
+    assert np.abs(a.astype(int) - c).mean() > 1
+
+
+def test_a_filter_gets_the_same_picture_whatever_its_batch(model):
+    alone, _ = kerasviz.visualize_filters(model, "conv3", [2], size=SIZE, steps=6, precision="float32")
+    batched, _ = kerasviz.visualize_filters(model, "conv3", [0, 2, 3], size=SIZE, steps=6, precision="float32")
+    assert np.abs(alone[0].astype(int) - batched[1]).max() <= 1
+
+
+def test_new_filters_chunks_and_calls_do_not_retrace(model):
+    kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], size=SIZE, steps=3, batch_size=2)
+    renderer = next(r for r in model._kerasviz_renderers.values() if r.batch == 2 and r.size == SIZE)
+    traces = renderer._segment.experimental_get_tracing_count()
+    kerasviz.visualize_filters(model, "conv2", [5, 6, 7], size=SIZE, steps=5, batch_size=2)
+    assert renderer._segment.experimental_get_tracing_count() == traces == 1
+    assert renderer._score.experimental_get_tracing_count() == 1
+
+
+def test_dead_unit_is_revived_by_pre_relu_ascent():
+    model = tiny_cnn(dead_filter=4)
+    dead = _grey_start_activation(model, "conv2", [4])
+    assert dead[0] == 0.0
+    _, acts = kerasviz.visualize_filters(model, "conv2", [4], size=SIZE, steps=40, precision="float32")
+    assert acts[0] > 0.0
+
+
+def test_custom_objectives_compose(model):
+    goal = objectives.channel("conv3", 1) + 0.5 * objectives.channel("conv2", 2)
+    images, score = kerasviz.visualize_filters(model, "conv3", [1], size=SIZE, steps=STEPS, objective=goal)
+    a3 = activation_of(model, "conv3", images, [1])  # conv3 pre-ReLU == relu3 input; conv3 has no ReLU
+    a2 = activation_of(model, "conv2", images, [2])
+    np.testing.assert_allclose(score, a3 + 0.5 * a2, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16", "float16"])
+def test_every_precision_gives_finite_rising_pictures(model, precision):
+    images, acts = kerasviz.visualize_filters(model, "relu3", [0, 1], size=SIZE, steps=STEPS, precision=precision)
+    assert np.all(np.isfinite(acts)) and np.all(acts > _grey_start_activation(model, "relu3", [0, 1]))
+
+
+def test_bad_input_gets_clear_errors(model):
+    with pytest.raises(kerasviz.KerasvizError, match="filter 8 out of range for conv2: valid filters are 0-7"):
+        kerasviz.visualize_filters(model, "conv2", [8], size=SIZE, steps=1)
+    with pytest.raises(kerasviz.KerasvizError, match="closest: conv2"):
+        kerasviz.visualize_filters(model, "conv22", [0], size=SIZE, steps=1)
+    with pytest.raises(kerasviz.KerasvizError, match="unknown method 'deep'; valid: classic, fft"):
+        kerasviz.visualize_filters(model, "conv2", [0], method="deep")
+    with pytest.raises(kerasviz.KerasvizError, match="unknown precision"):
+        kerasviz.visualize_filters(model, "conv2", [0], precision="int8")
+
+
+@pytest.mark.parametrize(
+    "name,layer,size",
+    [("resnet50", "conv3_block1_out", 64), ("inceptionv3", "mixed2", 96), ("vgg16", "block3_conv1", 48)],
+)
+def test_keras_applications_layers_work(name, layer, size):
+    model = kerasviz.load_model(name, None)
+    images, acts = kerasviz.visualize_filters(model, layer, [0, 5], size=size, steps=3)
+    assert images.shape == (2, size, size, 3) and np.all(np.isfinite(acts))
+
+
+def test_sharding_over_two_devices_gives_the_single_device_pictures():
+    # Logical devices must be set before TensorFlow starts, hence a fresh process.
+    code = textwrap.dedent(
+        """
+        import numpy as np, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import kerasviz
+        from tests.helpers import tiny_cnn
+        model = tiny_cnn()
+        kw = dict(size=32, steps=6, precision="float32", batch_size=4)
+        single, a1 = kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], **kw)
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        sharded, a2 = kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], strategy=strategy, **kw)
+        diff = np.abs(single.astype(int) - sharded).max()
+        print("REPLICAS", strategy.num_replicas_in_sync, "MAXDIFF", diff)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    words = result.stdout.split()
+    assert words[words.index("REPLICAS") + 1] == "2"
+    assert int(words[words.index("MAXDIFF") + 1]) <= 1
