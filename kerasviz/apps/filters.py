@@ -1,0 +1,134 @@
+"""The filter-visualisation job: grids, tiles and JSON sidecars; resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from kerasviz import io, models, render
+from kerasviz.errors import KerasvizError
+
+CHUNK = 16  # filters finished between checkpoints: an interrupted layer loses at most this many
+
+
+def output_stem(model_name: str, layer: str) -> str:
+    return f"{model_name}_{layer}"
+
+
+def run(
+    model,
+    layer: str,
+    filters: Sequence[int],
+    out: str,
+    *,
+    stem: str | None = None,
+    size: int = 128,
+    steps: int | None = None,
+    method: str | None = None,
+    seed: int = 0,
+    tiles: bool = False,
+    precision: str = "auto",
+    strategy=None,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Visualises `filters` of `layer` and writes DIR/STEM.png, DIR/STEM.json (and tiles).
+
+    Work is checkpointed every CHUNK filters in a hidden partial file, so an interrupted run
+    resumes where it stopped; a finished grid is skipped unless `overwrite`. Returns the facts
+    written to the JSON sidecar.
+    """
+    info = models.model_info(model)
+    model_name = info.name if info else model.name
+    stem = stem or output_stem(model_name, layer)
+    png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
+    method = method or render.DEFAULT_METHOD
+    if not overwrite and os.path.exists(png) and os.path.exists(sidecar):
+        with open(sidecar) as f:
+            facts = json.load(f)
+        if facts.get("filters") == list(filters) and not (tiles and not _tiles_done(out, stem, filters)):
+            facts["skipped"] = True
+            return facts
+    partial = os.path.join(out, f".{stem}.partial.npz")
+    images, activations, seconds = _resume(partial, filters, size) if not overwrite else ([], [], 0.0)
+    start = time.perf_counter()
+    resolved_steps = steps or render.METHODS.get(method, render.METHODS[render.DEFAULT_METHOD]).steps
+    done_before = len(images)
+    for i in range(len(images), len(filters), CHUNK):
+        chunk = list(filters[i : i + CHUNK])
+        report = None
+        if progress:
+            report = lambda d, t, i=i: progress(i * resolved_steps + d, len(filters) * resolved_steps)  # noqa: E731
+        chunk_images, chunk_acts = render.visualize_filters(
+            model, layer, chunk, size=size, steps=steps, method=method, seed=seed,
+            precision=precision, strategy=strategy, progress=report,
+        )
+        images.extend(chunk_images)
+        activations.extend(chunk_acts.tolist())
+        if tiles:
+            for index, image in zip(chunk, chunk_images):
+                io.write_png(os.path.join(out, stem, f"{index:04d}.png"), image)
+        if i + CHUNK < len(filters):
+            _checkpoint(partial, filters[: len(images)], images, activations, seconds + time.perf_counter() - start)
+    images = np.stack(images)
+    facts = {
+        "model": model_name,
+        "weights": info.weights if info else "user model",
+        "layer": layer,
+        "filters": list(filters),
+        "method": method,
+        "steps": resolved_steps,
+        "size": size,
+        "seed": seed,
+        "precision": render.resolve_precision(precision),
+        "seconds": round(seconds + time.perf_counter() - start, 2),
+        "resumed_filters": done_before,
+        "activations": [round(float(a), 4) for a in activations],
+    }
+    if tiles:
+        for index, image in zip(filters, images):
+            path = os.path.join(out, stem, f"{index:04d}.png")
+            if not os.path.exists(path):
+                io.write_png(path, image)
+    io.write_png(png, io.grid(images))
+    io.write_json(sidecar, facts)
+    if os.path.exists(partial):
+        os.remove(partial)
+    return facts
+
+
+def _tiles_done(out: str, stem: str, filters: Sequence[int]) -> bool:
+    return all(os.path.exists(os.path.join(out, stem, f"{i:04d}.png")) for i in filters)
+
+
+def _resume(partial: str, filters: Sequence[int], size: int) -> tuple[list, list, float]:
+    if not os.path.exists(partial):
+        return [], [], 0.0
+    try:
+        with np.load(partial) as data:
+            done = data["filters"].tolist()
+            if done != list(filters[: len(done)]) or data["images"].shape[1] != size:
+                return [], [], 0.0
+            return list(data["images"]), data["activations"].tolist(), float(data["seconds"])
+    except (OSError, KeyError, ValueError):
+        return [], [], 0.0  # an unreadable checkpoint is only lost time: start the layer again
+
+
+def _checkpoint(path: str, filters, images, activations, seconds: float) -> None:
+    with io.atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, filters=np.asarray(filters), images=np.stack(images), activations=np.asarray(activations),
+                 seconds=seconds)
+
+
+def check_writable(out: str) -> None:
+    """Raises KerasvizError unless `out` is (or can be made) a writable folder."""
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise KerasvizError(f"cannot create output folder {out!r}: {err.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise KerasvizError(f"output folder {out!r} is not writable")

@@ -1,0 +1,47 @@
+"""Visualises the filters of one layer: DIR/MODEL_LAYER.png, .json and, with --tiles, one PNG per filter.
+
+  python scripts/visualize_filters.py --model=vgg16 --layer=block5_conv3 --filters=200-207 --out=out
+"""
+
+import os
+
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
+
+from kerasviz import _cli, load_model, models, render
+from kerasviz.apps import filters as filters_app
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
+flags.DEFINE_string("layer", "block5_conv3", "Layer whose filters to visualise.")
+flags.DEFINE_string("filters", "0-15", "Filter indices: 'all', N, A-B (inclusive), joined by commas.")
+flags.DEFINE_integer("size", 128, "Image side in pixels.", lower_bound=8)
+flags.DEFINE_integer("steps", None, "Optimisation steps (default: the method's).", lower_bound=1)
+flags.DEFINE_enum("method", render.DEFAULT_METHOD, list(render.METHODS), "classic (the seed's) or fft.")
+flags.DEFINE_integer("seed", 0, "Random seed; the same seed gives the same pictures.")
+flags.DEFINE_enum("precision", "auto", ["auto", "float32", "bfloat16", "float16"], "Compute precision.")
+flags.DEFINE_string("out", "out", "Output folder.")
+flags.DEFINE_boolean("tiles", False, "Also write DIR/MODEL_LAYER/NNNN.png, one image per filter.")
+flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist.")
+
+
+def main(argv):
+    del argv
+    filters_app.check_writable(FLAGS.out)
+    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
+    model = load_model(FLAGS.model, weights)
+    channels = models.num_channels(model, FLAGS.layer)
+    filters = _cli.parse_indices(FLAGS.filters, channels)
+    stem = filters_app.output_stem(FLAGS.model, FLAGS.layer)
+    facts = filters_app.run(
+        model, FLAGS.layer, filters, FLAGS.out, size=FLAGS.size, steps=FLAGS.steps, method=FLAGS.method,
+        seed=FLAGS.seed, tiles=FLAGS.tiles, precision=FLAGS.precision, overwrite=FLAGS.overwrite,
+        progress=_cli.Progress(stem),
+    )
+    verb = "kept" if facts.get("skipped") else "wrote"
+    print(f"{verb} {os.path.join(FLAGS.out, stem)}.png ({len(filters)} filters, {facts['seconds']} s)")
+
+
+if __name__ == "__main__":
+    _cli.run(main)
