@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from kerasviz import saliency as sal
 from kerasviz.errors import KerasvizError
-from kerasviz.saliency import saliency
+from kerasviz.saliency import METHODS, saliency
 from kerasviz.segment import segment
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -149,7 +148,7 @@ def test_model_called_once_per_batch(method, options, expected_images):
 def test_batch_equals_one_by_one_and_shapes():
     model = small_cnn(3)
     x = images(3, seed=3)
-    for method in sal.METHODS:
+    for method in METHODS:
         maps = saliency(model, x, 1, method=method, samples=4, steps=8)
         assert maps.shape == (3, 12, 12) and maps.dtype == np.float32, method
         one = saliency(model, x[1], 1, method=method, samples=4, steps=8)

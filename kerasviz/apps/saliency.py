@@ -1,0 +1,274 @@
+"""The saliency job: maps, overlays, masks and cut-outs for image files; and the README's pictures."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+import cv2
+import keras
+import numpy as np
+
+from kerasviz import io, models
+from kerasviz.errors import KerasvizError
+from kerasviz.saliency import IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES, parse_target, saliency
+from kerasviz.segment import segment as segment_mask
+
+SUFFIXES = ("_saliency.png", "_saliency.npy", "_saliency.json")
+MASK_SUFFIXES = ("_mask.png", "_cutout.png")
+OFFLINE_LAYER = "block5_conv3"  # the offline VGG16 has no classifier: its last convolution instead
+
+# The README's pictures: photos that ship inside scikit-image, and the methods side by side.
+README_PHOTOS = ("chelsea", "coffee", "astronaut")
+README_METHODS = (
+    "vanilla",
+    "smoothgrad",
+    "integrated_gradients",
+    "guided_backprop",
+    "gradcam",
+    "occlusion",
+    "activation",
+)
+README_SIZE = 224
+# Fewer samples, steps and occlusion patches than the defaults: all pictures take ~1 min on 2 idle cores.
+README_OPTIONS = {"samples": 16, "steps": 16, "patch": 32, "stride": 24}
+
+
+def run(
+    model_name: str,
+    weights: str | None,
+    images: Sequence[str],
+    target: str,
+    method: str,
+    segment: bool,
+    out: str,
+    overwrite: bool = False,
+    *,
+    size: int | None = None,
+    samples: int = SMOOTHGRAD_SAMPLES,
+    steps: int = IG_STEPS,
+) -> list[dict]:
+    """Writes, per image file STEM: STEM_saliency.png (overlay), STEM_saliency.npy (float map, the
+    input's H, W), STEM_saliency.json and, with `segment`, STEM_mask.png (0/255) and STEM_cutout.png
+    (RGBA, transparent background).
+
+    `target` is a class index ("281"; needs the ImageNet classifier), "LAYER" or "LAYER:FILTER".
+    Without a classifier the image is resized so its longer side is `size` pixels (default: the
+    network's own input size) and the map is resized back. Images whose outputs all exist are
+    skipped unless `overwrite`. Returns the facts written to each JSON sidecar.
+    """
+    if method not in METHODS:
+        raise KerasvizError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
+    if not images:
+        raise KerasvizError("no images given; pass --image=PATH (comma-separated or repeated)")
+    stems = _stems(images)
+    _check_writable(out)
+    for path in images:
+        if not os.path.isfile(path):
+            raise KerasvizError(f"image {path!r} does not exist")
+    model, parsed = _load(model_name, weights, target)
+    info = models.model_info(model)
+    size = size or models.MODELS[info.name].default_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < models.MODELS[info.name].min_size:
+        raise KerasvizError(f"size must be an integer >= {models.MODELS[info.name].min_size}; got {size!r}")
+    results = []
+    for path, stem in zip(images, stems, strict=True):
+        outputs = [os.path.join(out, stem + s) for s in SUFFIXES + (MASK_SUFFIXES if segment else ())]
+        if not overwrite and all(os.path.exists(p) for p in outputs):
+            results.append({"image": path, "skipped": True})
+            continue
+        start = time.perf_counter()
+        image = io.load_image(path)
+        work = image if info.include_top else _fit(image, size)
+        saliency_map = saliency(model, work, parsed, method=method, samples=samples, steps=steps)
+        saliency_map = _resize_map(saliency_map, image.shape[:2])
+        facts = {
+            "image": path,
+            "model": info.name,
+            "weights": info.weights,
+            "target": target,
+            "method": method,
+            "size": list(work.shape[:2]) if not info.include_top else None,
+            "options": {"samples": samples}
+            if method == "smoothgrad"
+            else {"steps": steps}
+            if method == "integrated_gradients"
+            else {},
+        }
+        write_outputs(os.path.join(out, stem), image, saliency_map, segment=segment, facts=facts)
+        facts["seconds"] = round(time.perf_counter() - start, 2)
+        io.write_json(os.path.join(out, stem + "_saliency.json"), facts)  # last: marks the image done
+        results.append(facts)
+    return results
+
+
+def write_outputs(prefix: str, image: np.ndarray, saliency_map: np.ndarray, *, segment: bool, facts: dict) -> None:
+    """PREFIX_saliency.npy and .png and, with `segment`, PREFIX_mask.png and PREFIX_cutout.png."""
+    with io.atomic_path(prefix + "_saliency.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, saliency_map.astype(np.float32))
+    shown = np.abs(saliency_map)  # integrated gradients are signed; the heat map shows magnitude
+    io.write_png(prefix + "_saliency.png", io.overlay(image, shown))
+    if segment:
+        mask = segment_mask(image, shown)
+        io.write_png(prefix + "_mask.png", mask.astype(np.uint8) * 255)
+        io.write_png(prefix + "_cutout.png", cutout(image, mask))
+        facts["mask_fraction"] = round(float(mask.mean()), 4)
+
+
+def cutout(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """uint8 RGBA (H, W, 4): the image where the mask is set, transparent elsewhere."""
+    return np.dstack([image, mask.astype(np.uint8) * 255])
+
+
+def readme_examples(out: str, *, weights: str = "auto") -> list[str]:
+    """Writes the README's saliency pictures into `out`; returns the paths of the files it wrote or found.
+
+    For each photo (README_PHOTOS, from scikit-image) at README_SIZE px with VGG16:
+    `saliency_PHOTO.png`, one row: the photo, then a heat-map overlay per method in the order of
+    README_METHODS; `saliency_PHOTO_masks.png`: the photo, the GrabCut mask from SmoothGrad and
+    its cut-out on white, the mask from Grad-CAM and its cut-out. With ImageNet weights the target
+    is the photo's top class; offline (no classifier) it is the mean of block5_conv3.
+    `saliency_examples.json` says which weights, targets and options made them. Files that exist
+    are kept.
+    """
+    paths = [os.path.join(out, f"saliency_{p}{s}.png") for p in README_PHOTOS for s in ("", "_masks")]
+    sidecar = os.path.join(out, "saliency_examples.json")
+    if all(os.path.exists(p) for p in [*paths, sidecar]):
+        return [*paths, sidecar]
+    _check_writable(out)
+    start = time.perf_counter()
+    photos = np.stack([_fit_square(_photo(name), README_SIZE) for name in README_PHOTOS])
+    model, targets = _readme_model(weights, photos)
+    maps = {}
+    for method in README_METHODS:
+        t0 = time.perf_counter()
+        maps[method] = _maps(model, photos, targets, method)
+        maps[method + "_seconds"] = round(time.perf_counter() - t0, 2)
+    for i, name in enumerate(README_PHOTOS):
+        row = [photos[i]] + [io.overlay(photos[i], np.abs(maps[m][i])) for m in README_METHODS]
+        io.write_png(os.path.join(out, f"saliency_{name}.png"), io.grid(np.stack(row), cols=len(row)))
+        panels = [photos[i]]
+        for method in ("smoothgrad", "gradcam"):
+            mask = segment_mask(photos[i], np.abs(maps[method][i]))
+            panels += [
+                np.repeat(mask[..., None].astype(np.uint8) * 255, 3, -1),
+                np.where(mask[..., None], photos[i], 255),
+            ]
+        io.write_png(
+            os.path.join(out, f"saliency_{name}_masks.png"), io.grid(np.stack(panels).astype(np.uint8), cols=5)
+        )
+    info = models.model_info(model)
+    io.write_json(
+        sidecar,
+        {
+            "model": info.name,
+            "weights": info.weights,
+            "photos": {n: f"skimage.data.{n}()" for n in README_PHOTOS},
+            "targets": dict(zip(README_PHOTOS, [str(t) for t in targets], strict=True)),
+            "columns": ["photo", *README_METHODS],
+            "mask_columns": ["photo", "smoothgrad mask", "smoothgrad cut-out", "gradcam mask", "gradcam cut-out"],
+            "size": README_SIZE,
+            "options": README_OPTIONS,
+            "method_seconds": {m: maps[m + "_seconds"] for m in README_METHODS},
+            "seconds": round(time.perf_counter() - start, 2),
+        },
+    )
+    return [*paths, sidecar]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _load(model_name: str, weights: str | None, target: str) -> tuple[keras.Model, int | str]:
+    """The model the target needs (with its classifier for a class index) and the checked target."""
+    text = str(target).strip()
+    is_class = text.lstrip("-").isdigit()
+    if is_class and weights == "offline":
+        raise KerasvizError(
+            f"class target {text} needs the ImageNet classifier, and the offline weights have none; "
+            f"use a layer target such as --target={OFFLINE_LAYER} or --target={OFFLINE_LAYER}:42"
+        )
+    try:
+        model = models.load_model(model_name, weights, include_top=is_class)
+    except KerasvizError as err:
+        if is_class:
+            raise KerasvizError(f"{err}; or use a layer target such as --target={OFFLINE_LAYER}") from None
+        raise
+    return model, parse_target(model, int(text) if is_class else text)
+
+
+def _stems(paths: Sequence[str]) -> list[str]:
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    seen: dict[str, str] = {}
+    for stem, path in zip(stems, paths, strict=True):
+        if stem in seen:
+            raise KerasvizError(
+                f"images {seen[stem]!r} and {path!r} share the name {stem!r}; their outputs would clash"
+            )
+        seen[stem] = path
+    return stems
+
+
+def _check_writable(out: str) -> None:
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise KerasvizError(f"cannot create output folder {out!r}: {err.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise KerasvizError(f"output folder {out!r} is not writable")
+
+
+def _fit(image: np.ndarray, size: int) -> np.ndarray:
+    """Resized (aspect kept) so the longer side is `size` pixels; float32 0-255."""
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    shape = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return image.astype(np.float32) if shape == (h, w) else io.resize(image, shape)
+
+
+def _fit_square(image: np.ndarray, size: int) -> np.ndarray:
+    """The centred square crop, resized to size x size, uint8."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    square = io.resize(image[y : y + side, x : x + side], (size, size))
+    return np.clip(np.round(square), 0, 255).astype(np.uint8)
+
+
+def _resize_map(saliency_map: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if saliency_map.shape == tuple(shape):
+        return saliency_map.astype(np.float32)
+    return cv2.resize(saliency_map.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _photo(name: str) -> np.ndarray:
+    try:
+        import skimage.data
+    except ImportError:
+        raise KerasvizError("the README pictures use photos from scikit-image: pip install scikit-image") from None
+    return io.as_batch(getattr(skimage.data, name)())[0][0].astype(np.uint8)
+
+
+def _readme_model(weights: str, photos: np.ndarray) -> tuple[keras.Model, list]:
+    """VGG16 with its classifier and the photos' top classes when ImageNet weights load, else offline."""
+    if weights in ("auto", "imagenet"):
+        try:
+            model = models.load_model("vgg16", "imagenet", include_top=True)
+        except KerasvizError:
+            if weights == "imagenet":
+                raise
+        else:
+            preprocess = models.preprocess_fn(model)
+            logits = model(preprocess(photos.astype(np.float32)), training=False)
+            return model, [int(k) for k in np.argmax(np.asarray(logits), axis=-1)]
+    model = models.load_model("vgg16", weights)
+    return model, [OFFLINE_LAYER] * len(photos)
+
+
+def _maps(model: keras.Model, photos: np.ndarray, targets: list, method: str) -> np.ndarray:
+    if len(set(targets)) == 1:  # one call for all photos: one compiled step
+        return saliency(model, photos, targets[0], method=method, **README_OPTIONS)
+    return np.stack(
+        [saliency(model, p, t, method=method, **README_OPTIONS) for p, t in zip(photos, targets, strict=True)]
+    )

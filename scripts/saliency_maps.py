@@ -1,0 +1,46 @@
+"""Saliency maps of image files: DIR/STEM_saliency.png, .npy, .json and, with --segment, STEM_mask.png.
+
+  python scripts/saliency_maps.py --model=vgg16 --image=cat.jpg --target=281 --method=smoothgrad --segment --out=out
+  python scripts/saliency_maps.py --weights=offline --image=a.jpg,b.png --target=block5_conv3 --out=out
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import flags  # noqa: E402
+
+from kerasviz import _cli, models  # noqa: E402
+from kerasviz.apps import saliency as saliency_app  # noqa: E402
+from kerasviz.saliency import IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
+flags.DEFINE_multi_string("image", None, "Image files: comma-separated, or the flag repeated.")
+flags.DEFINE_string("target", None, "A class index (ImageNet classifier), LAYER (mean activation) or LAYER:FILTER.")
+flags.DEFINE_enum("method", "smoothgrad", list(METHODS), "Attribution method.")
+flags.DEFINE_boolean("segment", False, "Also write STEM_mask.png (0/255) and STEM_cutout.png from GrabCut.")
+flags.DEFINE_string("out", "out", "Output folder.")
+flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist.")
+flags.DEFINE_integer("size", None, "Longer image side the model sees without a classifier (default: its own).")
+flags.DEFINE_integer("samples", SMOOTHGRAD_SAMPLES, "SmoothGrad samples.", lower_bound=1)
+flags.DEFINE_integer("steps", IG_STEPS, "Integrated-gradients steps.", lower_bound=1)
+flags.mark_flags_as_required(["image", "target"])
+
+
+def main(argv):
+    del argv
+    images = [path.strip() for value in FLAGS.image for path in value.split(",") if path.strip()]
+    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
+    results = saliency_app.run(
+        FLAGS.model, weights, images, FLAGS.target, FLAGS.method, FLAGS.segment, FLAGS.out,
+        overwrite=FLAGS.overwrite, size=FLAGS.size, samples=FLAGS.samples, steps=FLAGS.steps,
+    )
+    for facts in results:
+        verb = "kept" if facts.get("skipped") else f"wrote ({facts['seconds']} s)"
+        print(f"{verb} {facts['image']}")
+
+
+if __name__ == "__main__":
+    _cli.run(main)

@@ -1,0 +1,128 @@
+"""scripts/saliency_maps.py and kerasviz.apps.saliency: the command-line contract of DESIGN.md."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from kerasviz.apps import saliency as app
+from kerasviz.errors import KerasvizError
+
+SCRIPT = os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "saliency_maps.py")
+SIZE = 32  # the side VGG16 sees in these tests: small and fast
+
+
+def write_image(path, shape=(40, 52, 3), seed=0):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 80, shape).astype(np.uint8)
+    image[10:26, 14:34] = (230, 40, 30)  # something to see
+    iio.imwrite(path, image)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    return [write_image(folder / "one.png"), write_image(folder / "two.jpg", shape=(30, 24, 3), seed=1)]
+
+
+def test_run_writes_every_output_at_the_input_size(photos, tmp_path):
+    out = str(tmp_path / "out")
+    results = app.run("vgg16", "offline", photos, "block5_conv3", "gradcam", True, out, size=SIZE)
+    for path, facts in zip(photos, results, strict=True):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        height, width = iio.imread(path).shape[:2]
+        saliency_map = np.load(os.path.join(out, f"{stem}_saliency.npy"))
+        assert saliency_map.shape == (height, width) and saliency_map.dtype == np.float32
+        overlay = iio.imread(os.path.join(out, f"{stem}_saliency.png"))
+        assert overlay.shape == (height, width, 3) and overlay.dtype == np.uint8
+        mask = iio.imread(os.path.join(out, f"{stem}_mask.png"))
+        assert mask.shape == (height, width) and set(np.unique(mask)) <= {0, 255} and mask.max() == 255
+        cutout = iio.imread(os.path.join(out, f"{stem}_cutout.png"))
+        assert cutout.shape == (height, width, 4)
+        np.testing.assert_array_equal(cutout[..., 3], mask)
+        with open(os.path.join(out, f"{stem}_saliency.json")) as f:
+            sidecar = json.load(f)
+        assert sidecar["weights"].startswith("offline") and sidecar["target"] == "block5_conv3"
+        assert sidecar["method"] == "gradcam" and sidecar["seconds"] == facts["seconds"] > 0
+
+    again = app.run("vgg16", "offline", photos, "block5_conv3", "gradcam", True, out, size=SIZE)
+    assert all(facts.get("skipped") for facts in again)
+    redone = app.run("vgg16", "offline", photos[:1], "block5_conv3", "gradcam", True, out, overwrite=True, size=SIZE)
+    assert not redone[0].get("skipped")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"target": "281"}, "offline weights have none; use a layer target such as --target=block5_conv3"),
+        ({"target": "block9_conv3"}, "layer 'block9_conv3' not in vgg16; closest"),
+        ({"target": "block5_conv3:512"}, "valid filters are 0-511"),
+        ({"method": "lime"}, "valid: vanilla"),
+        ({"images": ["missing.png"]}, "'missing.png' does not exist"),
+        ({"images": []}, "no images given"),
+    ],
+)
+def test_run_bad_input(photos, tmp_path, kwargs, message):
+    args = {"images": photos, "target": "block5_conv3", "method": "vanilla"} | kwargs
+    with pytest.raises(KerasvizError, match=message):
+        app.run("vgg16", "offline", args["images"], args["target"], args["method"], False, str(tmp_path), size=SIZE)
+
+
+def test_run_refuses_unreadable_images_and_clashing_names(tmp_path, photos):
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(KerasvizError, match="not a readable image"):
+        app.run("vgg16", "offline", [str(text)], "block5_conv3", "vanilla", False, str(tmp_path), size=SIZE)
+    other = tmp_path / "sub"
+    other.mkdir()
+    clash = write_image(other / "one.png")
+    with pytest.raises(KerasvizError, match="share the name 'one'"):
+        app.run("vgg16", "offline", [photos[0], clash], "block5_conv3", "vanilla", False, str(tmp_path))
+
+
+# TensorFlow's C++ runtime prints these at import, before any flag or environment variable can
+# silence them (TF 2.21); they are not the script's output.
+TF_RUNTIME_LINES = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|[IWE]\d{4} )")
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip() and not TF_RUNTIME_LINES.match(line)]
+
+
+def run_script(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_script_writes_outputs(photos, tmp_path):
+    out = tmp_path / "out"
+    done = run_script(
+        "--weights=offline", f"--image={photos[0]},{photos[1]}", "--target=block5_conv3", "--method=vanilla",
+        "--segment", f"--out={out}", f"--size={SIZE}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert error_lines(done.stderr) == []
+    assert sorted(os.listdir(out)) == sorted(
+        f"{stem}{suffix}" for stem in ("one", "two") for suffix in (*app.SUFFIXES, *app.MASK_SUFFIXES)
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--weights=offline", "--target=281"], "error: class target 281 needs the ImageNet classifier"),
+        (["--weights=offline", "--target=block5_conv3", "--method=magic"], "error: flag --method=magic"),
+    ],
+)
+def test_script_bad_input_is_one_line_and_exit_2(photos, tmp_path, args, message):
+    done = run_script(f"--image={photos[0]}", f"--out={tmp_path}", *args)
+    assert done.returncode == 2
+    lines = error_lines(done.stderr)
+    assert len(lines) == 1 and lines[0].startswith(message), done.stderr
+    assert "Traceback" not in done.stderr
