@@ -1,0 +1,171 @@
+"""Style transfer speed: the keras-io recipe against kerasviz, both judged by the recipe's own loss.
+
+The recipe is keras-io examples/generative/neural_style_transfer.py, run in this process: SGD with
+learning rate 100 decaying x0.96 every 100 steps, content weight 2.5e-8 (block5_conv2), style 1e-6
+(block{1..5}_conv1), total variation 1e-6, from the content image. kerasviz minimises the same
+objective: its relative loss terms are given weights that make its total equal the recipe's loss
+(converted below), and it runs with its own optimiser (L-BFGS-B by default). The clock runs from each
+method's start, tracing included; the time spent measuring kerasviz's images is taken off its clock.
+
+  python benchmarks/style.py                       # full recipe: 4000 steps, ~6 min on 2 cores
+  python benchmarks/style.py --recipe_steps=400    # quick
+  python benchmarks/style.py --optimizer=adam --steps=300
+"""
+
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from kerasviz import io, load_model, models, style  # noqa: E402
+from kerasviz.apps.style import swirls  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("weights", "offline", "VGG16 weights for both runs.")
+flags.DEFINE_list("shape", ["128", "192"], "Height,width of both images.")
+flags.DEFINE_integer("recipe_steps", 4000, "keras-io recipe steps (its default: 4000).", lower_bound=1)
+flags.DEFINE_integer("steps", 120, "kerasviz iterations.", lower_bound=1)
+flags.DEFINE_enum("optimizer", "lbfgs", list(style.OPTIMIZERS), "kerasviz optimiser.")
+flags.DEFINE_integer("levels", 1, "kerasviz multi-resolution levels.", lower_bound=1)
+
+# keras-io neural_style_transfer.py
+CONTENT_WEIGHT = 2.5e-8
+STYLE_WEIGHT = 1e-6
+TV_WEIGHT = 1e-6
+STYLE_LAYERS = ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
+CONTENT_LAYER = "block5_conv2"
+
+
+class Recipe:
+    """keras-io's loss, verbatim in substance, on caffe-preprocessed (1, H, W, 3) images."""
+
+    def __init__(self, model: keras.Model, shape: tuple[int, int]):
+        outputs = {name: model.get_layer(name).output for name in [*STYLE_LAYERS, CONTENT_LAYER]}
+        self.extract = keras.Model(model.inputs, outputs)
+        self.rows, self.cols = shape
+        self.preprocess = models.preprocess_fn(model)
+
+    @staticmethod
+    def gram_matrix(x):
+        x = tf.transpose(x, (2, 0, 1))
+        features = tf.reshape(x, (tf.shape(x)[0], -1))
+        return tf.matmul(features, tf.transpose(features))
+
+    def style_loss(self, style_features, combination):
+        s, c = self.gram_matrix(style_features), self.gram_matrix(combination)
+        channels, size = 3, self.rows * self.cols
+        return tf.reduce_sum(tf.square(s - c)) / (4.0 * (channels**2) * (size**2))
+
+    def tv_sum(self, x):
+        a = tf.square(x[:, : self.rows - 1, : self.cols - 1, :] - x[:, 1:, : self.cols - 1, :])
+        b = tf.square(x[:, : self.rows - 1, : self.cols - 1, :] - x[:, : self.rows - 1, 1:, :])
+        return tf.reduce_sum(tf.pow(a + b, 1.25))
+
+    def loss(self, combination, base, style_reference):
+        features = self.extract(tf.concat([base, style_reference, combination], axis=0))
+        f = features[CONTENT_LAYER]
+        loss = CONTENT_WEIGHT * tf.reduce_sum(tf.square(f[2] - f[0]))
+        for name in STYLE_LAYERS:
+            f = features[name]
+            loss += (STYLE_WEIGHT / len(STYLE_LAYERS)) * self.style_loss(f[1], f[2])
+        return loss + TV_WEIGHT * self.tv_sum(combination)
+
+
+def run_recipe(recipe: Recipe, base, style_reference, steps: int) -> list[tuple[float, float]]:
+    optimizer = keras.optimizers.SGD(
+        keras.optimizers.schedules.ExponentialDecay(initial_learning_rate=100.0, decay_steps=100, decay_rate=0.96)
+    )
+
+    @tf.function
+    def compute_loss_and_grads(combination):
+        with tf.GradientTape() as tape:
+            loss = recipe.loss(combination, base, style_reference)
+        return loss, tape.gradient(loss, combination)
+
+    start = time.perf_counter()
+    combination = tf.Variable(base)
+    history = []
+    for i in range(1, steps + 1):
+        loss, grads = compute_loss_and_grads(combination)
+        optimizer.apply_gradients([(grads, combination)])
+        if i % 100 == 0 or i == steps:
+            history.append((time.perf_counter() - start, float(recipe.loss(combination, base, style_reference))))
+            print(f"  recipe step {i:5d}  {history[-1][0]:7.1f} s  loss {history[-1][1]:10.2f}", flush=True)
+    return history
+
+
+def kerasviz_weights(recipe: Recipe, base, style_reference, content: np.ndarray) -> dict:
+    """Weights that make kerasviz's relative loss equal the recipe's (see style.Objective)."""
+    features = recipe.extract(tf.concat([base, style_reference], axis=0))
+    content_norm = float(tf.reduce_sum(tf.square(features[CONTENT_LAYER][0])))  # sum P^2
+    size = recipe.rows * recipe.cols
+    style_layers = {  # per layer: recipe weight * sum S_raw^2 / (36 size^2)
+        name: STYLE_WEIGHT / len(STYLE_LAYERS) * float(tf.reduce_sum(tf.square(recipe.gram_matrix(features[name][1]))))
+        / (4.0 * 9 * size**2)
+        for name in STYLE_LAYERS
+    }
+    tv_norm = float(recipe.tv_sum(tf.constant(content[None], tf.float32)))  # sum of the content's TV term
+    return {
+        "content_layers": {CONTENT_LAYER: 1.0}, "content_weight": CONTENT_WEIGHT * content_norm,
+        "style_layers": style_layers, "style_weight": 1.0, "tv_weight": TV_WEIGHT * tv_norm,
+    }
+
+
+def main(argv):
+    del argv
+    from skimage import data
+
+    shape = (int(FLAGS.shape[0]), int(FLAGS.shape[1]))
+    content = io.resize(data.chelsea(), shape)
+    style_image = io.resize(swirls(), shape)  # the recipe stretches the style to the content's shape
+    model = load_model("vgg16", FLAGS.weights)
+    recipe = Recipe(model, shape)
+    base = recipe.preprocess(tf.constant(content[None]))
+    style_reference = recipe.preprocess(tf.constant(style_image[None]))
+    measure = tf.function(lambda x: recipe.loss(recipe.preprocess(x[None]), base, style_reference))
+
+    print(f"kerasviz ({FLAGS.optimizer}, {FLAGS.steps} iterations, {FLAGS.levels} level(s)) at {shape}:")
+    ours: list[tuple[float, float]] = []
+    paused = 0.0
+    start = time.perf_counter()
+
+    def record(i: int, image: np.ndarray) -> None:
+        nonlocal paused
+        t = time.perf_counter()
+        if image.shape[:2] == shape:
+            ours.append((t - start - paused, float(measure(tf.constant(image)))))
+            if i % 10 == 0 or i == FLAGS.steps * FLAGS.levels:
+                print(f"  kerasviz iteration {i:4d}  {ours[-1][0]:6.1f} s  loss {ours[-1][1]:10.2f}", flush=True)
+        paused += time.perf_counter() - t
+
+    result = style.transfer(content, style_image, model=model, size=None, steps=FLAGS.steps, levels=FLAGS.levels,
+                            optimizer=FLAGS.optimizer, callback=record,
+                            **kerasviz_weights(recipe, base, style_reference, content))
+    print(f"  kerasviz's own total {result.losses['total']:.2f} (equals the recipe's loss up to the 0-255 clip)")
+
+    print(f"keras-io recipe ({FLAGS.recipe_steps} steps):")
+    theirs = run_recipe(recipe, base, style_reference, FLAGS.recipe_steps)
+
+    recipe_time, recipe_loss = theirs[-1]
+    our_time, our_loss = ours[-1]
+    reached = next((t for t, loss in ours if loss <= recipe_loss), None)
+    print("\nsummary (recipe's loss function, wall seconds on this machine):")
+    print(f"  recipe:   {recipe_loss:.2f} after {FLAGS.recipe_steps} steps, {recipe_time:.1f} s")
+    print(f"  kerasviz: {our_loss:.2f} after {FLAGS.steps * FLAGS.levels} iterations, {our_time:.1f} s "
+          f"({result.evaluations} evaluations)")
+    if reached is None:
+        print("  kerasviz never reached the recipe's final loss")
+    else:
+        print(f"  kerasviz reached the recipe's final loss at {reached:.2f} s: {recipe_time / reached:.0f}x sooner "
+              f"(goal >= 50x)")
+    print(f"  kerasviz's time / recipe's: {our_time / recipe_time:.3f} (goal <= 0.1); "
+          f"final loss ratio: {our_loss / recipe_loss:.3f} (goal <= 0.2)")
+
+
+if __name__ == "__main__":
+    app.run(main)
