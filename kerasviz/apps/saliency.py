@@ -32,7 +32,7 @@ README_METHODS = (
 )
 README_SIZE = 224
 # Fewer samples, steps and occlusion patches than the defaults: all pictures take ~1 min on 2 idle cores.
-README_OPTIONS = {"samples": 16, "steps": 16, "patch": 32, "stride": 24}
+README_OPTIONS = {"samples": 16, "steps": 16, "patch": 40, "stride": 32}
 
 
 def run(

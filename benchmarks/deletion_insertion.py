@@ -1,0 +1,116 @@
+"""Deletion and insertion AUC (Petsiuk et al. 2018, RISE, §4.1) of each saliency method.
+
+    python benchmarks/deletion_insertion.py                  # offline: the small CNN of tests/scenes.py
+    python benchmarks/deletion_insertion.py --imagenet       # VGG16 + ImageNet weights, scikit-image photos
+
+Deletion removes the most salient pixels first (to black) and follows the class probability
+down: a lower area under that curve is better. Insertion starts from a blurred copy and puts
+the most salient pixels back: a higher area is better. A random map is the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from kerasviz import models  # noqa: E402
+from kerasviz.saliency import saliency  # noqa: E402
+
+CURVE_STEPS = 50  # Petsiuk et al. 2018 remove/insert a fixed number of pixels per step
+INSERTION_BLUR_SIGMA = 5.0  # Petsiuk et al. 2018, §4.1: the insertion substrate is a blurred image
+DELETION_FILL = 0.0  # Petsiuk et al. 2018, §4.1: deleted pixels become black
+METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "guided_backprop", "gradcam", "occlusion", "activation")
+
+
+def curves(
+    model: keras.Model, image: np.ndarray, saliency_map: np.ndarray, target: int, *, steps: int = CURVE_STEPS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Deletion and insertion curves: the target's softmax probability after each step, (steps + 1,) each.
+
+    `image` is RGB 0-255 `(H, W, 3)`; all 2 x (steps + 1) images go through the model in one batch.
+    """
+    h, w = saliency_map.shape
+    order = np.argsort(-saliency_map.ravel(), kind="stable")  # most salient first
+    counts = np.round(np.linspace(0, h * w, steps + 1)).astype(int)
+    rank = np.empty(h * w, int)
+    rank[order] = np.arange(h * w)
+    taken = (rank[None, :] < counts[:, None]).reshape(steps + 1, h, w, 1)  # pixels changed at each step
+    blurred = cv2.GaussianBlur(image.astype(np.float32), (0, 0), INSERTION_BLUR_SIGMA)
+    deletion = np.where(taken, DELETION_FILL, image[None])
+    insertion = np.where(taken, image[None], blurred[None])
+    preprocess = models.preprocess_fn(model)
+    logits = model.predict(preprocess(tf.constant(np.concatenate([deletion, insertion]), tf.float32)), verbose=0)
+    probability = tf.nn.softmax(logits, axis=-1).numpy()[:, target]
+    return probability[: steps + 1], probability[steps + 1 :]
+
+
+def auc(curve: np.ndarray) -> float:
+    """Area under a curve sampled at evenly spaced fractions of the pixels (trapezoid rule), 0-1."""
+    return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
+
+
+def evaluate(model, images, targets, methods, options) -> dict[str, tuple[float, float, float]]:
+    """method -> (mean deletion AUC, mean insertion AUC, seconds for the maps)."""
+    rng = np.random.default_rng(0)
+    results = {}
+    for method in (*methods, "random"):
+        start = time.perf_counter()
+        if method == "random":
+            maps = rng.uniform(size=images.shape[:3])
+        else:
+            maps = _maps(model, images, targets, method, options)
+        seconds = time.perf_counter() - start
+        scores = [curves(model, im, np.abs(m), t) for im, m, t in zip(images, maps, targets)]
+        results[method] = (np.mean([auc(d) for d, _ in scores]), np.mean([auc(i) for _, i in scores]), seconds)
+    return results
+
+
+def _maps(model, images, targets, method, options) -> np.ndarray:
+    if len(set(targets)) == 1:  # one batched call
+        return saliency(model, images, targets[0], method=method, **options)
+    return np.stack([saliency(model, im, t, method=method, **options) for im, t in zip(images, targets)])
+
+
+def offline_setup(count: int):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "tests"))
+    import scenes
+
+    model, accuracy = scenes.trained_cnn(0)
+    print(f"scene CNN: held-out accuracy {accuracy:.3f}")
+    held_out = scenes.make_scenes(count, seed=123, positive_fraction=1.0)
+    return model, held_out.images, [1] * count, {}
+
+
+def imagenet_setup(count: int):
+    import skimage.data
+
+    model = models.load_model("vgg16", "imagenet", include_top=True)
+    names = ("chelsea", "coffee", "astronaut", "rocket", "cat")[:count]
+    photos = np.stack([cv2.resize(getattr(skimage.data, n)(), (224, 224), interpolation=cv2.INTER_AREA) for n in names])
+    photos = photos.astype(np.float32)
+    targets = np.argmax(model.predict(models.preprocess_fn(model)(tf.constant(photos)), verbose=0), -1).tolist()
+    return model, photos, targets, {"samples": 25, "steps": 32}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--imagenet", action="store_true", help="VGG16 with ImageNet weights (needs them cached)")
+    parser.add_argument("--count", type=int, default=40, help="scenes (offline) or photos (ImageNet, at most 5)")
+    args = parser.parse_args()
+    model, images, targets, options = (imagenet_setup if args.imagenet else offline_setup)(args.count)
+    print(f"{len(images)} images; deletion AUC (lower is better), insertion AUC (higher is better)")
+    for method, (deletion, insertion, seconds) in evaluate(model, images, targets, METHODS, options).items():
+        print(f"  {method:22s} deletion {deletion:.3f}  insertion {insertion:.3f}  ({seconds:.1f} s for the maps)")
+
+
+if __name__ == "__main__":
+    main()
