@@ -79,7 +79,8 @@ def saliency(
         guided_backprop (Springenberg et al. 2015): as vanilla, through ReLUs that pass only
           positive gradients, on a copy of the model;
         gradcam (Selvaraju et al. 2017): ReLU of the gradient-weighted channels of `layer`
-          (default: the last 4-D output with height and width > 1 before the target), upsampled;
+          (default: the last 4-D output with height and width > 1 before the target; for a layer
+          target, the last one before that layer), upsampled;
         occlusion (Zeiler & Fergus 2014): drop of the score when a grey `patch` square
           (moved by `stride` pixels) hides each pixel, averaged over the patches that cover it;
         activation: the mean over channels of `layer` (default: the target layer, else the last
@@ -313,11 +314,15 @@ def _gradcam(model, batch, target, layer, preprocess, chunk) -> np.ndarray:
 
 
 def _last_spatial_layer(model: keras.Model, target: Target) -> str:
-    """The last layer before the target whose output is 4-D with height and width > 1."""
+    """The last layer whose output is 4-D with height and width > 1, before a layer target.
+
+    For a layer target, the layers before it come first (Grad-CAM of a layer's own mean
+    activation would only repeat the activation map); the target layer itself is the fallback.
+    """
     target = parse_target(model, target)
     names = [layer.name for layer in model.layers]
-    stop = names.index(target.partition(":")[0]) + 1 if isinstance(target, str) else len(names)
-    for layer in reversed(model.layers[:stop]):
+    stop = names.index(target.partition(":")[0]) if isinstance(target, str) else len(names)
+    for layer in [*reversed(model.layers[:stop]), *model.layers[stop : stop + 1]]:
         shape = _output_shape(layer)
         if (
             shape is not None
