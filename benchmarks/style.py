@@ -29,9 +29,9 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", "offline", "VGG16 weights for both runs.")
 flags.DEFINE_list("shape", ["128", "192"], "Height,width of both images.")
 flags.DEFINE_integer("recipe_steps", 4000, "keras-io recipe steps (its default: 4000).", lower_bound=1)
-flags.DEFINE_integer("steps", 120, "kerasviz iterations.", lower_bound=1)
+flags.DEFINE_integer("steps", 100, "kerasviz iterations per level.", lower_bound=1)
 flags.DEFINE_enum("optimizer", "lbfgs", list(style.OPTIMIZERS), "kerasviz optimiser.")
-flags.DEFINE_integer("levels", 1, "kerasviz multi-resolution levels.", lower_bound=1)
+flags.DEFINE_integer("levels", style.DEFAULT_LEVELS, "kerasviz multi-resolution levels.", lower_bound=1)
 
 # keras-io neural_style_transfer.py
 CONTENT_WEIGHT = 2.5e-8
