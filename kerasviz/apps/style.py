@@ -19,8 +19,8 @@ log = logging.getLogger("kerasviz")
 # The layer study: rows are content layers, columns style layer sets (single blocks, then Gatys' five).
 STUDY_CONTENT_LAYERS = tuple(f"block{b}_conv2" for b in range(1, 6))
 STUDY_STYLE_SETS = {f"block{b}": (f"block{b}_conv1",) for b in range(1, 6)} | {"gatys": style_lib.STYLE_LAYERS}
-STUDY_SIZE = 96  # longer side of each cell, pixels: 30 cells fit the 2-core CPU budget
-STUDY_STEPS = 20
+STUDY_SIZE = 96  # longer side of each cell, pixels; with STUDY_STEPS, 30 cells fit a 2-core CPU budget
+STUDY_STEPS = 15
 
 
 def run(
@@ -145,8 +145,8 @@ def readme_examples(out: str, *, weights: str = "auto") -> list[str]:
         io.write_png(swirls_path, swirls())
     return [
         swirls_path,
-        run(data.chelsea(), swirls(), os.path.join(out, "style_chelsea_swirls.png"), weights=weights, size=256,
-            steps=30),
+        run(data.chelsea(), swirls(), os.path.join(out, "style_chelsea_swirls.png"), weights=weights, size=224,
+            steps=25),
         study(data.chelsea(), swirls(), os.path.join(out, "style_layers_study.png"), weights=weights),
     ]
 
