@@ -21,7 +21,8 @@ flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a 
 flags.DEFINE_list("content_layers", list(style.CONTENT_LAYERS), "Content layers, joined by commas.")
 flags.DEFINE_list("style_layers", list(style.STYLE_LAYERS), "Style layers, joined by commas.")
 flags.DEFINE_integer("size", style.DEFAULT_SIZE, "Longer side of the result, pixels.", lower_bound=16)
-flags.DEFINE_integer("steps", style.DEFAULT_STEPS, "L-BFGS iterations.", lower_bound=1)
+flags.DEFINE_integer("steps", style.DEFAULT_STEPS, "L-BFGS iterations per level (half size, then full).",
+                     lower_bound=1)
 flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
 
 
