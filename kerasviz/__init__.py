@@ -4,6 +4,8 @@ from kerasviz.errors import KerasvizError
 from kerasviz.io import load_image
 from kerasviz.models import MODELS, conv_layers, load_model, model_info
 from kerasviz.render import visualize_filters
+from kerasviz.saliency import saliency
+from kerasviz.segment import segment
 
 __all__ = [
     "MODELS",
@@ -12,5 +14,7 @@ __all__ = [
     "load_image",
     "load_model",
     "model_info",
+    "saliency",
+    "segment",
     "visualize_filters",
 ]

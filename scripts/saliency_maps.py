@@ -4,15 +4,12 @@
   python scripts/saliency_maps.py --weights=offline --image=a.jpg,b.png --target=block5_conv3 --out=out
 """
 
-import os
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import flags  # noqa: E402
-
-from kerasviz import _cli, models  # noqa: E402
-from kerasviz.apps import saliency as saliency_app  # noqa: E402
-from kerasviz.saliency import IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES  # noqa: E402
+from kerasviz import _cli, models
+from kerasviz.apps import saliency as saliency_app
+from kerasviz.saliency import IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
