@@ -1,0 +1,116 @@
+"""Speed of one optimisation step: kerasviz's compiled loop against a plain fp32 tf.function loop.
+
+Per image-step through VGG16 up to --layer at --size px, batch --batch, in this process:
+  baseline   a plain fp32 tf.function step (forward, input gradient, normalised ascent)
+  kerasviz   the fft method's compiled segment, float32 and the default precision
+It prints milliseconds per image-step, the ratio to the baseline, GFLOP/s against this
+machine's measured convolution peak, and how many times each compiled function was traced.
+
+  python benchmarks/speed.py                      # block5_conv1, 128 px, batch 16
+  python benchmarks/speed.py --layer=block3_conv3 --size=224
+"""
+
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from kerasviz import load_model, models, render  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("layer", "block5_conv1", "VGG16 layer.")
+flags.DEFINE_integer("size", 128, "Image side.")
+flags.DEFINE_integer("batch", 16, "Images per batch.")
+flags.DEFINE_integer("steps", 16, "Timed steps per measurement.")
+flags.DEFINE_string("weights", None, "Weights (random by default: speed does not depend on them).")
+
+
+def conv_flops(model, layer: str, size: int) -> float:
+    """FLOPs of one image-step: the forward pass to `layer` plus the input gradient (about 2x forward)."""
+    convs = [lyr for lyr in model.layers if isinstance(lyr, keras.layers.Conv2D)]
+    last = [lyr.name for lyr in convs].index(layer)
+    probe = keras.Model(model.input, [lyr.output for lyr in convs[: last + 1]])
+    outputs = probe(np.zeros((1, size, size, 3), np.float32))
+    forward = sum(
+        2.0 * np.prod(out.shape[1:3]) * np.prod(lyr.kernel_size) * lyr.kernel.shape[2] * lyr.kernel.shape[3]
+        for lyr, out in zip(convs, outputs)
+    )
+    return 2.0 * forward
+
+
+def measured_peak(dtype: tf.DType) -> float:
+    """GFLOP/s of a large 3x3 convolution, this machine's practical convolution ceiling."""
+    x = tf.random.normal((16, 56, 56, 256), dtype=dtype)
+    w = tf.random.normal((3, 3, 256, 256), dtype=dtype)
+    conv = tf.function(lambda: tf.nn.conv2d(x, w, 1, "SAME"))
+    conv()
+    t0 = time.perf_counter()
+    for _ in range(10):
+        conv().numpy()
+    seconds = (time.perf_counter() - t0) / 10
+    return 2 * 16 * 56 * 56 * 9 * 256 * 256 / seconds / 1e9
+
+
+def time_baseline(model, layer, size, batch, steps):
+    features = keras.Model(model.input, models.get_layer(model, layer).output)
+    preprocess = models.preprocess_fn(model)
+    image = tf.Variable(tf.random.uniform((batch, size, size, 3), 0.4, 0.6))
+    index = tf.range(batch) % features.output.shape[-1]
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            acts = features(preprocess(image * 255.0))
+            loss = tf.reduce_sum(tf.reduce_mean(tf.gather(acts, index, axis=-1, batch_dims=1), axis=(1, 2)))
+        grad = tape.gradient(loss, image)
+        image.assign_add(0.01 * grad / (tf.math.reduce_std(grad) + 1e-8))
+
+    step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    image.numpy()
+    return (time.perf_counter() - t0) / (steps * batch), step.experimental_get_tracing_count()
+
+
+def time_kerasviz(model, layer, size, batch, steps, precision):
+    filters = list(range(batch))
+    kwargs = dict(size=size, batch_size=batch, precision=precision, method="fft")
+    render.visualize_filters(model, layer, filters, steps=1, **kwargs)  # trace
+    t0 = time.perf_counter()
+    render.visualize_filters(model, layer, filters, steps=steps, **kwargs)
+    seconds = time.perf_counter() - t0
+    render.visualize_filters(model, layer, [f + batch for f in filters], steps=2, **kwargs)  # new filters
+    renderer = next(r for r in model._kerasviz_renderers.values()
+                    if r.size == size and r.batch == batch and r.precision == render.resolve_precision(precision))
+    return seconds / (steps * batch), renderer._segment.experimental_get_tracing_count()
+
+
+def main(argv):
+    del argv
+    model = load_model("vgg16", FLAGS.weights)
+    flops = conv_flops(model, FLAGS.layer, FLAGS.size)
+    peak32, peak16 = measured_peak(tf.float32), measured_peak(tf.bfloat16)
+    print(f"VGG16 to {FLAGS.layer}, {FLAGS.size} px, batch {FLAGS.batch}: {flops / 1e9:.1f} GFLOP per image-step")
+    print(f"measured convolution peak: {peak32:.0f} GFLOP/s fp32, {peak16:.0f} GFLOP/s bf16")
+    base, base_traces = time_baseline(model, FLAGS.layer, FLAGS.size, FLAGS.batch, FLAGS.steps)
+    rows = [("plain fp32 tf.function (baseline)", base, base_traces, peak32)]
+    for precision in ("float32", "auto"):
+        seconds, traces = time_kerasviz(model, FLAGS.layer, FLAGS.size, FLAGS.batch, FLAGS.steps, precision)
+        resolved = render.resolve_precision(precision)
+        rows.append((f"kerasviz fft, {resolved}", seconds, traces, peak16 if resolved != "float32" else peak32))
+    for name, seconds, traces, peak in rows:
+        rate = flops / seconds / 1e9
+        print(f"  {name:36s} {seconds * 1000:6.1f} ms per image-step  ({base / seconds:4.2f}x baseline speed, "
+              f"{rate:5.0f} GFLOP/s = {rate / peak:4.0%} of peak, traced {traces}x)")
+    print("(kerasviz steps include the Fourier image, random transforms and Adam; its trace count covers "
+          "3 calls with different filters and step counts)")
+
+
+if __name__ == "__main__":
+    app.run(main)

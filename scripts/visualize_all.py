@@ -1,0 +1,96 @@
+"""Regenerates every picture the README shows, into examples/ (or --out).
+
+  python scripts/visualize_all.py                     # about 10 minutes on a 2-core CPU
+  python scripts/visualize_all.py --filters_per_layer=64 --only=filters
+
+Finished pictures are kept and skipped on a rerun (--overwrite redoes them), so an
+interrupted run continues where it stopped.
+"""
+
+import sys
+import time
+
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
+
+from kerasviz import KerasvizError, _cli, load_model, models
+from kerasviz.apps import dream, saliency, style
+from kerasviz.apps import filters as filters_app
+
+FLAGS = flags.FLAGS
+PARTS = ("filters", "compare", "other_models", "saliency", "style", "dream")
+flags.DEFINE_string("out", "examples", "Output folder.")
+flags.DEFINE_string("weights", "auto", "Weights for every model: auto, imagenet or offline (VGG16 only).")
+flags.DEFINE_integer("filters_per_layer", 16, "Filters shown per layer (the first N).", lower_bound=1)
+flags.DEFINE_integer("size", 128, "Filter picture side in pixels.", lower_bound=16)
+flags.DEFINE_integer("steps", None, "Optimisation steps per filter (default: the method's).", lower_bound=1)
+flags.DEFINE_list("only", list(PARTS), f"Parts to make, of {', '.join(PARTS)}.")
+flags.DEFINE_boolean("overwrite", False, "Redo pictures that already exist.")
+
+# The seed's README compared methods on one early and one late layer.
+COMPARE_LAYERS = ("block3_conv1", "block5_conv3")
+# Layers shown for the other networks when ImageNet weights are available.
+OTHER_MODELS = {
+    "resnet50": ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
+    "inceptionv3": ("mixed2", "mixed4", "mixed7", "mixed10"),
+}
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _filter_grids(model, prefix: str, layers, *, method=None, suffix="") -> None:
+    for i, layer in enumerate(layers, 1):
+        count = min(FLAGS.filters_per_layer, models.num_channels(model, layer))
+        stem = f"{prefix}_{layer}{suffix}"
+        t0 = time.perf_counter()
+        facts = filters_app.run(
+            model, layer, list(range(count)), FLAGS.out, stem=stem, size=FLAGS.size, steps=FLAGS.steps,
+            method=method, overwrite=FLAGS.overwrite, progress=_cli.Progress(f"[{i}/{len(layers)}] {stem}"),
+        )
+        verb = "kept" if facts.get("skipped") else f"{time.perf_counter() - t0:.0f} s"
+        _say(f"[{i}/{len(layers)}] {stem}.png ({count} filters, {facts['method']}, {verb})")
+
+
+def main(argv):
+    del argv
+    unknown = sorted(set(FLAGS.only) - set(PARTS))
+    if unknown:
+        raise KerasvizError(f"unknown part {unknown[0]!r} in --only; valid: {', '.join(PARTS)}")
+    filters_app.check_writable(FLAGS.out)
+    start = time.perf_counter()
+    timings = {}
+    if {"filters", "compare"} & set(FLAGS.only):
+        vgg = load_model("vgg16", FLAGS.weights)
+        _say(f"VGG16 weights: {models.model_info(vgg).weights}")
+        if "filters" in FLAGS.only:
+            t0 = time.perf_counter()
+            _filter_grids(vgg, "vgg", models.conv_layers(vgg))  # the seed's names: vgg_block1_conv1.png ...
+            timings["filters"] = time.perf_counter() - t0
+        if "compare" in FLAGS.only:
+            t0 = time.perf_counter()
+            _filter_grids(vgg, "vgg", COMPARE_LAYERS, method="classic", suffix="_classic")
+            timings["compare"] = time.perf_counter() - t0
+    if "other_models" in FLAGS.only:
+        t0 = time.perf_counter()
+        for name, layers in OTHER_MODELS.items():
+            try:
+                model = load_model(name, "imagenet" if FLAGS.weights == "auto" else FLAGS.weights)
+            except KerasvizError as err:
+                _say(f"skipping {name}: {err}")
+                continue
+            _filter_grids(model, name, layers)
+        timings["other_models"] = time.perf_counter() - t0
+    for part, job in (("saliency", saliency), ("style", style), ("dream", dream)):
+        if part in FLAGS.only:
+            t0 = time.perf_counter()
+            written = job.readme_examples(FLAGS.out, weights=FLAGS.weights)
+            timings[part] = time.perf_counter() - t0
+            _say(f"{part}: {len(written)} pictures ({timings[part]:.0f} s)")
+    summary = ", ".join(f"{part} {seconds:.0f} s" for part, seconds in timings.items())
+    print(f"done in {time.perf_counter() - start:.0f} s ({summary}); pictures in {FLAGS.out}/")
+
+
+if __name__ == "__main__":
+    _cli.run(main)
