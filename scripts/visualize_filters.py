@@ -8,8 +8,9 @@ import os
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, load_model, models, render
+from kerasviz import _cli, io, load_model, models, render
 from kerasviz.apps import filters as filters_app
+from kerasviz.apps import tensorboard
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
@@ -24,6 +25,7 @@ flags.DEFINE_enum("precision", "auto", ["auto", "float32", "bfloat16", "float16"
 flags.DEFINE_string("out", "out", "Output folder.")
 flags.DEFINE_boolean("tiles", False, "Also write DIR/MODEL_LAYER/NNNN.png, one image per filter.")
 flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist.")
+flags.DEFINE_string("tensorboard", None, "Also write the grid and activations as TensorBoard summaries here.")
 
 
 def main(argv):
@@ -39,6 +41,9 @@ def main(argv):
         seed=FLAGS.seed, tiles=FLAGS.tiles, precision=FLAGS.precision, overwrite=FLAGS.overwrite,
         progress=_cli.Progress(stem),
     )
+    if FLAGS.tensorboard:
+        grid = io.load_image(os.path.join(FLAGS.out, f"{stem}.png"), max_side=None)
+        tensorboard.write_summaries(FLAGS.tensorboard, stem, grid, facts)
     verb = "kept" if facts.get("skipped") else "wrote"
     print(f"{verb} {os.path.join(FLAGS.out, stem)}.png ({len(filters)} filters, {facts['seconds']} s)")
 
