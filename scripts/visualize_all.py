@@ -2,19 +2,23 @@
 
   python scripts/visualize_all.py                     # about 10 minutes on a 2-core CPU
   python scripts/visualize_all.py --filters_per_layer=64 --only=filters
+  python scripts/visualize_all.py --tensorboard=logs  # also as TensorBoard summaries
+
+Ends by writing OUT/index.html, a gallery of every picture in the folder.
 
 Finished pictures are kept and skipped on a rerun (--overwrite redoes them), so an
 interrupted run continues where it stopped.
 """
 
+import os
 import sys
 import time
 
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import KerasvizError, _cli, load_model, models
-from kerasviz.apps import dream, saliency, style
+from kerasviz import KerasvizError, _cli, io, load_model, models
+from kerasviz.apps import dream, gallery, saliency, style, tensorboard
 from kerasviz.apps import filters as filters_app
 
 FLAGS = flags.FLAGS
@@ -26,6 +30,7 @@ flags.DEFINE_integer("size", 128, "Filter picture side in pixels.", lower_bound=
 flags.DEFINE_integer("steps", None, "Optimisation steps per filter (default: the method's).", lower_bound=1)
 flags.DEFINE_list("only", list(PARTS), f"Parts to make, of {', '.join(PARTS)}.")
 flags.DEFINE_boolean("overwrite", False, "Redo pictures that already exist.")
+flags.DEFINE_string("tensorboard", None, "Also write the filter grids and activations as TensorBoard summaries here.")
 
 # The seed's README compared methods on one early and one late layer.
 COMPARE_LAYERS = ("block3_conv1", "block5_conv3")
@@ -49,6 +54,9 @@ def _filter_grids(model, prefix: str, layers, *, method=None, suffix="") -> None
             model, layer, list(range(count)), FLAGS.out, stem=stem, size=FLAGS.size, steps=FLAGS.steps,
             method=method, overwrite=FLAGS.overwrite, progress=_cli.Progress(f"[{i}/{len(layers)}] {stem}"),
         )
+        if FLAGS.tensorboard:
+            grid = io.load_image(os.path.join(FLAGS.out, f"{stem}.png"), max_side=None)
+            tensorboard.write_summaries(FLAGS.tensorboard, stem, grid, facts, step=i)
         verb = "kept" if facts.get("skipped") else f"{time.perf_counter() - t0:.0f} s"
         _say(f"[{i}/{len(layers)}] {stem}.png ({count} filters, {facts['method']}, {verb})")
 
@@ -88,6 +96,8 @@ def main(argv):
             written = job.readme_examples(FLAGS.out, weights=FLAGS.weights)
             timings[part] = time.perf_counter() - t0
             _say(f"{part}: {len(written)} pictures ({timings[part]:.0f} s)")
+    page = gallery.write_index(FLAGS.out)  # every picture in the folder, this run's and earlier ones
+    _say(f"gallery: {page}")
     summary = ", ".join(f"{part} {seconds:.0f} s" for part, seconds in timings.items())
     print(f"done in {time.perf_counter() - start:.0f} s ({summary}); pictures in {FLAGS.out}/")
 
