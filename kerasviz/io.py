@@ -7,6 +7,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -45,30 +46,59 @@ def _to_rgb(array: np.ndarray) -> np.ndarray:
 def load_image(path: str, *, max_side: int | None = MAX_IMAGE_SIDE) -> np.ndarray:
     """Reads an image file as uint8 RGB `(H, W, 3)`.
 
-    EXIF orientation is applied, alpha is composited over white, greyscale and 16-bit images
-    are converted, and an image with a side longer than `max_side` is resized to fit.
+    Any format Pillow reads (PNG, JPEG, GIF, BMP, TIFF, WebP, ...; the first frame of an animation).
+    EXIF orientation is applied, alpha is composited over white, greyscale, palette, CMYK and 16-bit
+    images are converted (16-bit: 0-65535 -> 0-255), and an image whose longer side exceeds `max_side`
+    pixels is resized to fit (None: never). Unreadable input raises KerasvizError saying why.
     """
-    import imageio.v3 as iio
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
+    if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1):
+        raise KerasvizError(f"max_side must be a positive integer or None; got {max_side!r}")
+    if os.path.isdir(path):
+        raise KerasvizError(f"image {path!r} is a folder; give an image file")
     if not os.path.isfile(path):
         raise KerasvizError(f"image {path!r} does not exist")
     try:
-        array = iio.imread(path, plugin="pillow", rotate=True, mode=None)
-    except Exception as err:  # imageio raises many types for unreadable files
-        raise KerasvizError(f"cannot read image {path!r}: not a readable image ({type(err).__name__})") from None
-    array = np.asarray(array)
-    if array.ndim == 3 and array.shape[-1] == 2:  # greyscale + alpha
-        array = np.concatenate([np.repeat(array[..., :1], 3, -1), array[..., 1:]], -1)
-    if array.dtype == np.uint16 or array.max(initial=0) > 255:
-        array = array.astype(np.float32) / 257.0
-    elif array.dtype == bool:
-        array = array.astype(np.float32) * 255.0
-    if array.ndim not in (2, 3):
-        raise KerasvizError(f"image {path!r} has shape {array.shape}; expected a 2-D picture")
-    rgb = as_batch(array)[0][0]
-    if max_side and max(rgb.shape[:2]) > max_side:
-        rgb = resize(rgb, _fit(rgb.shape[:2], max_side))
-    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # large is fine: it is resized below
+            with Image.open(path) as image:
+                if max_side:
+                    image.draft(None, (max_side, max_side))  # JPEG: decode at a reduced scale, never below max_side
+                rgb = _pil_to_rgb(ImageOps.exif_transpose(image))
+    except UnidentifiedImageError:
+        raise KerasvizError(
+            f"cannot read image {path!r}: not an image file; readable formats include {READABLE_FORMATS}"
+        ) from None
+    except Image.DecompressionBombError as err:
+        raise KerasvizError(f"cannot read image {path!r}: too many pixels to decode safely ({err})") from None
+    except (OSError, SyntaxError, EOFError) as err:  # what Pillow raises for truncated and corrupt files
+        raise KerasvizError(f"cannot read image {path!r}: the file is truncated or corrupt ({err})") from None
+    except ValueError as err:  # a mode Pillow cannot convert to RGB
+        raise KerasvizError(f"cannot read image {path!r}: unsupported picture ({err})") from None
+    if max_side and max(rgb.size) > max_side:
+        height, width = _fit((rgb.height, rgb.width), max_side)
+        rgb = rgb.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return np.asarray(rgb, np.uint8).copy()
+
+
+READABLE_FORMATS = "PNG, JPEG, GIF, BMP, TIFF, WebP"
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # "I": 32-bit integers, as 16-bit PNG and TIFF load
+
+
+def _pil_to_rgb(image):
+    """A loaded Pillow image of any mode -> 8-bit RGB, with alpha composited over white."""
+    from PIL import Image
+
+    if image.mode in _SIXTEEN_BIT or image.mode == "F":
+        values = np.asarray(image, np.float64)
+        scale = 255.0 / 65535.0 if image.mode in _SIXTEEN_BIT else 1.0
+        image = Image.fromarray(np.clip(np.round(values * scale), 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
 
 
 def _fit(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
