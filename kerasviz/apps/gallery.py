@@ -19,7 +19,6 @@ from kerasviz import io
 from kerasviz.errors import KerasvizError
 
 INDEX = "index.html"
-PIXELATED_BELOW = 600  # grids narrower than this are scaled up, so keep their pixels sharp
 _MODEL_TITLES = {"vgg16": "VGG16", "resnet50": "ResNet50", "inceptionv3": "InceptionV3"}
 # Pictures that are not filter grids, by file-name prefix: (section id, title, what it shows).
 _SECTIONS = (
@@ -146,8 +145,9 @@ def _page(grids: dict[str, dict[str, list[_Picture]]], others: dict[str, list[_P
             continue
         nav.append(f'<div class="nav-group"><a class="nav-model" href="#{section}">{_e(title)}</a></div>')
         cards = "".join(_picture_card(p) for p in pictures)
+        layout = "rows" if section == "saliency" else "wide"  # saliency pictures are long rows of panels
         body.append(f'<section id="{section}"><h2>{_e(title)}</h2><p class="lede">{_e(lede)}</p>'
-                    f'<div class="cards wide">{cards}</div></section>')
+                    f'<div class="cards {layout}">{cards}</div></section>')
     if not body:
         body.append('<p class="lede">No pictures here yet: run scripts/visualize_all.py.</p>')
     return _TEMPLATE.format(css=_CSS, js=_JS, nav="\n".join(nav), body="\n".join(body))
@@ -159,7 +159,6 @@ def _layer_card(model: str, layer: str, pictures: list[_Picture]) -> str:
         facts = p.facts or {}
         summary = " · ".join(
             _e(part) for part in (
-                facts.get("method"),
                 f"{len(facts.get('filters', []))} filters",
                 f"{facts['steps']} steps" if "steps" in facts else None,
                 f"{facts['size']} px" if "size" in facts else None,
@@ -167,11 +166,12 @@ def _layer_card(model: str, layer: str, pictures: list[_Picture]) -> str:
             ) if part
         )
         figures.append(
-            f'<figure>{_img(p)}<figcaption><span class="badge">{_e(facts.get("method", ""))}</span>'
+            f'<figure>{_img(p, "grid")}<figcaption><span class="badge">{_e(facts.get("method", ""))}</span>'
             f'<span class="summary">{summary}</span></figcaption>'
             f'{_activations(facts)}{_facts(p)}</figure>'
         )
-    return (f'<article class="card" id="{_anchor(model, layer)}"><h3>{_e(layer)}</h3>'
+    pair = " pair" if len(pictures) > 1 else ""  # methods side by side
+    return (f'<article class="card{pair}" id="{_anchor(model, layer)}"><h3>{_e(layer)}</h3>'
             f'<div class="figures">{"".join(figures)}</div></article>')
 
 
@@ -181,9 +181,9 @@ def _picture_card(p: _Picture) -> str:
             f'<figure>{_img(p)}{_facts(p)}</figure></article>')
 
 
-def _img(p: _Picture) -> str:
-    pixelated = " pixelated" if p.width < PIXELATED_BELOW else ""
-    return (f'<img class="zoomable{pixelated}" src="{quote(p.name)}" width="{p.width}" height="{p.height}" '
+def _img(p: _Picture, kind: str = "photo") -> str:
+    # A filter grid shown larger than it is keeps its pixels sharp (the page's script sets "pixelated").
+    return (f'<img class="zoomable {kind}" src="{quote(p.name)}" width="{p.width}" height="{p.height}" '
             f'alt="{_e(p.name)}">')
 
 
@@ -241,11 +241,15 @@ nav input { width:100%; padding:6px 8px; margin-bottom:12px; border-radius:6px; 
 .nav-layer { display:block; padding:1px 0 1px 10px; color:var(--dim); font-size:13px;
              font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
 .nav-layer:hover, .nav-layer.active { color:var(--accent); text-decoration:none; }
-main { margin-left:230px; padding:24px 32px 64px; }
+main { margin-left:230px; padding:4px 32px 64px; }
 h2 { font-size:22px; margin:28px 0 4px; color:#fff; } .lede { color:var(--dim); margin:0 0 16px; max-width:70em; }
 .cards { display:grid; grid-template-columns:repeat(auto-fill,minmax(340px,1fr)); gap:18px; }
-.cards.wide { grid-template-columns:repeat(auto-fill,minmax(520px,1fr)); }
+.cards.wide { grid-template-columns:repeat(auto-fill,minmax(420px,1fr)); }
+.cards.rows { grid-template-columns:1fr; }
+img.photo { width:auto; max-width:100%; }
 .card { background:var(--panel); border:1px solid var(--line); border-radius:10px; padding:12px 14px; }
+.card.pair { grid-column:span 2; }
+@media (max-width:1100px) { .card.pair { grid-column:auto; } }
 .card h3 { margin:0 0 8px; font-size:14px; font-weight:600; color:#fff;
            font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
 .figures { display:flex; gap:12px; flex-wrap:wrap; } .figures figure { flex:1 1 300px; }
@@ -275,7 +279,7 @@ _JS = """
   document.querySelectorAll('img.zoomable').forEach(function (img) {
     img.addEventListener('click', function () {
       big.src = img.src; big.alt = img.alt;
-      big.className = img.classList.contains('pixelated') ? 'pixelated' : '';
+      big.className = img.classList.contains('grid') ? 'pixelated' : '';
       var scale = Math.max(1, Math.floor(Math.min(innerWidth * 0.96 / img.naturalWidth,
                                                    innerHeight * 0.94 / img.naturalHeight)));
       big.style.width = (img.naturalWidth * scale) + 'px';
@@ -284,6 +288,13 @@ _JS = """
   });
   zoom.addEventListener('click', function () { zoom.classList.remove('open'); });
   document.addEventListener('keydown', function (e) { if (e.key === 'Escape') zoom.classList.remove('open'); });
+  function sharpen() {  // nearest-neighbour only where a grid is scaled up; smooth where it is scaled down
+    document.querySelectorAll('img.grid').forEach(function (img) {
+      img.classList.toggle('pixelated', img.naturalWidth > 0 && img.clientWidth > img.naturalWidth);
+    });
+  }
+  addEventListener('load', sharpen);
+  addEventListener('resize', sharpen);
   var search = document.getElementById('search');
   search.addEventListener('input', function () {
     var q = search.value.trim().toLowerCase();
