@@ -1,20 +1,24 @@
 """kerasviz: see what Keras convolutional networks have learned."""
 
+from kerasviz.dream import deep_dream
 from kerasviz.errors import KerasvizError
 from kerasviz.io import load_image
 from kerasviz.models import MODELS, conv_layers, load_model, model_info
 from kerasviz.render import visualize_filters
 from kerasviz.saliency import saliency
 from kerasviz.segment import segment
+from kerasviz.style import style_transfer
 
 __all__ = [
     "MODELS",
     "KerasvizError",
     "conv_layers",
+    "deep_dream",
     "load_image",
     "load_model",
     "model_info",
     "saliency",
     "segment",
+    "style_transfer",
     "visualize_filters",
 ]
