@@ -77,7 +77,7 @@ def test_run_bad_input(photos, tmp_path, kwargs, message):
 def test_run_refuses_unreadable_images_and_clashing_names(tmp_path, photos):
     text = tmp_path / "notes.png"
     text.write_text("not a picture")
-    with pytest.raises(KerasvizError, match="not a readable image"):
+    with pytest.raises(KerasvizError, match="notes.png.*not an image file"):
         app.run("vgg16", "offline", [str(text)], "block5_conv3", "vanilla", False, str(tmp_path), size=SIZE)
     other = tmp_path / "sub"
     other.mkdir()
