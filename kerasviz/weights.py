@@ -65,7 +65,7 @@ def resolve(name: str, weights: str | None, *, include_top: bool) -> Source:
                     f"{' with its classifier' if include_top else ''}: connect to the internet once "
                     "(Keras caches the file), pass a weights file, or use --model=vgg16 --weights=offline"
                 ) from None
-            log.warning("ImageNet weights unavailable (%s); using %s", err, OFFLINE_DESCRIPTION)
+            log.warning("%s; using the %s", err, OFFLINE_DESCRIPTION)
             return Source(None, OFFLINE_DESCRIPTION, offline=True)
     if os.path.isfile(weights):
         return Source(weights, f"file:{weights}")
@@ -85,7 +85,7 @@ def _imagenet_file(name: str, include_top: bool) -> str:
             file_hash=top_hash if include_top else notop_hash,
         )
     except Exception as err:  # get_file raises a bare Exception for network failures
-        raise KerasvizError(f"cannot download ImageNet weights for {name} ({file_name}): {_first_line(err)}") from err
+        raise KerasvizError(f"cannot download ImageNet weights for {name}: {_first_line(err)}") from err
 
 
 def _check_offline(name: str, include_top: bool) -> None:
@@ -127,5 +127,7 @@ def load_offline_vgg16(model: keras.Model, path: str | None = None) -> None:
 
 
 def _first_line(err: BaseException) -> str:
+    """The reason in an error's first line; Keras' download errors end it after ' -- '."""
     text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    line = text[0] if text else type(err).__name__
+    return line.rsplit(" -- ", 1)[-1]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kerasviz
-from kerasviz import objectives, render
+from kerasviz import objectives
 from tests.helpers import activation_of, tiny_cnn
 
 SIZE, STEPS = 32, 12
