@@ -161,6 +161,16 @@ def overlay(image: np.ndarray, saliency_map: np.ndarray, *, alpha: float = 0.55)
     return np.round(image.astype(np.float32) * (1 - weight) + heat * weight).astype(np.uint8)
 
 
+def check_writable(out: str) -> None:
+    """Raises KerasvizError unless `out` is (or can be made) a writable folder."""
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise KerasvizError(f"cannot create output folder {out!r}: {err.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise KerasvizError(f"output folder {out!r} is not writable")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
     """Yields a temporary name beside `path`, renamed onto `path` only when the block succeeds."""

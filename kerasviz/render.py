@@ -260,8 +260,10 @@ class _Renderer:
             with strategy.scope():
                 self.features = _cast_model(features, policy or "float32")
         jit = _accelerator() is not None and os.environ.get("KERASVIZ_JIT", "1") != "0"
-        self._segment = tf.function(self._segment_fn, jit_compile=jit, reduce_retracing=True)
-        self._score = tf.function(self._score_fn, reduce_retracing=True)
+        # One function object per renderer: each layer traces once, and TensorFlow's retracing
+        # warning (keyed on the Python function) does not add up traces of different layers.
+        self._segment = tf.function(lambda *args: self._segment_fn(*args), jit_compile=jit)
+        self._score = tf.function(lambda *args: self._score_fn(*args))
 
     # -- the model side -----------------------------------------------------------------
     def _activations(self, feature_model, images01):
@@ -298,11 +300,14 @@ class _Renderer:
         return cropped
 
     def _objective(self, acts, indices, revive):
-        """Per image: the objective on post-ReLU activations, or on pre-ReLU ones while `revive`
-        or while the post-ReLU objective is still zero (a dead unit, which has no gradient)."""
+        """Per image: the objective on post-ReLU activations; on pre-ReLU ones while `revive`;
+        and while the post-ReLU objective is still zero (a silent unit, which has no gradient),
+        on the pre-ReLU response of its best 1/16 of positions, so ascent works where the unit
+        is closest to firing rather than lifting its whole (very negative) map at once."""
         post = self.objective({name: post for name, (_, post) in acts.items()}, indices)
         pre = self.objective({name: pre for name, (pre, _) in acts.items()}, indices)
-        return tf.where(tf.logical_or(revive, post <= 0.0), pre, post)
+        best = self.objective({name: _best_positions(pre) for name, (pre, _) in acts.items()}, indices)
+        return tf.where(post <= 0.0, best, tf.where(revive, pre, post))
 
     # -- one compiled segment of steps ------------------------------------------------------
     def _segment_fn(self, value, m, v, indices, seeds, start, count, revive_until):
@@ -424,6 +429,17 @@ class _Shards:
 
     def __getitem__(self, i):
         return self.items[i]
+
+
+def _best_positions(acts: tf.Tensor, fraction: int = 16) -> tf.Tensor:
+    """(B, H, W, C) -> (B, 1, 1, C): each channel's mean over its top H*W/fraction positions."""
+    if acts.shape.rank != 4:
+        return acts
+    shape = tf.shape(acts)
+    positions = shape[1] * shape[2]
+    flat = tf.transpose(tf.reshape(acts, [shape[0], positions, shape[3]]), [0, 2, 1])
+    top = tf.math.top_k(flat, k=tf.maximum(1, positions // fraction)).values
+    return tf.reduce_mean(top, axis=-1)[:, None, None, :]
 
 
 def _to_uint8(images01: np.ndarray) -> np.ndarray:

@@ -66,7 +66,7 @@ def main(argv):
     unknown = sorted(set(FLAGS.only) - set(PARTS))
     if unknown:
         raise KerasvizError(f"unknown part {unknown[0]!r} in --only; valid: {', '.join(PARTS)}")
-    filters_app.check_writable(FLAGS.out)
+    io.check_writable(FLAGS.out)
     start = time.perf_counter()
     timings = {}
     if {"filters", "compare"} & set(FLAGS.only):

@@ -30,7 +30,7 @@ flags.DEFINE_string("tensorboard", None, "Also write the grid and activations as
 
 def main(argv):
     del argv
-    filters_app.check_writable(FLAGS.out)
+    io.check_writable(FLAGS.out)
     weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
     model = load_model(FLAGS.model, weights)
     channels = models.num_channels(model, FLAGS.layer)

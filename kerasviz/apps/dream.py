@@ -12,7 +12,6 @@ import numpy as np
 from kerasviz import dream as dream_lib
 from kerasviz import io, models
 from kerasviz._cli import Progress
-from kerasviz.apps.filters import check_writable
 from kerasviz.errors import KerasvizError
 
 log = logging.getLogger("kerasviz")
@@ -39,7 +38,7 @@ def run(
     if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
         log.info("%s exists; skipped", png)
         return png
-    check_writable(os.path.dirname(os.path.abspath(png)))
+    io.check_writable(os.path.dirname(os.path.abspath(png)))
     picture = io.load_image(image) if isinstance(image, str) else np.asarray(image)
     net = dream_lib.default_model() if model is None else models.load_model(model, weights)
     chosen = dict(layers) if layers else dream_lib.default_layers(net)

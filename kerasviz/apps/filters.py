@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from kerasviz import io, models, render
-from kerasviz.errors import KerasvizError
 
 CHUNK = 16  # filters finished between checkpoints: an interrupted layer loses at most this many
 
@@ -123,12 +122,3 @@ def _checkpoint(path: str, filters, images, activations, seconds: float) -> None
         np.savez(f, filters=np.asarray(filters), images=np.stack(images), activations=np.asarray(activations),
                  seconds=seconds)
 
-
-def check_writable(out: str) -> None:
-    """Raises KerasvizError unless `out` is (or can be made) a writable folder."""
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as err:
-        raise KerasvizError(f"cannot create output folder {out!r}: {err.strerror}") from None
-    if not os.access(out, os.W_OK):
-        raise KerasvizError(f"output folder {out!r} is not writable")

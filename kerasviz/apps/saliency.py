@@ -21,15 +21,7 @@ OFFLINE_LAYER = "block5_conv3"  # the offline VGG16 has no classifier: its last 
 
 # The README's pictures: photos that ship inside scikit-image, and the methods side by side.
 README_PHOTOS = ("chelsea", "coffee", "astronaut")
-README_METHODS = (
-    "vanilla",
-    "smoothgrad",
-    "integrated_gradients",
-    "guided_backprop",
-    "gradcam",
-    "occlusion",
-    "activation",
-)
+README_METHODS = METHODS
 README_SIZE = 224
 # Fewer samples, steps and occlusion patches than the defaults: all pictures take ~1 min on 2 idle cores.
 README_OPTIONS = {"samples": 16, "steps": 16, "patch": 40, "stride": 32}
@@ -63,7 +55,7 @@ def run(
     if not images:
         raise KerasvizError("no images given; pass --image=PATH (comma-separated or repeated)")
     stems = _stems(images)
-    _check_writable(out)
+    io.check_writable(out)
     for path in images:
         if not os.path.isfile(path):
             raise KerasvizError(f"image {path!r} does not exist")
@@ -136,7 +128,7 @@ def readme_examples(out: str, *, weights: str = "auto") -> list[str]:
     sidecar = os.path.join(out, "saliency_examples.json")
     if all(os.path.exists(p) for p in [*paths, sidecar]):
         return [*paths, sidecar]
-    _check_writable(out)
+    io.check_writable(out)
     start = time.perf_counter()
     photos = np.stack([_fit_square(_photo(name), README_SIZE) for name in README_PHOTOS])
     model, targets = _readme_model(weights, photos)
@@ -208,15 +200,6 @@ def _stems(paths: Sequence[str]) -> list[str]:
             )
         seen[stem] = path
     return stems
-
-
-def _check_writable(out: str) -> None:
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as err:
-        raise KerasvizError(f"cannot create output folder {out!r}: {err.strerror}") from None
-    if not os.access(out, os.W_OK):
-        raise KerasvizError(f"output folder {out!r} is not writable")
 
 
 def _fit(image: np.ndarray, size: int) -> np.ndarray:

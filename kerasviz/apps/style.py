@@ -12,7 +12,6 @@ import numpy as np
 from kerasviz import io, models
 from kerasviz import style as style_lib
 from kerasviz._cli import Progress
-from kerasviz.apps.filters import check_writable
 
 log = logging.getLogger("kerasviz")
 
@@ -41,7 +40,7 @@ def run(
     if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
         log.info("%s exists; skipped", png)
         return png
-    check_writable(os.path.dirname(os.path.abspath(png)))
+    io.check_writable(os.path.dirname(os.path.abspath(png)))
     content_img, style_img = _image(content), _image(style)
     net = models.load_model(model, weights)
     start = time.perf_counter()
@@ -90,7 +89,7 @@ def study(
     if not overwrite and all(os.path.isfile(p) for p in (png, sidecar, table_path)):
         log.info("%s exists; skipped", png)
         return png
-    check_writable(os.path.dirname(os.path.abspath(png)))
+    io.check_writable(os.path.dirname(os.path.abspath(png)))
     content_img, style_img = _image(content), _image(style)
     net = models.load_model(model, weights)
     start = time.perf_counter()
