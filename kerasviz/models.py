@@ -96,8 +96,12 @@ def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Cal
         return preprocess
     info = model_info(model)
     if info is None:
-        return lambda x: x
+        return _identity
     return _PREPROCESSORS[info.preprocessing]
+
+
+def _identity(x: tf.Tensor) -> tf.Tensor:
+    return x
 
 
 def _caffe(x: tf.Tensor) -> tf.Tensor:

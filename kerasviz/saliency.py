@@ -110,10 +110,7 @@ def saliency(
     elif method == "occlusion":
         maps = _occlusion(model, batch, target, preprocess, patch, stride, chunk)
     else:
-        if method == "guided_backprop":
-            model = _guided_copy(model, logits=isinstance(parse_target(model, target), int))
-        scored = _scored_model(model, target)
-        step = _gradient_step(scored, preprocess)
+        step = _gradient_step(model, target, preprocess, guided=method == "guided_backprop")
         if method in ("vanilla", "guided_backprop"):
             maps = _max_abs(_run_chunked(step, batch, chunk)[1])
         elif method == "smoothgrad":
@@ -204,6 +201,15 @@ def _logits_model(model: keras.Model) -> keras.Model:
     return model
 
 
+def _copies_for(model: keras.Model, target: Target) -> bool:
+    """Whether scoring `target` needs _logits_model's copy (a class target, softmax fused in the last layer)."""
+    last = model.layers[-1]
+    if not isinstance(target, int):
+        return False
+    fused = not isinstance(last, keras.layers.Softmax | keras.layers.Activation)
+    return fused and _is_softmax(getattr(last, "activation", None))
+
+
 def _is_softmax(activation) -> bool:
     return activation is not None and getattr(activation, "__name__", "") == "softmax"
 
@@ -224,17 +230,38 @@ def _example_layer(model: keras.Model) -> str:
 _IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32)
 
 
-def _gradient_step(scored: Callable, preprocess: Callable) -> Callable:
+def _compiled(model: keras.Model, key: tuple, build: Callable[[], Callable], *, on_copy: bool) -> Callable:
+    """The compiled step for `key`, built once per model: later calls (other images, sizes, chunks)
+    reuse its heads and trace instead of rebuilding them. Steps built on a copy of the model (guided
+    backprop; a softmax classifier made linear) hold copied weights, so they are rebuilt each call
+    and never go stale when the model's weights change."""
+    if on_copy:
+        return build()
+    cache = model.__dict__.setdefault("_kerasviz_saliency_steps", {})
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def _gradient_step(model: keras.Model, target: Target, preprocess: Callable, *, guided: bool) -> Callable:
     """One compiled step: 0-255 RGB (B, H, W, 3) -> (scores (B,), d score / d input (B, H, W, 3))."""
+    target = parse_target(model, target)
 
-    @tf.function(input_signature=[_IMAGES])
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = scored(preprocess(x))[0]
-        return score, tape.gradient(score, x)
+    def build():
+        net = _guided_copy(model, logits=isinstance(target, int)) if guided else model
+        scored = _scored_model(net, target)
 
-    return step
+        @tf.function(input_signature=[_IMAGES])
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                score = scored(preprocess(x))[0]
+            return score, tape.gradient(score, x)
+
+        return step
+
+    on_copy = guided or _copies_for(model, target)
+    return _compiled(model, ("gradient", guided, target, preprocess), build, on_copy=on_copy)
 
 
 def _run_chunked(step: Callable, inputs, chunk: int, count: int | None = None) -> list[np.ndarray]:
@@ -300,16 +327,22 @@ def _baseline(baseline, shape: tuple) -> np.ndarray:
 def _gradcam(model, batch, target, layer, preprocess, chunk) -> np.ndarray:
     layer = layer or _last_spatial_layer(model, target)
     models.get_layer(model, layer)
-    scored = _scored_model(model, target, extra=[layer])
+    target = parse_target(model, target)
 
-    @tf.function(input_signature=[_IMAGES])
-    def step(x):
-        with tf.GradientTape() as tape:
-            score, features = scored(preprocess(x))
-        grads = tape.gradient(score, features)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # alpha_k, Selvaraju et al. eq. 1
-        return (tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)),)  # eq. 2
+    def build():
+        scored = _scored_model(model, target, extra=[layer])
 
+        @tf.function(input_signature=[_IMAGES])
+        def step(x):
+            with tf.GradientTape() as tape:
+                score, features = scored(preprocess(x))
+            grads = tape.gradient(score, features)
+            weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # alpha_k, Selvaraju et al. eq. 1
+            return (tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)),)  # eq. 2
+
+        return step
+
+    step = _compiled(model, ("gradcam", layer, target, preprocess), build, on_copy=_copies_for(model, target))
     return _run_chunked(step, batch, chunk)[0]
 
 
@@ -342,12 +375,18 @@ def _output_shape(layer) -> tuple | None:
 
 
 def _occlusion(model, batch, target, preprocess, patch, stride, chunk) -> np.ndarray:
-    scored = _scored_model(model, target)
+    target = parse_target(model, target)
 
-    @tf.function(input_signature=[_IMAGES])
-    def step(x):
-        return (scored(preprocess(x))[0],)
+    def build():
+        scored = _scored_model(model, target)
 
+        @tf.function(input_signature=[_IMAGES])
+        def step(x):
+            return (scored(preprocess(x))[0],)
+
+        return step
+
+    step = _compiled(model, ("score", target, preprocess), build, on_copy=_copies_for(model, target))
     n, h, w = batch.shape[:3]
     patch = patch or max(1, round(min(h, w) * OCCLUSION_FRACTION))
     stride = stride or max(1, patch // 2)
@@ -382,13 +421,19 @@ def _activation_map(model, batch, target, layer, preprocess, chunk) -> np.ndarra
     if layer is None:
         parsed = parse_target(model, target)
         layer = parsed.partition(":")[0] if isinstance(parsed, str) else _example_layer(model)
-    head = keras.Model(model.inputs, models.get_layer(model, layer).output)
+    output = models.get_layer(model, layer).output
 
-    @tf.function(input_signature=[_IMAGES])
-    def step(x):
-        out = head(preprocess(x), training=False)
-        return (tf.reduce_mean(out, axis=-1),)
+    def build():
+        head = keras.Model(model.inputs, output)
 
+        @tf.function(input_signature=[_IMAGES])
+        def step(x):
+            out = head(preprocess(x), training=False)
+            return (tf.reduce_mean(out, axis=-1),)
+
+        return step
+
+    step = _compiled(model, ("activation", layer, preprocess), build, on_copy=False)
     return _run_chunked(step, batch, chunk)[0]
 
 
