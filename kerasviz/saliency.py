@@ -12,6 +12,7 @@ batches, chunked to a memory budget, in one compiled step; nothing calls the mod
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable
 
 import keras
@@ -119,6 +120,50 @@ def saliency(
             maps = _integrated_gradients(step, batch, baseline, steps, chunk)
     maps = _resize_maps(maps, (height, width))
     return maps[0] if single else maps
+
+
+def randomized_copy(model: keras.Model, layers, *, seed: int = 0) -> keras.Model:
+    """A copy of `model` whose `layers` have their weights drawn afresh from their own initialisers.
+
+    The model-parameter randomisation test of Adebayo et al. 2018 ("Sanity checks for saliency
+    maps"): a map that stays the same when the weights it should explain are random explains
+    nothing. For the cascading test pass the top k layers, e.g.
+    `models.conv_layers(model)[::-1][:k]` plus the classifier. `model` itself is not changed; the
+    copy keeps its preprocessing.
+
+    Raises:
+      KerasvizError: for a layer name the model lacks, or a weight with no initialiser to redraw it.
+    """
+    if isinstance(layers, str):
+        layers = [layers]
+    names = [models.get_layer(model, name).name for name in layers]
+    copy = _clone(model, lambda layer, config: config)
+    for name in names:
+        layer = copy.get_layer(name)
+        fresh = []
+        for i, variable in enumerate(layer.weights):
+            initializer = _initializer_of(layer, variable)
+            config = initializer.get_config()
+            if "seed" in config:  # a seed per (seed, layer, weight): no global random state is touched
+                config["seed"] = (seed * 1_000_003 + zlib.crc32(name.encode()) + i) % 2**31
+            fresh.append(np.asarray(type(initializer).from_config(config)(tuple(variable.shape), variable.dtype)))
+        layer.set_weights(fresh)
+    info = models.model_info(model)
+    if info is not None:
+        object.__setattr__(copy, "kerasviz_info", info)
+    return copy
+
+
+def _initializer_of(layer: keras.layers.Layer, variable) -> keras.initializers.Initializer:
+    base = variable.path.rsplit("/", 1)[-1].split(":")[0]
+    candidates = [f"{base}_initializer", f"{base.removesuffix('_kernel')}_initializer"]
+    if base == "kernel":
+        candidates.append("depthwise_initializer")  # DepthwiseConv2D names its kernel "kernel"
+    for attribute in candidates:
+        initializer = getattr(layer, attribute, None)
+        if isinstance(initializer, keras.initializers.Initializer):
+            return initializer
+    raise KerasvizError(f"layer {layer.name!r} has no initialiser for its weight {base!r}; cannot randomise it")
 
 
 # --- targets: what the score is --------------------------------------------------------------
