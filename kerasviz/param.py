@@ -28,6 +28,9 @@ class Parameterization:
     shape: tuple[int, ...]
     init: Callable[[tf.Tensor], tf.Tensor]
     to_image: Callable[[tf.Tensor], tf.Tensor]
+    # resize(value, size, power): the value of the same picture at `size` pixels, band-limited
+    # (power 1 maps a value or a first moment, power 2 a second moment); None where not possible.
+    resize: Callable[[tf.Tensor, int, int], tf.Tensor] | None = None
 
 
 def _per_image_normal(seeds: tf.Tensor, shape: tuple[int, ...], stddev: float) -> tf.Tensor:
@@ -82,4 +85,29 @@ def fourier(
         image = tf.einsum("bhwc,cd->bhwd", image, correlation)
         return tf.sigmoid(image)
 
-    return Parameterization(shape, init, to_image)
+    def resize(value, to_size, power=1):
+        return _resize_spectrum(value, size, to_size, decay_power, power)
+
+    return Parameterization(shape, init, to_image, resize)
+
+
+def _resize_spectrum(value: tf.Tensor, size: int, to_size: int, decay_power: float, power: int) -> tf.Tensor:
+    """(B, 3, s, s//2+1, 2) spectrum of `fourier` at `size` -> the same picture's at `to_size` >= size.
+
+    Each frequency keeps its coefficient (rescaled for the two sizes' 1/f scaling and irfft's 1/(h w)),
+    new higher frequencies start at 0: the larger picture is the band-limited interpolation of the
+    smaller, and Adam's moments carry over with the same per-coefficient factor (squared for v).
+    """
+    if to_size < size:
+        raise ValueError(f"can only enlarge a spectrum: {size} -> {to_size}")
+    positive = (size + 1) // 2  # rows 0..positive-1 are frequencies 0.., the rest negative ones
+    rows = np.concatenate([np.arange(positive), np.arange(positive, size) - size + to_size])
+    cols = np.arange(size // 2 + 1)
+    low, high = _spectrum_scale(size, decay_power), _spectrum_scale(to_size, decay_power)
+    factor = (to_size / size) ** 2 * low / high[rows][:, cols]  # keeps irfft2d(coefficient * scale) / (h w)
+    value = value * tf.constant((factor**power)[None, None, :, :, None], value.dtype)
+    row_index = tf.constant(rows[:, None], tf.int32)
+    moved = tf.scatter_nd(row_index, tf.transpose(value, [2, 0, 1, 3, 4]),
+                          [to_size, *value.shape[:2], size // 2 + 1, 2])
+    moved = tf.transpose(moved, [1, 2, 0, 3, 4])
+    return tf.pad(moved, [[0, 0], [0, 0], [0, 0], [0, to_size // 2 - size // 2], [0, 0]])

@@ -25,6 +25,7 @@ from kerasviz.errors import KerasvizError
 log = logging.getLogger("kerasviz")
 
 Progress = Callable[[int, int], None]  # (image-steps done, image-steps in all)
+Progress1 = Callable[[int], None]  # steps done in one batch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Method:
     blur_every: int = 0
     blur_sigma: float = 0.5
     contrast_normalize: bool = False  # the seed's deprocessing: zero mean, std 0.1, centred on grey
+    coarse_fraction: float = 0.0  # share of the steps run at half size first (progressive resolution)
 
 
 METHODS: dict[str, Method] = {
@@ -67,6 +69,18 @@ METHODS: dict[str, Method] = {
         transform=transforms.standard,
         revive_fraction=0.25,
     ),
+    # fft with progressive resolution: the first half of the steps at half size (a quarter of the
+    # compute), then the spectrum moves to full size. benchmarks/progressive.py measures it against fft.
+    "fft_progressive": Method(
+        name="fft_progressive",
+        steps=64,
+        learning_rate=0.05,
+        update="adam",
+        parameterization=lambda batch, size: param.fourier(batch, size),
+        transform=transforms.standard,
+        revive_fraction=0.25,
+        coarse_fraction=0.5,
+    ),
 }
 DEFAULT_METHOD = "fft"
 
@@ -75,6 +89,7 @@ DEFAULT_METHOD = "fft"
 CPU_PIXEL_BUDGET = 16 * 128 * 128
 ACCELERATOR_PIXEL_BUDGET = 8 * CPU_PIXEL_BUDGET
 SEGMENT_STEPS = 8  # steps per compiled call between progress reports
+MIN_COARSE_SIZE = 32  # progressive resolution only where the half-size picture has at least this side
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
 
@@ -135,6 +150,9 @@ def visualize_filters(
     batch = batch_size or _default_batch(size, len(filters), replicas)
     batch = -(-batch // replicas) * replicas  # whole shards per replica
     renderer = _renderer(model, objective, size, batch, method_spec, precision, preprocess, strategy)
+    coarse = None
+    if method_spec.coarse_fraction > 0 and size // 2 >= MIN_COARSE_SIZE and renderer.param.resize is not None:
+        coarse = _renderer(model, objective, size // 2, batch, method_spec, precision, preprocess, strategy)
 
     images, scores = [], []
     total = len(filters) * method_spec.steps
@@ -143,7 +161,7 @@ def visualize_filters(
         padded = chunk + [chunk[-1]] * (batch - len(chunk))
         done_before, n = start * method_spec.steps, len(chunk)
         report = (lambda s, d=done_before, n=n: progress(d + n * s, total)) if progress else (lambda s: None)
-        padded_images = renderer.optimize(padded, seed, method_spec.steps, report)
+        padded_images = renderer.optimize(padded, seed, method_spec.steps, report, coarse=coarse)
         images.append(padded_images[: len(chunk)])
         scores.append(renderer.score(padded_images, padded)[: len(chunk)])
     return np.concatenate(images), np.concatenate(scores)
@@ -357,26 +375,41 @@ class _Renderer:
         return value + method.learning_rate * m_hat / (tf.sqrt(v_hat) + ADAM_EPSILON), m, v
 
     # -- driving the loop ---------------------------------------------------------------
-    def optimize(self, filters: list[int], seed: int, steps: int, report: Callable[[int], None]) -> np.ndarray:
-        """Optimises one padded batch for `steps` steps; returns uint8 (batch, size, size, 3)."""
+    def optimize(
+        self, filters: list[int], seed: int, steps: int, report: Progress1, *, coarse: _Renderer | None = None
+    ) -> np.ndarray:
+        """Optimises one padded batch for `steps` steps; returns uint8 (batch, size, size, 3).
+
+        With a `coarse` renderer (the same method at a smaller size), the first `coarse_fraction`
+        of the steps run there; the picture and Adam's moments then move to this size
+        (param.resize) and the steps go on, so the schedule (revival, transforms) is unchanged.
+        """
         indices = np.asarray(filters, np.int32)
         seeds = np.stack([np.full_like(indices, seed), indices], axis=1).astype(np.int32)
         replicas = self.strategy.num_replicas_in_sync
         shard = lambda array: self._distribute(np.split(array, replicas))  # noqa: E731
         indices_d, seeds_d = shard(indices), shard(seeds)
-        init = functools.partial(self._init_state, self.param.init)
-        state = self._run(init, seeds_d)
         revive_until = tf.constant(round(steps * self.method.revive_fraction))
+        switch = round(steps * self.method.coarse_fraction) if coarse is not None else 0
+        first = coarse if switch else self
+        state = first._run(functools.partial(self._init_state, first.param.init), seeds_d)
         done = 0
         while done < steps:
-            count = min(SEGMENT_STEPS, steps - done)
-            state = self._run(
-                self._segment, *state[:3], indices_d, seeds_d, tf.constant(done), tf.constant(count), revive_until
+            renderer = coarse if done < switch else self
+            if done == switch and switch:
+                state = self._run(functools.partial(self._enlarge, coarse.param.resize, self.size), *state[:3])
+            count = min(SEGMENT_STEPS, (switch if done < switch else steps) - done)
+            state = renderer._run(
+                renderer._segment, *state[:3], indices_d, seeds_d, tf.constant(done), tf.constant(count), revive_until
             )
             done += count
             report(done)
         value = self._gather(state[0])
         return _to_uint8(self._final_image(value))
+
+    @staticmethod
+    def _enlarge(resize, size, value, m, v):
+        return resize(value, size, 1), resize(m, size, 1), resize(v, size, 2)
 
     @staticmethod
     def _init_state(init, seeds):

@@ -4,9 +4,10 @@ import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerasviz
-from kerasviz import objectives
+from kerasviz import objectives, param
 from tests.helpers import activation_of, tiny_cnn
 
 SIZE, STEPS = 32, 12
@@ -52,6 +53,27 @@ def test_new_filters_chunks_and_calls_do_not_retrace(model):
     kerasviz.visualize_filters(model, "conv2", [5, 6, 7], size=SIZE, steps=5, batch_size=2)
     assert renderer._segment.experimental_get_tracing_count() == traces == 1
     assert renderer._score.experimental_get_tracing_count() == 1
+
+
+def test_progressive_resolution_runs_half_size_first_and_rises(model):
+    filters = [0, 3]
+    images, acts = kerasviz.visualize_filters(model, "conv2", filters, size=64, steps=8, method="fft_progressive")
+    assert images.shape == (2, 64, 64, 3)
+    np.testing.assert_allclose(acts, activation_of(model, "conv2", images, filters), rtol=1e-3, atol=1e-3)
+    grey = activation_of(model, "conv2", np.full((2, 64, 64, 3), 128.0, np.float32), filters)
+    assert np.all(acts > grey + 0.01)
+    sizes = {r.size for r in model._kerasviz_renderers.values() if r.method.name == "fft_progressive"}
+    assert sizes == {32, 64}
+
+
+def test_an_enlarged_spectrum_is_the_same_picture():
+    small, large = param.fourier(2, 32), param.fourier(2, 64)
+    value = small.init(tf.constant([[0, 1], [0, 2]])) * 30.0  # a picture with visible structure
+    before = small.to_image(value).numpy()
+    after = large.to_image(small.resize(value, 64, 1)).numpy()
+    assert before.std() > 0.03
+    assert np.abs(after[:, ::2, ::2] - before).max() < 0.02  # the same picture, now band-limited at 64 px
+    np.testing.assert_allclose(small.resize(value, 64, 2), small.resize(value, 64, 1), rtol=1e-6)  # 1/f: factor 1
 
 
 def test_dead_unit_is_revived_by_pre_relu_ascent():
@@ -107,11 +129,13 @@ def test_sharding_over_two_devices_gives_the_single_device_pictures():
         import kerasviz
         from tests.helpers import tiny_cnn
         model = tiny_cnn()
-        kw = dict(size=32, steps=6, precision="float32", batch_size=4)
-        single, a1 = kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], **kw)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        sharded, a2 = kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], strategy=strategy, **kw)
-        diff = np.abs(single.astype(int) - sharded).max()
+        diff = 0
+        for method, size in (("fft", 32), ("fft_progressive", 64)):
+            kw = dict(size=size, steps=6, precision="float32", batch_size=4, method=method)
+            single, a1 = kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], **kw)
+            sharded, a2 = kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], strategy=strategy, **kw)
+            diff = max(diff, np.abs(single.astype(int) - sharded).max())
         print("REPLICAS", strategy.num_replicas_in_sync, "MAXDIFF", diff)
         """
     )
