@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import io, models
+from kerasviz import io, models, render
 from kerasviz.errors import KerasvizError
 
 METHODS = (
@@ -38,6 +38,8 @@ IG_STEPS = 128  # Sundararajan et al. 2017, §5: 20-300 steps; with the trapezoi
 IG_BASELINE = 0.0  # Sundararajan et al. 2017: the black image (0 in 0-255 RGB)
 OCCLUSION_FRACTION = 1 / 7  # Zeiler & Fergus 2014, Fig. 7: a grey square ~1/7 of the image side
 OCCLUSION_FILL = 127.5  # grey, in 0-255 RGB
+DEFAULT_PRECISION = "float32"
+FLOAT16_LOSS_SCALE = 1024.0  # float16 input gradients underflow without it
 MEMORY_BUDGET_BYTES = 1 << 30  # per compiled batch: activations and their gradients
 _BYTES_PER_ACTIVATION = 4 * 3  # float32, forward value + gradient + slack for the backward pass
 
@@ -60,6 +62,7 @@ def saliency(
     stride: int | None = None,
     seed: int = 0,
     batch_size: int | None = None,
+    precision: str = DEFAULT_PRECISION,
 ) -> np.ndarray:
     """Saliency maps of `target` on `images`.
 
@@ -89,6 +92,10 @@ def saliency(
       preprocess: RGB 0-255 -> model input; default: the model's own (see models.preprocess_fn).
       seed: seeds SmoothGrad's noise.
       batch_size: images per compiled model call; default: as many as fit MEMORY_BUDGET_BYTES.
+      precision: compute type of the model for vanilla, smoothgrad and integrated_gradients:
+        "float32", "bfloat16", "float16" (scaled against underflow) or "auto" (bfloat16 where the
+        hardware has it, as for filters); inputs, scores and gradients stay float32. The other
+        methods run in float32.
 
     Returns:
       float32 `(N, H, W)`, or `(H, W)` when one image was given.
@@ -111,7 +118,9 @@ def saliency(
     elif method == "occlusion":
         maps = _occlusion(model, batch, target, preprocess, patch, stride, chunk)
     else:
-        step = _gradient_step(model, target, preprocess, guided=method == "guided_backprop")
+        guided = method == "guided_backprop"
+        precision = "float32" if guided else render.resolve_precision(precision)
+        step = _gradient_step(model, target, preprocess, guided=guided, precision=precision)
         if method in ("vanilla", "guided_backprop"):
             maps = _max_abs(_run_chunked(step, batch, chunk)[1])
         elif method == "smoothgrad":
@@ -288,25 +297,44 @@ def _compiled(model: keras.Model, key: tuple, build: Callable[[], Callable], *, 
     return cache[key]
 
 
-def _gradient_step(model: keras.Model, target: Target, preprocess: Callable, *, guided: bool) -> Callable:
+def _gradient_step(
+    model: keras.Model, target: Target, preprocess: Callable, *, guided: bool, precision: str = "float32"
+) -> Callable:
     """One compiled step: 0-255 RGB (B, H, W, 3) -> (scores (B,), d score / d input (B, H, W, 3))."""
     target = parse_target(model, target)
+    compute = _compute_copy(model, precision)
+    scale = FLOAT16_LOSS_SCALE if precision == "float16" else 1.0
 
     def build():
-        net = _guided_copy(model, logits=isinstance(target, int)) if guided else model
+        net = _guided_copy(model, logits=isinstance(target, int)) if guided else compute
         scored = _scored_model(net, target)
 
         @tf.function(input_signature=[_IMAGES])
         def step(x):
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                score = scored(preprocess(x))[0]
-            return score, tape.gradient(score, x)
+                score = tf.cast(scored(preprocess(x))[0], tf.float32)
+                scaled = score * scale
+            return score, tape.gradient(scaled, x) / scale
 
         return step
 
     on_copy = guided or _copies_for(model, target)
-    return _compiled(model, ("gradient", guided, target, preprocess), build, on_copy=on_copy)
+    return _compiled(model, ("gradient", guided, target, preprocess, precision), build, on_copy=on_copy)
+
+
+def _compute_copy(model: keras.Model, precision: str) -> keras.Model:
+    """`model` for float32; else a copy computing in bfloat16/float16 (float32 weights), kept on the
+    model and given the model's current weights on every call, so it never goes stale."""
+    if precision == "float32":
+        return model
+    copies = model.__dict__.setdefault("_kerasviz_precision_copies", {})
+    if precision not in copies:
+        copies[precision] = render._cast_model(model, f"mixed_{precision}")
+    else:
+        for mine, theirs in zip(copies[precision].weights, model.weights, strict=True):
+            mine.assign(theirs)
+    return copies[precision]
 
 
 def _run_chunked(step: Callable, inputs, chunk: int, count: int | None = None) -> list[np.ndarray]:

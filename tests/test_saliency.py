@@ -325,6 +325,24 @@ def test_randomized_copy_redraws_only_the_named_layers_and_keeps_preprocessing(v
         randomized_copy(model, ["block9_conv1"])
 
 
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_reduced_precision_maps_rank_like_float32(trained, held_out, precision):
+    x = held_out.images[:6]
+    for method in ("vanilla", "smoothgrad", "integrated_gradients"):
+        exact = saliency(trained, x, 1, method=method, samples=8, steps=16)
+        reduced = saliency(trained, x, 1, method=method, samples=8, steps=16, precision=precision)
+        rho = float(np.mean([spearman(a, b) for a, b in zip(exact, reduced, strict=True)]))
+        assert rho > 0.95, f"{method} in {precision}: Spearman {rho:.3f} with the float32 maps"
+
+
+def test_reduced_precision_copy_follows_the_models_weights():
+    model, x = small_cnn(0), images(2)
+    saliency(model, x, 0, precision="bfloat16")  # builds the bfloat16 copy
+    model.set_weights([np.flip(w, axis=-1).copy() for w in model.get_weights()])
+    exact, reduced = saliency(model, x, 0), saliency(model, x, 0, precision="bfloat16")
+    assert np.mean([spearman(a, b) for a, b in zip(exact, reduced, strict=True)]) > 0.95
+
+
 # --- truth: a known object in synthetic scenes ------------------------------------------------
 
 
