@@ -18,8 +18,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import scipy.stats  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from kerasviz import render  # noqa: E402
 from kerasviz.saliency import saliency  # noqa: E402
 
 TARGET = 281  # any class: the weights are random
@@ -88,10 +90,18 @@ def main() -> None:
 
     print(f"VGG16 {args.size} px, SmoothGrad {args.samples} samples, {os.cpu_count()} CPUs, TF {tf.__version__}")
     first, best = best_of(ours, args.repeats)
-    print(f"kerasviz:  first {first:6.2f} s, best {best:6.2f} s")
+    print(f"kerasviz float32:  first {first:6.2f} s, best {best:6.2f} s")
     other_first, other_best = best_of(other, args.repeats)
     print(f"{name}:  first {other_first:6.2f} s, best {other_best:6.2f} s")
     print(f"speed-up (best): {other_best / best:.2f}x")
+    reduced = render.resolve_precision("auto")
+    if reduced != "float32":  # the precision choice of issue 5, on the same image
+        fast = lambda: saliency(model, image, TARGET, method="smoothgrad", samples=args.samples, noise=NOISE,  # noqa: E731
+                                precision=reduced)
+        fast_first, fast_best = best_of(fast, args.repeats)
+        rho = scipy.stats.spearmanr(ours().ravel(), fast().ravel())[0]
+        print(f"kerasviz {reduced}:  first {fast_first:6.2f} s, best {fast_best:6.2f} s: {best / fast_best:.2f}x "
+              f"float32, {other_best / fast_best:.2f}x {name}; Spearman with the float32 map {rho:.3f}")
 
 
 if __name__ == "__main__":
