@@ -39,6 +39,7 @@ IG_BASELINE = 0.0  # Sundararajan et al. 2017: the black image (0 in 0-255 RGB)
 OCCLUSION_FRACTION = 1 / 7  # Zeiler & Fergus 2014, Fig. 7: a grey square ~1/7 of the image side
 OCCLUSION_FILL = 127.5  # grey, in 0-255 RGB
 DEFAULT_PRECISION = "float32"
+PRECISION_METHODS = ("vanilla", "smoothgrad", "integrated_gradients")  # the others run in float32
 FLOAT16_LOSS_SCALE = 1024.0  # float16 input gradients underflow without it
 MEMORY_BUDGET_BYTES = 1 << 30  # per compiled batch: activations and their gradients
 _BYTES_PER_ACTIVATION = 4 * 3  # float32, forward value + gradient + slack for the backward pass
@@ -119,7 +120,7 @@ def saliency(
         maps = _occlusion(model, batch, target, preprocess, patch, stride, chunk)
     else:
         guided = method == "guided_backprop"
-        precision = "float32" if guided else render.resolve_precision(precision)
+        precision = render.resolve_precision(precision) if method in PRECISION_METHODS else "float32"
         step = _gradient_step(model, target, preprocess, guided=guided, precision=precision)
         if method in ("vanilla", "guided_backprop"):
             maps = _max_abs(_run_chunked(step, batch, chunk)[1])

@@ -9,7 +9,7 @@ from absl import flags
 
 from kerasviz import _cli, models
 from kerasviz.apps import saliency as saliency_app
-from kerasviz.saliency import IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES
+from kerasviz.saliency import DEFAULT_PRECISION, IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
@@ -23,6 +23,8 @@ flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist.")
 flags.DEFINE_integer("size", None, "Longer image side the model sees without a classifier (default: its own).")
 flags.DEFINE_integer("samples", SMOOTHGRAD_SAMPLES, "SmoothGrad samples.", lower_bound=1)
 flags.DEFINE_integer("steps", IG_STEPS, "Integrated-gradients steps.", lower_bound=1)
+flags.DEFINE_enum("precision", DEFAULT_PRECISION, ["auto", "float32", "bfloat16", "float16"],
+                  "Compute type for vanilla, smoothgrad and integrated_gradients (auto: bfloat16 where fast).")
 flags.mark_flags_as_required(["image", "target"])
 
 
@@ -33,6 +35,7 @@ def main(argv):
     results = saliency_app.run(
         FLAGS.model, weights, images, FLAGS.target, FLAGS.method, FLAGS.segment, FLAGS.out,
         overwrite=FLAGS.overwrite, size=FLAGS.size, samples=FLAGS.samples, steps=FLAGS.steps,
+        precision=FLAGS.precision,
     )
     for facts in results:
         verb = "kept" if facts.get("skipped") else f"wrote ({facts['seconds']} s)"

@@ -10,9 +10,17 @@ import cv2
 import keras
 import numpy as np
 
-from kerasviz import io, models
+from kerasviz import io, models, render
 from kerasviz.errors import KerasvizError
-from kerasviz.saliency import IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES, parse_target, saliency
+from kerasviz.saliency import (
+    DEFAULT_PRECISION,
+    IG_STEPS,
+    METHODS,
+    PRECISION_METHODS,
+    SMOOTHGRAD_SAMPLES,
+    parse_target,
+    saliency,
+)
 from kerasviz.segment import segment as segment_mask
 
 SUFFIXES = ("_saliency.png", "_saliency.npy", "_saliency.json")
@@ -40,6 +48,7 @@ def run(
     size: int | None = None,
     samples: int = SMOOTHGRAD_SAMPLES,
     steps: int = IG_STEPS,
+    precision: str = DEFAULT_PRECISION,
 ) -> list[dict]:
     """Writes, per image file STEM: STEM_saliency.png (overlay), STEM_saliency.npy (float map, the
     input's H, W), STEM_saliency.json and, with `segment`, STEM_mask.png (0/255) and STEM_cutout.png
@@ -59,6 +68,7 @@ def run(
     for path in images:
         if not os.path.isfile(path):
             raise KerasvizError(f"image {path!r} does not exist")
+    precision = render.resolve_precision(precision)
     model, parsed = _load(model_name, weights, target)
     info = models.model_info(model)
     size = size or models.MODELS[info.name].default_size
@@ -73,7 +83,7 @@ def run(
         start = time.perf_counter()
         image = io.load_image(path)
         work = image if info.include_top else _fit(image, size)
-        saliency_map = saliency(model, work, parsed, method=method, samples=samples, steps=steps)
+        saliency_map = saliency(model, work, parsed, method=method, samples=samples, steps=steps, precision=precision)
         saliency_map = _resize_map(saliency_map, image.shape[:2])
         facts = {
             "image": path,
@@ -82,6 +92,7 @@ def run(
             "target": target,
             "method": method,
             "size": list(work.shape[:2]) if not info.include_top else None,
+            "precision": precision if method in PRECISION_METHODS else "float32",
             "options": {"samples": samples}
             if method == "smoothgrad"
             else {"steps": steps}
