@@ -28,8 +28,9 @@ class Parameterization:
     shape: tuple[int, ...]
     init: Callable[[tf.Tensor], tf.Tensor]
     to_image: Callable[[tf.Tensor], tf.Tensor]
-    # resize(value, size, power): the value of the same picture at `size` pixels, band-limited
-    # (power 1 maps a value or a first moment, power 2 a second moment); None where not possible.
+    # resize(value, size, power): the value of the same picture at `size` pixels, band-limited;
+    # power 1 maps the value, -1 a gradient or Adam's first moment, -2 its second moment. None where
+    # not possible.
     resize: Callable[[tf.Tensor, int, int], tf.Tensor] | None = None
 
 
@@ -94,9 +95,11 @@ def fourier(
 def _resize_spectrum(value: tf.Tensor, size: int, to_size: int, decay_power: float, power: int) -> tf.Tensor:
     """(B, 3, s, s//2+1, 2) spectrum of `fourier` at `size` -> the same picture's at `to_size` >= size.
 
-    Each frequency keeps its coefficient (rescaled for the two sizes' 1/f scaling and irfft's 1/(h w)),
-    new higher frequencies start at 0: the larger picture is the band-limited interpolation of the
-    smaller, and Adam's moments carry over with the same per-coefficient factor (squared for v).
+    Each frequency keeps its coefficient (rescaled for the two sizes' 1/f scaling and irfft's 1/(h w);
+    the small size's Nyquist column, counted once by irfft, is halved as it becomes an ordinary column
+    counted twice), new higher frequencies start at 0: the larger picture is the band-limited
+    interpolation of the smaller. A value scales by the factor f (power 1); gradients, and so Adam's
+    moments, by 1/f (power -1) and 1/f^2 (power -2).
     """
     if to_size < size:
         raise ValueError(f"can only enlarge a spectrum: {size} -> {to_size}")
@@ -105,6 +108,8 @@ def _resize_spectrum(value: tf.Tensor, size: int, to_size: int, decay_power: flo
     cols = np.arange(size // 2 + 1)
     low, high = _spectrum_scale(size, decay_power), _spectrum_scale(to_size, decay_power)
     factor = (to_size / size) ** 2 * low / high[rows][:, cols]  # keeps irfft2d(coefficient * scale) / (h w)
+    if size % 2 == 0 and to_size > size:
+        factor[:, size // 2] *= 0.5
     value = value * tf.constant((factor**power)[None, None, :, :, None], value.dtype)
     row_index = tf.constant(rows[:, None], tf.int32)
     moved = tf.scatter_nd(row_index, tf.transpose(value, [2, 0, 1, 3, 4]),

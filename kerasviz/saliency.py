@@ -106,6 +106,8 @@ def saliency(
     _check_positive(samples=samples, steps=steps, batch_size=batch_size, patch=patch, stride=stride)
     if not (isinstance(noise, int | float) and math.isfinite(noise) and noise >= 0):
         raise KerasvizError(f"noise must be a fraction of the input range >= 0; got {noise!r}")
+    resolved = render.resolve_precision(precision)  # a mistyped precision is an error for every method
+    precision = resolved if method in PRECISION_METHODS else "float32"
     batch, single = io.as_batch(images)
     height, width = batch.shape[1:3]
     batch = _fit_input(model, batch)
@@ -120,7 +122,6 @@ def saliency(
         maps = _occlusion(model, batch, target, preprocess, patch, stride, chunk)
     else:
         guided = method == "guided_backprop"
-        precision = render.resolve_precision(precision) if method in PRECISION_METHODS else "float32"
         step = _gradient_step(model, target, preprocess, guided=guided, precision=precision)
         if method in ("vanilla", "guided_backprop"):
             maps = _max_abs(_run_chunked(step, batch, chunk)[1])
@@ -128,6 +129,8 @@ def saliency(
             maps = _smoothgrad(step, batch, samples, noise, seed, chunk)
         else:
             maps = _integrated_gradients(step, batch, baseline, steps, chunk)
+        if precision != "float32" and not np.all(np.isfinite(maps)):
+            raise KerasvizError(f"the {precision} gradients overflowed on these images; use precision='float32'")
     maps = _resize_maps(maps, (height, width))
     return maps[0] if single else maps
 
@@ -238,7 +241,7 @@ def _with_score(head: keras.Model, score_fn: Callable) -> Callable:
     def scored(x: tf.Tensor) -> tuple:
         outs = head(x, training=False)
         outs = outs if isinstance(outs, list | tuple) else [outs]
-        score = tf.reshape(score_fn(outs[0]), [-1])
+        score = tf.reshape(score_fn(tf.cast(outs[0], tf.float32)), [-1])  # reduced in float32 at any precision
         return (score, *outs[1:])
 
     return scored
@@ -325,16 +328,18 @@ def _gradient_step(
 
 
 def _compute_copy(model: keras.Model, precision: str) -> keras.Model:
-    """`model` for float32; else a copy computing in bfloat16/float16 (float32 weights), kept on the
-    model and given the model's current weights on every call, so it never goes stale."""
+    """`model` for float32; else a copy computing in bfloat16/float16, kept on the model and given the
+    model's current weights (matched by name) on every call, so it never goes stale. Its weights stay
+    float32: it holds a second copy of them (about 0.5 GB for VGG16 with its classifier)."""
     if precision == "float32":
         return model
     copies = model.__dict__.setdefault("_kerasviz_precision_copies", {})
     if precision not in copies:
         copies[precision] = render._cast_model(model, f"mixed_{precision}")
     else:
-        for mine, theirs in zip(copies[precision].weights, model.weights, strict=True):
-            mine.assign(theirs)
+        current = {w.path: w for w in model.weights}
+        for mine in copies[precision].weights:
+            mine.assign(current[mine.path])
     return copies[precision]
 
 

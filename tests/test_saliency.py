@@ -310,6 +310,14 @@ def test_cascading_randomisation_of_trained_vgg16_on_photos(vgg16_photos, method
     assert rho < SANITY_SPEARMAN, f"{method}: Spearman {rho:.2f} after randomising every layer"
 
 
+def test_randomising_only_the_top_layer_leaves_the_maps_alike(vgg16_photos):
+    """The control for the test above: the measure does see maps that still follow the trained network."""
+    model, photos = vgg16_photos
+    random = randomized_copy(model, ["block5_conv3"], seed=0)
+    before, after = saliency(model, photos, "block5_conv3"), saliency(random, photos, "block5_conv3")
+    assert np.mean([spearman(a, b) for a, b in zip(before, after, strict=True)]) > 0.5  # measured 0.80 at 128 px
+
+
 def test_randomized_copy_redraws_only_the_named_layers_and_keeps_preprocessing(vgg16_photos):
     model, _ = vgg16_photos
     copy = randomized_copy(model, ["block5_conv3", "block5_conv2"], seed=3)
@@ -337,10 +345,17 @@ def test_reduced_precision_maps_rank_like_float32(trained, held_out, precision):
 
 def test_reduced_precision_copy_follows_the_models_weights():
     model, x = small_cnn(0), images(2)
+    old = saliency(model, x, 0)
     saliency(model, x, 0, precision="bfloat16")  # builds the bfloat16 copy
     model.set_weights([np.flip(w, axis=-1).copy() for w in model.get_weights()])
     exact, reduced = saliency(model, x, 0), saliency(model, x, 0, precision="bfloat16")
+    assert np.mean([spearman(a, b) for a, b in zip(exact, old, strict=True)]) < 0.9  # a stale copy would show
     assert np.mean([spearman(a, b) for a, b in zip(exact, reduced, strict=True)]) > 0.95
+
+
+def test_precision_is_checked_for_every_method():
+    with pytest.raises(KerasvizError, match="unknown precision 'bf16'"):
+        saliency(small_cnn(0), images(1), 0, method="gradcam", precision="bf16")
 
 
 # --- truth: a known object in synthetic scenes ------------------------------------------------
