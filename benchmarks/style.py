@@ -32,6 +32,8 @@ flags.DEFINE_integer("recipe_steps", 4000, "keras-io recipe steps (its default: 
 flags.DEFINE_integer("steps", 100, "kerasviz iterations per level.", lower_bound=1)
 flags.DEFINE_enum("optimizer", "lbfgs", list(style.OPTIMIZERS), "kerasviz optimiser.")
 flags.DEFINE_integer("levels", style.DEFAULT_LEVELS, "kerasviz multi-resolution levels.", lower_bound=1)
+flags.DEFINE_string("content", "chelsea", "Content image: a scikit-image data name.")
+flags.DEFINE_string("style", "swirls", "Style image: a scikit-image data name, or swirls (kerasviz.apps.style).")
 
 # keras-io neural_style_transfer.py
 CONTENT_WEIGHT = 2.5e-8
@@ -121,14 +123,16 @@ def main(argv):
     from skimage import data
 
     shape = (int(FLAGS.shape[0]), int(FLAGS.shape[1]))
-    content = io.resize(data.chelsea(), shape)
-    style_image = io.resize(swirls(), shape)  # the recipe stretches the style to the content's shape
+    picture = lambda name: swirls() if name == "swirls" else getattr(data, name)()  # noqa: E731
+    content = io.resize(picture(FLAGS.content), shape)
+    style_image = io.resize(picture(FLAGS.style), shape)  # the recipe stretches the style to the content's shape
     model = load_model("vgg16", FLAGS.weights)
     recipe = Recipe(model, shape)
     base = recipe.preprocess(tf.constant(content[None]))
     style_reference = recipe.preprocess(tf.constant(style_image[None]))
     measure = tf.function(lambda x: recipe.loss(recipe.preprocess(x[None]), base, style_reference))
 
+    print(f"content {FLAGS.content}, style {FLAGS.style}, VGG16 {models.model_info(model).weights}")
     print(f"kerasviz ({FLAGS.optimizer}, {FLAGS.steps} iterations, {FLAGS.levels} level(s)) at {shape}:")
     ours: list[tuple[float, float]] = []
     paused = 0.0
