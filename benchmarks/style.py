@@ -32,6 +32,7 @@ flags.DEFINE_integer("recipe_steps", 4000, "keras-io recipe steps (its default: 
 flags.DEFINE_integer("steps", 100, "kerasviz iterations per level.", lower_bound=1)
 flags.DEFINE_enum("optimizer", "lbfgs", list(style.OPTIMIZERS), "kerasviz optimiser.")
 flags.DEFINE_integer("levels", style.DEFAULT_LEVELS, "kerasviz multi-resolution levels.", lower_bound=1)
+flags.DEFINE_string("precision", "float32", "kerasviz's compute type (float32, bfloat16, auto).")
 flags.DEFINE_string("content", "chelsea", "Content image: a scikit-image data name.")
 flags.DEFINE_string("style", "swirls", "Style image: a scikit-image data name, or swirls (kerasviz.apps.style).")
 
@@ -133,7 +134,8 @@ def main(argv):
     measure = tf.function(lambda x: recipe.loss(recipe.preprocess(x[None]), base, style_reference))
 
     print(f"content {FLAGS.content}, style {FLAGS.style}, VGG16 {models.model_info(model).weights}")
-    print(f"kerasviz ({FLAGS.optimizer}, {FLAGS.steps} iterations, {FLAGS.levels} level(s)) at {shape}:")
+    print(f"kerasviz ({FLAGS.optimizer}, {FLAGS.steps} iterations, {FLAGS.levels} level(s), {FLAGS.precision}) "
+          f"at {shape}:")
     ours: list[tuple[float, float]] = []
     paused = 0.0
     start = time.perf_counter()
@@ -148,7 +150,7 @@ def main(argv):
         paused += time.perf_counter() - t
 
     result = style.transfer(content, style_image, model=model, size=None, steps=FLAGS.steps, levels=FLAGS.levels,
-                            optimizer=FLAGS.optimizer, callback=record,
+                            optimizer=FLAGS.optimizer, callback=record, precision=FLAGS.precision,
                             **kerasviz_weights(recipe, base, style_reference, content))
     print(f"  kerasviz's own total {result.losses['total']:.2f} (equals the recipe's loss up to the 0-255 clip)")
 

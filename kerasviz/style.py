@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import io, models
+from kerasviz import io, models, render
 from kerasviz.errors import KerasvizError
 
 # Content: block5_conv2 as in keras-io neural_style_transfer.py (Gatys et al. 2016 use conv4_2);
@@ -38,6 +38,7 @@ ADAM_DECAY = 0.97  # per 10 steps
 DEFAULT_LEVELS = 2
 INITS = ("content", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
+DEFAULT_PRECISION = "float32"
 
 LayerWeights = Sequence[str] | Mapping[str, float]
 
@@ -74,6 +75,7 @@ def transfer(
     levels: int = DEFAULT_LEVELS,
     seed: int = 0,
     preprocess: Callable | None = None,
+    precision: str = DEFAULT_PRECISION,
     progress: Callable[[int, int], None] | None = None,
     callback: Callable[[int, np.ndarray], None] | None = None,
 ) -> StyleResult:
@@ -91,6 +93,8 @@ def transfer(
       optimizer: "lbfgs" (scipy L-BFGS-B, bounded to 0-255) or "adam".
       levels: 1 solves at full size; 2 or more solve at half, quarter... size first and upsample.
       preprocess: RGB 0-255 -> model input, for models not from load_model (models.preprocess_fn).
+      precision: compute type of the network's features ("float32", "bfloat16", "float16", "auto");
+        Gram matrices, losses and the image stay float32.
       progress: called with (iterations done, iterations in all).
       callback: called with (iteration, float32 (H, W, 3) 0-255 image) after each iteration.
 
@@ -106,7 +110,7 @@ def transfer(
     model = model if model is not None else models.load_model("vgg16", "auto")
     content_w = _layer_weights(content_layers, "content")
     style_w = _layer_weights(style_layers, "style")
-    objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess)
+    objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
     content_img, style_img = _single(content, "content"), _single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
     weights = objective.weights(content_w, style_w, content_weight, style_weight, tv_weight)
@@ -150,10 +154,14 @@ class Objective:
     constant); total variation: mean (dx^2 + dy^2)^1.25 (keras-io's term) over that of the content image.
     """
 
-    def __init__(self, model: keras.Model, layers: list[str], preprocess: Callable | None = None):
+    def __init__(self, model: keras.Model, layers: list[str], preprocess: Callable | None = None,
+                 precision: str = "float32"):
         outputs = [models.get_layer(model, name).output for name in layers]
         self.layers = list(layers)
         self._extract = keras.Model(model.inputs, outputs)
+        self.precision = render.resolve_precision(precision)
+        if self.precision != "float32":  # features in reduced precision; Gram matrices and losses in float32
+            self._extract = render._cast_model(self._extract, f"mixed_{self.precision}")
         self._preprocess = models.preprocess_fn(model, preprocess)
         n = len(layers)
         image = tf.TensorSpec((None, None, 3), tf.float32)
@@ -207,7 +215,7 @@ class Objective:
     def _features_and_grams(self, image: tf.Tensor) -> tuple[tuple, tuple]:
         outputs = self._extract(self._preprocess(image[None]))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-        features = tuple(o[0] for o in outputs)
+        features = tuple(tf.cast(o[0], tf.float32) for o in outputs)
         return features, tuple(gram(f) for f in features)
 
     def _value_and_grad(self, image, targets, cw, sw, tv_weight):
