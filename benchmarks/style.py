@@ -36,6 +36,7 @@ flags.DEFINE_string("precision", "float32", "kerasviz's compute type (float32, b
 flags.DEFINE_string("content", "chelsea", "Content image: a scikit-image data name.")
 flags.DEFINE_string("style", "swirls", "Style image: a scikit-image data name, or swirls (kerasviz.apps.style).")
 
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # keras.applications.vgg16.preprocess_input
 # keras-io neural_style_transfer.py
 CONTENT_WEIGHT = 2.5e-8
 STYLE_WEIGHT = 1e-6
@@ -79,6 +80,12 @@ class Recipe:
         return loss + TV_WEIGHT * self.tv_sum(combination)
 
 
+def saved_picture(combination):
+    """What the recipe saves (its deprocess_image): back to RGB 0-255 and clipped; caffe-preprocessed VGG16 only."""
+    rgb = (combination[0] + tf.constant(CAFFE_MEAN_BGR, combination.dtype))[..., ::-1]
+    return tf.clip_by_value(rgb, 0.0, 255.0)
+
+
 def run_recipe(recipe: Recipe, base, style_reference, steps: int) -> list[tuple[float, float]]:
     optimizer = keras.optimizers.SGD(
         keras.optimizers.schedules.ExponentialDecay(initial_learning_rate=100.0, decay_steps=100, decay_rate=0.96)
@@ -98,7 +105,11 @@ def run_recipe(recipe: Recipe, base, style_reference, steps: int) -> list[tuple[
         optimizer.apply_gradients([(grads, combination)])
         if i % 100 == 0 or i == steps:
             history.append((time.perf_counter() - start, float(recipe.loss(combination, base, style_reference))))
-            print(f"  recipe step {i:5d}  {history[-1][0]:7.1f} s  loss {history[-1][1]:10.2f}", flush=True)
+            pause = time.perf_counter()
+            saved = float(recipe.loss(recipe.preprocess(saved_picture(combination)[None]), base, style_reference))
+            start += time.perf_counter() - pause  # measuring the saved picture is off the recipe's clock
+            print(f"  recipe step {i:5d}  {history[-1][0]:7.1f} s  loss {history[-1][1]:10.2f}  "
+                  f"(its saved, clipped picture: {saved:.2f})", flush=True)
     return history
 
 

@@ -94,7 +94,8 @@ def transfer(
       levels: 1 solves at full size; 2 or more solve at half, quarter... size first and upsample.
       preprocess: RGB 0-255 -> model input, for models not from load_model (models.preprocess_fn).
       precision: compute type of the network's features ("float32", "bfloat16", "float16", "auto");
-        Gram matrices, losses and the image stay float32.
+        Gram matrices, losses and the image stay float32. Reduced precision needs optimizer="adam"
+        ("auto" gives float32 with L-BFGS).
       progress: called with (iterations done, iterations in all).
       callback: called with (iteration, float32 (H, W, 3) 0-255 image) after each iteration.
 
@@ -107,6 +108,7 @@ def transfer(
         raise KerasvizError(f"optimizer {optimizer!r} is not valid; valid: {', '.join(OPTIMIZERS)}")
     if steps < 1 or levels < 1:
         raise KerasvizError(f"steps and levels must be at least 1; got steps={steps}, levels={levels}")
+    precision = _precision_for(optimizer, precision)
     model = model if model is not None else models.load_model("vgg16", "auto")
     content_w = _layer_weights(content_layers, "content")
     style_w = _layer_weights(style_layers, "style")
@@ -302,6 +304,18 @@ def minimize(
                 on_step(i, x.reshape(shape).astype(np.float32), last["loss"])
         return x.reshape(shape).astype(np.float32), count
     raise KerasvizError(f"optimizer {method!r} is not valid; valid: {', '.join(OPTIMIZERS)}")
+
+
+def _precision_for(optimizer: str, precision: str) -> str:
+    """Reduced precision suits Adam only: its rounding noise in the loss values stops L-BFGS's line
+    search within a few iterations (tests/test_style.py: the style distance then barely moves)."""
+    resolved = render.resolve_precision(precision)
+    if optimizer != "lbfgs" or resolved == "float32":
+        return resolved
+    if precision == "auto":
+        return "float32"
+    raise KerasvizError(f"precision {precision!r} needs optimizer='adam': L-BFGS stops early on its noisy loss "
+                        "values; use precision='float32' (or 'auto') with L-BFGS")
 
 
 def _layer_weights(layers: LayerWeights, what: str) -> dict[str, float]:
