@@ -5,7 +5,7 @@
 A trained VGG16 (the offline backbone by default; `--weights imagenet` with a class index target
 where ImageNet weights load) and photos that ship with scikit-image. The convolution layers are
 re-drawn from their own initialisers one at a time, from the top down
-(`kerasviz.saliency.randomized_copy`), and after each step every method's maps are compared
+(`kerasviz.saliency.randomized_copy`, `redraw_weights`), and after each step every method's maps are compared
 with the trained model's by Spearman rank correlation, averaged over the photos. A method that
 explains the model should fall towards 0 as its weights become random; one that stays high is
 showing the image, not the model (Adebayo et al. found that for guided backprop).
@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import scipy.stats  # noqa: E402
 
 from kerasviz import io, load_model, models  # noqa: E402
-from kerasviz.saliency import randomized_copy, saliency  # noqa: E402
+from kerasviz.saliency import randomized_copy, redraw_weights, saliency  # noqa: E402
 
 METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "gradcam", "guided_backprop")
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
@@ -57,14 +57,16 @@ def main() -> None:
     print(f"VGG16 ({models.model_info(model).weights}), target {target!r}, {len(PHOTOS)} photos at {args.size} px; "
           f"Spearman rank correlation with the trained model's maps, mean of {args.seeds} seed(s)")
     print(f"{'randomised down to':<20}" + "".join(f"{m:>22}" for m in METHODS))
-    for k in range(1, len(top_down) + 1):
+    # One copy per seed, one more layer re-drawn in place at each row: the compiled steps are reused.
+    copies = [randomized_copy(model, [], seed=seed) for seed in range(args.seeds)]
+    for name in top_down:
         rho = {m: [] for m in METHODS}
-        for seed in range(args.seeds):
-            copy = randomized_copy(model, top_down[:k], seed=seed)
+        for seed, copy in enumerate(copies):
+            redraw_weights(copy.get_layer(name), seed=seed)
             for m in METHODS:
                 after = saliency(copy, photos, target, method=m, **options)
                 rho[m].append(np.mean([spearman(a, b) for a, b in zip(trained[m], after, strict=True)]))
-        print(f"{top_down[k - 1]:<20}" + "".join(f"{np.mean(rho[m]):>22.3f}" for m in METHODS), flush=True)
+        print(f"{name:<20}" + "".join(f"{np.mean(rho[m]):>22.3f}" for m in METHODS), flush=True)
     print(f"({time.perf_counter() - start:.0f} s)")
 
 
