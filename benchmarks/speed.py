@@ -16,9 +16,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
+from peak import conv_flops, measured_peak  # noqa: E402
 
 from kerasviz import load_model, models, render  # noqa: E402
 
@@ -28,35 +28,6 @@ flags.DEFINE_integer("size", 128, "Image side.")
 flags.DEFINE_integer("batch", 16, "Images per batch.")
 flags.DEFINE_integer("steps", 16, "Timed steps per measurement.")
 flags.DEFINE_string("weights", None, "Weights (random by default: speed does not depend on them).")
-
-
-def conv_flops(model, layer: str, size: int) -> float:
-    """FLOPs of one image-step: the forward pass to `layer` plus the input gradient (about 2x forward)."""
-    convs = [lyr for lyr in model.layers if isinstance(lyr, keras.layers.Conv2D)]
-    last = [lyr.name for lyr in convs].index(layer)
-    probe = keras.Model(model.input, [lyr.output for lyr in convs[: last + 1]])
-    outputs = probe(np.zeros((1, size, size, 3), np.float32))
-    forward = sum(
-        2.0 * np.prod(out.shape[1:3]) * np.prod(lyr.kernel_size) * lyr.kernel.shape[2] * lyr.kernel.shape[3]
-        for lyr, out in zip(convs, outputs)
-    )
-    return 2.0 * forward
-
-
-def measured_peak(dtype: tf.DType) -> float:
-    """GFLOP/s of this machine's fastest VGG-shaped 3x3 convolution (forward, batch 16): the ceiling."""
-    best = 0.0
-    for side, channels in ((64, 128), (32, 256), (16, 512)):
-        x = tf.random.normal((16, side, side, channels), dtype=dtype)
-        w = tf.random.normal((3, 3, channels, channels), dtype=dtype)
-        conv = tf.function(lambda x=x, w=w: tf.nn.conv2d(x, w, 1, "SAME"))
-        conv().numpy()
-        t0 = time.perf_counter()
-        for _ in range(10):
-            conv().numpy()
-        seconds = (time.perf_counter() - t0) / 10
-        best = max(best, 2 * 16 * side * side * 9 * channels * channels / seconds / 1e9)
-    return best
 
 
 def time_baseline(model, layer, size, batch, steps):
