@@ -1,0 +1,77 @@
+"""Do filters converge before the default method's last step? (Would stopping converged filters save work?)
+
+Runs the default method's compiled segments for --filters evenly spaced filters of each layer and,
+after every segment, scores the picture that would be saved at that point (uint8, seen whole, as
+visualize_filters scores its results). Prints, per segment, the median of score / final score and
+how many filters are already within --tolerance of their final score: a filter that is there early
+could stop early and free its slot.
+
+  python benchmarks/convergence.py                    # offline VGG16, five layers, 16 filters each
+"""
+
+import functools
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from kerasviz import load_model, models, render  # noqa: E402
+from kerasviz import objectives as obj  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("layers", ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"],
+                  "VGG16 layers.")
+flags.DEFINE_integer("filters", 16, "Filters a layer, evenly spaced; one batch.", lower_bound=1)
+flags.DEFINE_integer("size", 128, "Image side.")
+flags.DEFINE_string("precision", "auto", "Compute precision.")
+flags.DEFINE_float("tolerance", 0.05, "Relative distance to the final score that counts as converged.")
+flags.DEFINE_string("weights", "offline", "VGG16 weights.")
+
+
+def trajectory(model, layer: str, filters: list[int]) -> list[tuple[int, np.ndarray]]:
+    """[(steps done, scores (filters,))]: the saved picture's score after each compiled segment."""
+    method = render.METHODS[render.DEFAULT_METHOD]
+    precision = render.resolve_precision(FLAGS.precision)
+    renderer = render._renderer(model, obj.channel(layer), FLAGS.size, len(filters), method, precision, None,
+                                tf.distribute.get_strategy())
+    indices = np.asarray(filters, np.int32)
+    seeds = np.stack([np.zeros_like(indices), indices], axis=1).astype(np.int32)
+    indices_d, seeds_d = renderer._distribute([indices]), renderer._distribute([seeds])
+    revive_until = tf.constant(round(method.steps * method.revive_fraction))
+    state = renderer._run(functools.partial(renderer._init_state, renderer.param.init), seeds_d)
+    rows = []
+    for done in range(0, method.steps, render.SEGMENT_STEPS):
+        count = min(render.SEGMENT_STEPS, method.steps - done)
+        state = renderer._run(renderer._segment, *state[:3], indices_d, seeds_d, tf.constant(done),
+                              tf.constant(count), revive_until)
+        pictures = render._to_uint8(renderer._final_image(state[0]))
+        rows.append((done + count, renderer.score(pictures, filters)))
+    return rows
+
+
+def main(argv):
+    del argv
+    model = load_model("vgg16", FLAGS.weights)
+    method = render.METHODS[render.DEFAULT_METHOD]
+    print(f"VGG16 ({models.model_info(model).weights}), {method.name} {method.steps} steps, {FLAGS.size} px, "
+          f"{render.resolve_precision(FLAGS.precision)}")
+    for layer in FLAGS.layers:
+        channels = models.num_channels(model, layer)
+        filters = np.linspace(0, channels - 1, min(FLAGS.filters, channels)).round().astype(int).tolist()
+        rows = trajectory(model, layer, filters)
+        final = rows[-1][1]
+        live = final > 0
+        print(f"{layer}: {live.sum()}/{len(filters)} filters respond to their final picture "
+              f"(median score {np.median(final):.2f})")
+        for step, scores in rows:
+            relative = scores[live] / final[live]
+            near = int(np.sum(np.abs(relative - 1.0) <= FLAGS.tolerance))
+            print(f"  step {step:3d}: median score / final {np.median(relative):4.2f}, "
+                  f"within {FLAGS.tolerance:.0%} of final: {near}/{live.sum()}", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
