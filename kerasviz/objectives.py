@@ -17,12 +17,26 @@ ActivationFn = Callable[[Mapping[str, tf.Tensor], tf.Tensor], tf.Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
+class Channel:
+    """An objective that reads one channel of one layer: `reduce` maps that channel (B, ...) to (B,).
+
+    The renderer uses it to work on the chosen channel alone (ReLU, border crop, best positions)
+    instead of on every channel of a large early-layer map; the result is the same.
+    """
+
+    layer: str
+    index: int | None  # None: each image's own channel from `indices`
+    reduce: Callable[[tf.Tensor], tf.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
 class Objective:
     """A score per image from named layer activations: fn(activations, indices (B,) int32) -> (B,)."""
 
     fn: ActivationFn
     layers: tuple[str, ...]
     description: str
+    channel: Channel | None = None  # set where the objective reads a single channel (see Channel)
 
     def __call__(self, activations: Mapping[str, tf.Tensor], indices: tf.Tensor) -> tf.Tensor:
         return self.fn(activations, indices)
@@ -54,34 +68,36 @@ def _select(acts: tf.Tensor, index: int | None, indices: tf.Tensor) -> tf.Tensor
     return tf.gather(acts, tf.cast(indices, tf.int32), axis=-1, batch_dims=1)
 
 
+def _single_channel(name: str, layer: str, index: int | None, reduce: Callable[[tf.Tensor], tf.Tensor]) -> Objective:
+    def fn(acts, indices):
+        return reduce(_select(acts[layer], index, indices))
+
+    description = f"{name}({layer}, {'*' if index is None else index})"
+    return Objective(fn, (layer,), description, Channel(layer, index, reduce))
+
+
+def _mean(selected: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(selected, axis=tuple(range(1, selected.shape.rank)))
+
+
+def _centre(selected: tf.Tensor) -> tf.Tensor:
+    h, w = tf.shape(selected)[1], tf.shape(selected)[2]
+    return selected[:, h // 2, w // 2]
+
+
 def channel(layer: str, index: int | None = None) -> Objective:
     """The mean activation of one channel over all positions (a filter's response)."""
-
-    def fn(acts, indices):
-        selected = _select(acts[layer], index, indices)
-        return tf.reduce_mean(selected, axis=tuple(range(1, selected.shape.rank)))
-
-    return Objective(fn, (layer,), f"channel({layer}, {'*' if index is None else index})")
+    return _single_channel("channel", layer, index, _mean)
 
 
 def neuron(layer: str, index: int | None = None) -> Objective:
     """The activation of one channel at the centre position only."""
-
-    def fn(acts, indices):
-        selected = _select(acts[layer], index, indices)
-        h, w = tf.shape(selected)[1], tf.shape(selected)[2]
-        return selected[:, h // 2, w // 2]
-
-    return Objective(fn, (layer,), f"neuron({layer}, {'*' if index is None else index})")
+    return _single_channel("neuron", layer, index, _centre)
 
 
 def class_logit(layer: str = "predictions", index: int | None = None) -> Objective:
     """One unit of a dense output layer (logits, pre-softmax), e.g. an ImageNet class."""
-
-    def fn(acts, indices):
-        return _select(acts[layer], index, indices)
-
-    return Objective(fn, (layer,), f"class_logit({layer}, {'*' if index is None else index})")
+    return _single_channel("class_logit", layer, index, lambda selected: selected)
 
 
 def layer(name: str, *, squared: bool = False) -> Objective:

@@ -277,23 +277,38 @@ class _Renderer:
         self._score = tf.function(lambda *args: self._score_fn(*args))
 
     # -- the model side -----------------------------------------------------------------
-    def _activations(self, feature_model, images01):
-        """{layer: (pre, post)} in float32 for images in 0-1."""
+    def _activations(self, feature_model, images01, indices):
+        """{layer: (pre, post)} in float32 for images in 0-1.
+
+        A ReLU layer's pre-activation is recomputed from its input in the model's compute type. For
+        a single-channel objective (objectives.Channel), only each image's channel is kept, (B, ..., 1),
+        so ReLU, border crop and best positions run on one channel instead of all of a large map.
+        """
         outputs = feature_model(self.preprocess(images01 * 255.0))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        narrow = self.objective.channel
         acts = {}
         for layer, relu, out in zip(self.layers, self.relu, outputs):
-            out = tf.cast(out, tf.float32)
-            if not relu:
-                acts[layer.name] = (out, out)
-                continue
-            if isinstance(layer, keras.layers.Conv2D):
-                pre = layer.convolution_op(out, layer.kernel)
-                pre = pre + layer.bias if layer.use_bias else pre
-            else:
-                pre = out
-            acts[layer.name] = (pre, tf.nn.relu(pre))
+            bias = None
+            if relu and isinstance(layer, keras.layers.Conv2D):
+                out = layer.convolution_op(out, tf.cast(layer.kernel, out.dtype))
+                bias = layer.bias if layer.use_bias else None
+            if narrow is not None and narrow.layer == layer.name:
+                channels = tf.fill(tf.shape(out)[:1], narrow.index) if narrow.index is not None else indices
+                out = tf.gather(out, channels, axis=-1, batch_dims=1)[..., None]
+                if bias is not None:
+                    bias = tf.reshape(tf.gather(bias, channels), [-1] + [1] * (out.shape.rank - 1))
+            pre = tf.cast(out, tf.float32)
+            pre = pre + tf.cast(bias, tf.float32) if bias is not None else pre
+            acts[layer.name] = (pre, tf.nn.relu(pre) if relu else pre)
         return acts
+
+    def _evaluate(self, acts, indices):
+        """The objective of one kind of activations {layer: (B, ...)}, narrowed or not."""
+        narrow = self.objective.channel
+        if narrow is not None:
+            return narrow.reduce(acts[narrow.layer][..., 0])
+        return self.objective(acts, indices)
 
     @staticmethod
     def _without_border(acts):
@@ -315,10 +330,16 @@ class _Renderer:
         and while the post-ReLU objective is still zero (a silent unit, which has no gradient),
         on the pre-ReLU response of its best 1/16 of positions, so ascent works where the unit
         is closest to firing rather than lifting its whole (very negative) map at once."""
-        post = self.objective({name: post for name, (_, post) in acts.items()}, indices)
-        pre = self.objective({name: pre for name, (pre, _) in acts.items()}, indices)
-        best = self.objective({name: _best_positions(pre) for name, (pre, _) in acts.items()}, indices)
-        return tf.where(post <= 0.0, best, tf.where(revive, pre, post))
+        post = self._evaluate({name: post for name, (_, post) in acts.items()}, indices)
+        pre = self._evaluate({name: pre for name, (pre, _) in acts.items()}, indices)
+        silent = post <= 0.0
+        # The best positions take a top-k over the map, so only in steps where some image is silent.
+        best = tf.cond(
+            tf.reduce_any(silent),
+            lambda: self._evaluate({name: _best_positions(pre) for name, (pre, _) in acts.items()}, indices),
+            lambda: tf.zeros_like(post),
+        )
+        return tf.where(silent, best, tf.where(revive, pre, post))
 
     # -- one compiled segment of steps ------------------------------------------------------
     def _segment_fn(self, value, m, v, indices, seeds, start, count, revive_until):
@@ -331,7 +352,7 @@ class _Renderer:
                 if self.transform is not None:
                     step_seeds = seeds + tf.stack([tf.zeros_like(step), 7919 * (step + 1)])
                     image = self.transform(image, step_seeds)
-                acts = self._without_border(self._activations(self.features, image))
+                acts = self._without_border(self._activations(self.features, image, indices))
                 scores = self._objective(acts, indices, step < revive_until)
                 loss = tf.reduce_sum(scores) * self.loss_scale
             grad = tape.gradient(loss, value) / self.loss_scale
@@ -440,8 +461,8 @@ class _Renderer:
 
     # -- scoring saved images -----------------------------------------------------------
     def _score_fn(self, images01, indices):
-        acts = self._activations(self.exact, images01)
-        return self.objective({name: post for name, (_, post) in acts.items()}, indices)
+        acts = self._activations(self.exact, images01, indices)
+        return self._evaluate({name: post for name, (_, post) in acts.items()}, indices)
 
     def score(self, images: np.ndarray, filters: list[int]) -> np.ndarray:
         """The objective of uint8 images seen whole (no transform), float32 (N,)."""

@@ -86,6 +86,25 @@ def test_dead_unit_is_revived_by_pre_relu_ascent():
     assert acts[0] > 0.0
 
 
+@pytest.mark.parametrize("make, layer", [(objectives.channel, "conv2"), (objectives.neuron, "conv2"),
+                                          (objectives.channel, "relu3")])
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_single_channel_fast_path_draws_what_the_generic_path_draws(make, layer, precision):
+    # channel/neuron objectives work on each image's channel alone; times 1.0 the objective has no
+    # channel description and goes through the generic all-channel path. Filter 4 starts silent.
+    model = tiny_cnn(dead_filter=4)
+    fast = make(layer)
+    assert fast.channel is not None and (1.0 * fast).channel is None
+    kwargs = dict(size=SIZE, steps=STEPS, precision=precision)
+    filters = [4, 1, 2] if layer == "conv2" else [0, 3]
+    a, acts_a = kerasviz.visualize_filters(model, layer, filters, objective=fast, **kwargs)
+    b, acts_b = kerasviz.visualize_filters(model, layer, filters, objective=1.0 * fast, **kwargs)
+    assert np.abs(a.astype(int) - b).max() <= 1
+    np.testing.assert_allclose(acts_a, acts_b, rtol=1e-3, atol=1e-3)
+    if layer == "conv2" and make is objectives.channel:
+        assert acts_a[0] > 0.0  # the silent unit woke up on the fast path too
+
+
 def test_custom_objectives_compose(model):
     goal = objectives.channel("conv3", 1) + 0.5 * objectives.channel("conv2", 2)
     images, score = kerasviz.visualize_filters(model, "conv3", [1], size=SIZE, steps=STEPS, objective=goal)
