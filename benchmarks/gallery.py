@@ -7,7 +7,7 @@ convolution peak, then the total against the least time that peak allows for the
 --quality_filters evenly spaced filters of each layer, it renders the same filters in float32 and
 compares the median robust activation (benchmarks/quality.py) of the two precisions.
 
-  python benchmarks/gallery.py                        # 13 x 64 filters: about 40 min on this 2-core CPU
+  python benchmarks/gallery.py                        # 13 x 64 filters: about 35 min on this 2-core CPU
   python benchmarks/gallery.py --filters=8            # a sample
 """
 
