@@ -2,6 +2,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -103,6 +104,20 @@ def test_single_channel_fast_path_draws_what_the_generic_path_draws(make, layer,
     np.testing.assert_allclose(acts_a, acts_b, rtol=1e-3, atol=1e-3)
     if layer == "conv2" and make is objectives.channel:
         assert acts_a[0] > 0.0  # the silent unit woke up on the fast path too
+
+
+def test_class_logit_of_a_dense_head_rises_on_the_fast_path_as_on_the_generic_path():
+    base = tiny_cnn()
+    pooled = keras.layers.GlobalAveragePooling2D()(base.output)
+    classifier = keras.Model(base.input, keras.layers.Dense(3, name="logits")(pooled))
+    goal = objectives.class_logit("logits", 2)
+    kwargs = dict(size=SIZE, steps=STEPS, precision="float32")
+    a, score_a = kerasviz.visualize_filters(classifier, "logits", [2], objective=goal, **kwargs)
+    b, score_b = kerasviz.visualize_filters(classifier, "logits", [2], objective=1.0 * goal, **kwargs)
+    assert np.abs(a.astype(int) - b).max() <= 1
+    np.testing.assert_allclose(score_a, score_b, rtol=1e-3, atol=1e-3)
+    grey = np.asarray(classifier(np.full((1, SIZE, SIZE, 3), 128.0, np.float32)))[0, 2]
+    assert score_a[0] > grey + 0.01
 
 
 def test_custom_objectives_compose(model):
