@@ -214,7 +214,8 @@ def _renderer(model, objective, size, batch, method, precision, preprocess, stra
     """One _Renderer per (objective layers, shape, method, precision, strategy), cached on the model."""
     cache = model.__dict__.setdefault("_kerasviz_renderers", {})
     method = dataclasses.replace(method, steps=0)  # the step count is a loop bound, not part of the graph
-    key = (objective.description, objective.layers, size, batch, method, precision, preprocess, id(strategy))
+    key = (objective.description, objective.layers, objective.channel is not None, size, batch, method, precision,
+           preprocess, id(strategy))
     if key not in cache:
         cache[key] = _Renderer(model, objective, size, batch, method, precision, preprocess, strategy)
     return cache[key]
@@ -294,7 +295,8 @@ class _Renderer:
                 out = layer.convolution_op(out, tf.cast(layer.kernel, out.dtype))
                 bias = layer.bias if layer.use_bias else None
             if narrow is not None and narrow.layer == layer.name:
-                channels = tf.fill(tf.shape(out)[:1], narrow.index) if narrow.index is not None else indices
+                fixed = None if narrow.index is None else narrow.index % int(out.shape[-1])  # -1: the last
+                channels = indices if fixed is None else tf.fill(tf.shape(out)[:1], fixed)
                 out = tf.gather(out, channels, axis=-1, batch_dims=1)[..., None]
                 if bias is not None:
                     bias = tf.reshape(tf.gather(bias, channels), [-1] + [1] * (out.shape.rank - 1))
