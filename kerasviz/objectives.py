@@ -28,6 +28,16 @@ class Channel:
     index: int | None  # None: each image's own channel from `indices`
     reduce: Callable[[tf.Tensor], tf.Tensor]
 
+    def ids(self, acts: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+        """(B,) int32: the channel each image reads in `acts` (B, ..., C); a negative index counts from the end."""
+        if self.index is None:
+            return tf.cast(indices, tf.int32)
+        return tf.fill(tf.shape(acts)[:1], self.index % int(acts.shape[-1]))
+
+    def select(self, acts: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+        """(B, ..., C) -> (B, ...): each image's channel, in the dtype of `acts`."""
+        return tf.gather(acts, self.ids(acts, indices), axis=-1, batch_dims=1)
+
 
 @dataclasses.dataclass(frozen=True)
 class Objective:
@@ -60,20 +70,13 @@ class Objective:
         return self + (-other)
 
 
-def _select(acts: tf.Tensor, index: int | None, indices: tf.Tensor) -> tf.Tensor:
-    """(B, ..., C) -> (B, ...): channel `index`, or each image's own channel from `indices`."""
-    acts = tf.cast(acts, tf.float32)
-    if index is not None:
-        return acts[..., index]
-    return tf.gather(acts, tf.cast(indices, tf.int32), axis=-1, batch_dims=1)
-
-
 def _single_channel(name: str, layer: str, index: int | None, reduce: Callable[[tf.Tensor], tf.Tensor]) -> Objective:
-    def fn(acts, indices):
-        return reduce(_select(acts[layer], index, indices))
+    channel = Channel(layer, index, reduce)
 
-    description = f"{name}({layer}, {'*' if index is None else index})"
-    return Objective(fn, (layer,), description, Channel(layer, index, reduce))
+    def fn(acts, indices):
+        return reduce(tf.cast(channel.select(acts[layer], indices), tf.float32))
+
+    return Objective(fn, (layer,), f"{name}({layer}, {'*' if index is None else index})", channel)
 
 
 def _mean(selected: tf.Tensor) -> tf.Tensor:
@@ -83,6 +86,10 @@ def _mean(selected: tf.Tensor) -> tf.Tensor:
 def _centre(selected: tf.Tensor) -> tf.Tensor:
     h, w = tf.shape(selected)[1], tf.shape(selected)[2]
     return selected[:, h // 2, w // 2]
+
+
+def _identity(selected: tf.Tensor) -> tf.Tensor:
+    return selected
 
 
 def channel(layer: str, index: int | None = None) -> Objective:
@@ -97,7 +104,7 @@ def neuron(layer: str, index: int | None = None) -> Objective:
 
 def class_logit(layer: str = "predictions", index: int | None = None) -> Objective:
     """One unit of a dense output layer (logits, pre-softmax), e.g. an ImageNet class."""
-    return _single_channel("class_logit", layer, index, lambda selected: selected)
+    return _single_channel("class_logit", layer, index, _identity)
 
 
 def layer(name: str, *, squared: bool = False) -> Objective:

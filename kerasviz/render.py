@@ -214,8 +214,8 @@ def _renderer(model, objective, size, batch, method, precision, preprocess, stra
     """One _Renderer per (objective layers, shape, method, precision, strategy), cached on the model."""
     cache = model.__dict__.setdefault("_kerasviz_renderers", {})
     method = dataclasses.replace(method, steps=0)  # the step count is a loop bound, not part of the graph
-    key = (objective.description, objective.layers, objective.channel is not None, size, batch, method, precision,
-           preprocess, id(strategy))
+    key = (objective.description, objective.layers, objective.channel, size, batch, method, precision, preprocess,
+           id(strategy))
     if key not in cache:
         cache[key] = _Renderer(model, objective, size, batch, method, precision, preprocess, strategy)
     return cache[key]
@@ -295,11 +295,9 @@ class _Renderer:
                 out = layer.convolution_op(out, tf.cast(layer.kernel, out.dtype))
                 bias = layer.bias if layer.use_bias else None
             if narrow is not None and narrow.layer == layer.name:
-                fixed = None if narrow.index is None else narrow.index % int(out.shape[-1])  # -1: the last
-                channels = indices if fixed is None else tf.fill(tf.shape(out)[:1], fixed)
-                out = tf.gather(out, channels, axis=-1, batch_dims=1)[..., None]
                 if bias is not None:
-                    bias = tf.reshape(tf.gather(bias, channels), [-1] + [1] * (out.shape.rank - 1))
+                    bias = tf.reshape(tf.gather(bias, narrow.ids(out, indices)), [-1] + [1] * (out.shape.rank - 1))
+                out = narrow.select(out, indices)[..., None]
             pre = tf.cast(out, tf.float32)
             pre = pre + tf.cast(bias, tf.float32) if bias is not None else pre
             acts[layer.name] = (pre, tf.nn.relu(pre) if relu else pre)
