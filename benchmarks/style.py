@@ -10,6 +10,7 @@ method's start, tracing included; the time spent measuring kerasviz's images is 
   python benchmarks/style.py                       # full recipe: 4000 steps, ~45 min on this 2-core CPU
   python benchmarks/style.py --recipe_steps=400    # quick
   python benchmarks/style.py --optimizer=adam --steps=300
+  python benchmarks/style.py --recipe_steps=1 --init=noise   # kerasviz's floor from another start
 """
 
 import os
@@ -33,6 +34,7 @@ flags.DEFINE_integer("steps", 100, "kerasviz iterations per level.", lower_bound
 flags.DEFINE_enum("optimizer", "lbfgs", list(style.OPTIMIZERS), "kerasviz optimiser.")
 flags.DEFINE_integer("levels", style.DEFAULT_LEVELS, "kerasviz multi-resolution levels.", lower_bound=1)
 flags.DEFINE_string("precision", "float32", "kerasviz's compute type (float32, bfloat16, auto).")
+flags.DEFINE_enum("init", "content", list(style.INITS), "kerasviz's starting image.")
 flags.DEFINE_string("content", "chelsea", "Content image: a scikit-image data name.")
 flags.DEFINE_string("style", "swirls", "Style image: a scikit-image data name, or swirls (kerasviz.apps.style).")
 
@@ -149,8 +151,8 @@ def main(argv):
     measure = tf.function(lambda x: recipe.loss(recipe.preprocess(x[None]), base, style_reference))
 
     print(f"content {FLAGS.content}, style {FLAGS.style}, VGG16 {models.model_info(model).weights}")
-    print(f"kerasviz ({FLAGS.optimizer}, {FLAGS.steps} iterations, {FLAGS.levels} level(s), {FLAGS.precision}) "
-          f"at {shape}:")
+    print(f"kerasviz ({FLAGS.optimizer}, {FLAGS.steps} iterations, {FLAGS.levels} level(s), {FLAGS.precision}, "
+          f"from {FLAGS.init}) at {shape}:")
     ours: list[tuple[float, float]] = []
     paused = 0.0
     start = time.perf_counter()
@@ -165,7 +167,7 @@ def main(argv):
         paused += time.perf_counter() - t
 
     result = style.transfer(content, style_image, model=model, size=None, steps=FLAGS.steps, levels=FLAGS.levels,
-                            optimizer=FLAGS.optimizer, callback=record, precision=FLAGS.precision,
+                            optimizer=FLAGS.optimizer, callback=record, precision=FLAGS.precision, init=FLAGS.init,
                             **kerasviz_weights(recipe, base, style_reference, content))
     print(f"  kerasviz's own total {result.losses['total']:.2f} (equals the recipe's loss up to the 0-255 clip)")
 
