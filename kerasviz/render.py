@@ -272,10 +272,11 @@ class _Renderer:
             with strategy.scope():
                 self.features = _cast_model(features, policy or "float32")
         jit = _accelerator() is not None and os.environ.get("KERASVIZ_JIT", "1") != "0"
-        # One function object per renderer: each layer traces once, and TensorFlow's retracing
-        # warning (keyed on the Python function) does not add up traces of different layers.
-        self._segment = tf.function(lambda *args: self._segment_fn(*args), jit_compile=jit)
-        self._score = tf.function(lambda *args: self._score_fn(*args))
+        # Each renderer traces once. TensorFlow's retracing warning counts traces per code object,
+        # so functions made from a method or a lambda here would add up the single traces of every
+        # renderer (a warning after five layers); a partial has no code object of its own.
+        self._segment = tf.function(functools.partial(_Renderer._segment_fn, self), jit_compile=jit)
+        self._score = tf.function(functools.partial(_Renderer._score_fn, self))
 
     # -- the model side -----------------------------------------------------------------
     def _activations(self, feature_model, images01, indices):

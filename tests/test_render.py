@@ -1,3 +1,4 @@
+import logging
 import subprocess
 import sys
 import textwrap
@@ -54,6 +55,20 @@ def test_new_filters_chunks_and_calls_do_not_retrace(model):
     kerasviz.visualize_filters(model, "conv2", [5, 6, 7], size=SIZE, steps=5, batch_size=2)
     assert renderer._segment.experimental_get_tracing_count() == traces == 1
     assert renderer._score.experimental_get_tracing_count() == 1
+
+
+def test_many_layers_trace_once_each_without_a_retracing_warning(caplog):
+    # A whole-network gallery makes one renderer a layer; TensorFlow counts traces per code object,
+    # so renderers must not share one, or a run over 5+ layers warns of retracing that is not there.
+    model = tiny_cnn()
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for size in (24, 32):
+            for layer in ("conv1", "conv2", "conv3", "relu3"):
+                kerasviz.visualize_filters(model, layer, [0, 1], size=size, steps=2, precision="float32")
+    renderers = list(model._kerasviz_renderers.values())
+    assert len(renderers) == 8
+    assert all(r._segment.experimental_get_tracing_count() == 1 for r in renderers)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
 
 
 def test_progressive_resolution_runs_half_size_first_and_rises(model):
