@@ -28,11 +28,12 @@ class Channel:
     index: int | None  # None: each image's own channel from `indices`
     reduce: Callable[[tf.Tensor], tf.Tensor]
 
-    def ids(self, acts: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
-        """(B,) int32: the channel each image reads in `acts` (B, ..., C); a negative index counts from the end."""
+    def ids(self, acts: tf.Tensor, indices: tf.Tensor, channels: int | None = None) -> tf.Tensor:
+        """(B,) int32: the channel each image reads among `channels` (default: the last axis of `acts`
+        (B, ..., C)); a negative index counts from the end."""
         if self.index is None:
             return tf.cast(indices, tf.int32)
-        return tf.fill(tf.shape(acts)[:1], self.index % int(acts.shape[-1]))
+        return tf.fill(tf.shape(acts)[:1], self.index % int(channels or acts.shape[-1]))
 
     def select(self, acts: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
         """(B, ..., C) -> (B, ...): each image's channel, in the dtype of `acts`."""

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import kerasviz
-from kerasviz import objectives, param
+from kerasviz import objectives, param, render
 from tests.helpers import activation_of, tiny_cnn
 
 SIZE, STEPS = 32, 12
@@ -119,6 +119,27 @@ def test_single_channel_fast_path_draws_what_the_generic_path_draws(make, layer,
     np.testing.assert_allclose(acts_a, acts_b, rtol=1e-3, atol=1e-3)
     if layer == "conv2" and make is objectives.channel:
         assert acts_a[0] > 0.0  # the silent unit woke up on the fast path too
+
+
+@pytest.mark.parametrize("options", [dict(padding="same"), dict(padding="valid"), dict(strides=2, padding="same"),
+                                     dict(strides=2, padding="valid"), dict(dilation_rate=2, padding="same")])
+def test_single_channel_convolution_equals_the_layers_channel(options):
+    # The fast path convolves each image with its own output channel only (a depthwise convolution
+    # over the batch folded into channels); it must equal the layer's full convolution, then that channel.
+    layer = keras.layers.Conv2D(6, 3, activation="relu", **options)
+    x = tf.random.stateless_normal((4, 11, 13, 5), seed=(1, 2))
+    layer.build(x.shape)
+    ids = tf.constant([5, 0, 3, 5])
+    assert render._depthwise_ok(layer)
+    one = render._single_channel_conv(layer, x, ids)
+    full = tf.gather(layer.convolution_op(x, layer.kernel), ids, axis=-1, batch_dims=1)[..., None]
+    assert one.shape == full.shape
+    np.testing.assert_allclose(one.numpy(), full.numpy(), rtol=1e-5, atol=1e-5)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        a = tf.reduce_sum(tf.square(render._single_channel_conv(layer, x, ids)))
+        b = tf.reduce_sum(tf.square(tf.gather(layer.convolution_op(x, layer.kernel), ids, axis=-1, batch_dims=1)))
+    np.testing.assert_allclose(tape.gradient(a, x).numpy(), tape.gradient(b, x).numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_class_logit_of_a_dense_head_rises_on_the_fast_path_as_on_the_generic_path():
