@@ -3,11 +3,12 @@
 Renders the gallery layer by layer as a user would (one visualize_filters call a layer, tracing
 included) and prints each layer's seconds, its GFLOP/s and the share of this machine's measured
 convolution peak, then the total against the least time that peak allows for the same steps
-(forward pass plus input gradient at the method's padded view; benchmarks/peak.py). Then, for
+(forward pass plus input gradient at the method's padded view, with the one output channel of the
+objective layer that kerasviz computes; benchmarks/peak.py). Then, for
 --quality_filters evenly spaced filters of each layer, it renders the same filters in float32 and
 compares the median robust activation (benchmarks/quality.py) of the two precisions.
 
-  python benchmarks/gallery.py                        # 13 x 64 filters: about 35 min on this 2-core CPU
+  python benchmarks/gallery.py                        # 13 x 64 filters: about 25 min on this 2-core CPU
   python benchmarks/gallery.py --filters=8            # a sample
 """
 
@@ -48,7 +49,7 @@ def main(argv):
     precision = render.resolve_precision(FLAGS.precision)
     steps = render.METHODS[render.DEFAULT_METHOD].steps
     view = view_size(FLAGS.size)
-    peak = measured_peak(tf.float32 if precision == "float32" else tf.bfloat16)
+    peak = measured_peak(tf.as_dtype(precision))
     print(f"VGG16 ({models.model_info(model).weights}), {len(layers)} layers x {FLAGS.filters} filters, "
           f"{FLAGS.size} px (the model sees {view} px), {render.DEFAULT_METHOD} {steps} steps, {precision}; "
           f"measured convolution peak {peak:.0f} GFLOP/s", flush=True)
@@ -60,7 +61,7 @@ def main(argv):
         start = time.perf_counter()
         images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, precision=precision)
         seconds = time.perf_counter() - start
-        gflop = conv_flops(model, layer, view) * len(filters) * steps / 1e9
+        gflop = conv_flops(model, layer, view, single_channel=True) * len(filters) * steps / 1e9
         total_seconds += seconds
         total_gflop += gflop
         rate = gflop / seconds

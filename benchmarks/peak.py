@@ -10,31 +10,41 @@ import numpy as np
 import tensorflow as tf
 
 
-def conv_flops(model, layer: str, size: int) -> float:
-    """FLOPs of one image-step: the forward pass to `layer` plus the input gradient (about 2x forward)."""
+def conv_flops(model, layer: str, size: int, single_channel: bool = False) -> float:
+    """FLOPs of one image-step: the forward pass to `layer` plus the input gradient (about 2x forward).
+
+    `single_channel`: `layer` computes one output channel only, as kerasviz's renderer does for a
+    single-filter objective; otherwise all of them, as a plain loop does.
+    """
     convs = [lyr for lyr in model.layers if isinstance(lyr, keras.layers.Conv2D)]
     last = [lyr.name for lyr in convs].index(layer)
     probe = keras.Model(model.input, [lyr.output for lyr in convs[: last + 1]])
     outputs = probe(np.zeros((1, size, size, 3), np.float32))
     forward = sum(
-        2.0 * np.prod(out.shape[1:3]) * np.prod(lyr.kernel_size) * lyr.kernel.shape[2] * lyr.kernel.shape[3]
+        2.0 * np.prod(out.shape[1:3]) * np.prod(lyr.kernel_size) * lyr.kernel.shape[2]
+        * (1 if single_channel and lyr.name == layer else lyr.kernel.shape[3])
         for lyr, out in zip(convs, outputs)
     )
     return 2.0 * forward
 
 
 def measured_peak(dtype: tf.DType) -> float:
-    """GFLOP/s of this machine's fastest VGG-shaped 3x3 convolution (forward, batch 16): the ceiling."""
+    """GFLOP/s of this machine's fastest VGG-shaped 3x3 convolution (forward, batch 16): the ceiling.
+
+    The best of three rounds of each shape: a shared machine's one slow moment would otherwise
+    lower the ceiling and make everything measured against it look better than it is.
+    """
     best = 0.0
     for side, channels in ((64, 128), (32, 256), (16, 512)):
         x = tf.random.normal((16, side, side, channels), dtype=dtype)
         w = tf.random.normal((3, 3, channels, channels), dtype=dtype)
         conv = tf.function(lambda x=x, w=w: tf.nn.conv2d(x, w, 1, "SAME"))
         conv().numpy()
-        t0 = time.perf_counter()
-        for _ in range(10):
-            conv().numpy()
-        seconds = (time.perf_counter() - t0) / 10
-        best = max(best, 2 * 16 * side * side * 9 * channels * channels / seconds / 1e9)
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for _ in range(10):
+                conv().numpy()
+            seconds = (time.perf_counter() - t0) / 10
+            best = max(best, 2 * 16 * side * side * 9 * channels * channels / seconds / 1e9)
     return best
 
