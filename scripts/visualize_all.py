@@ -93,7 +93,7 @@ def main(argv):
     for part, job in (("saliency", saliency), ("style", style), ("dream", dream)):
         if part in FLAGS.only:
             t0 = time.perf_counter()
-            written = job.readme_examples(FLAGS.out, weights=FLAGS.weights)
+            written = job.readme_examples(FLAGS.out, weights=FLAGS.weights, overwrite=FLAGS.overwrite)
             timings[part] = time.perf_counter() - t0
             _say(f"{part}: {len(written)} pictures ({timings[part]:.0f} s)")
     page = gallery.write_index(FLAGS.out)  # every picture in the folder, this run's and earlier ones

@@ -80,16 +80,16 @@ def parse_layers(spec: str) -> dict[str, float]:
     return layers
 
 
-def readme_examples(out: str, *, weights: str = "auto") -> list[str]:
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
     """Writes the README's dreams into `out` (scikit-image's chelsea and coffee); returns their paths."""
     from skimage import data
 
     model = None if weights == "auto" else "vgg16"
     return [
         run(io.resize(data.chelsea(), (200, 300)), os.path.join(out, "dream_chelsea.png"), model=model,
-            weights=weights, steps=15),
+            weights=weights, steps=15, overwrite=overwrite),
         run(io.resize(data.coffee(), (200, 300)), os.path.join(out, "dream_coffee.png"), model=model,
-            weights=weights, steps=15),
+            weights=weights, steps=15, overwrite=overwrite),
     ]
 
 

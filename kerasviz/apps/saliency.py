@@ -124,7 +124,7 @@ def cutout(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.dstack([image, mask.astype(np.uint8) * 255])
 
 
-def readme_examples(out: str, *, weights: str = "auto") -> list[str]:
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
     """Writes the README's saliency pictures into `out`; returns the paths of the files it wrote or found.
 
     For each photo (README_PHOTOS, from scikit-image) at README_SIZE px with VGG16:
@@ -133,11 +133,11 @@ def readme_examples(out: str, *, weights: str = "auto") -> list[str]:
     its cut-out on white, the mask from Grad-CAM and its cut-out. With ImageNet weights the target
     is the photo's top class; offline (no classifier) it is the mean of block5_conv3.
     `saliency_examples.json` says which weights, targets and options made them. Files that exist
-    are kept.
+    are kept unless `overwrite`.
     """
     paths = [os.path.join(out, f"saliency_{p}{s}.png") for p in README_PHOTOS for s in ("", "_masks")]
     sidecar = os.path.join(out, "saliency_examples.json")
-    if all(os.path.exists(p) for p in [*paths, sidecar]):
+    if not overwrite and all(os.path.exists(p) for p in [*paths, sidecar]):
         return [*paths, sidecar]
     io.check_writable(out)
     start = time.perf_counter()

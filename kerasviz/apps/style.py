@@ -132,7 +132,7 @@ def _markdown(table: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_examples(out: str, *, weights: str = "auto") -> list[str]:
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
     """Writes the README's style pictures into `out`; returns their paths. Finished files are skipped.
 
     Content: scikit-image's chelsea (the cat); style: `swirls()`, a procedurally painted texture
@@ -141,13 +141,14 @@ def readme_examples(out: str, *, weights: str = "auto") -> list[str]:
     from skimage import data
 
     swirls_path = os.path.join(out, "style_swirls.png")
-    if not os.path.isfile(swirls_path):
+    if overwrite or not os.path.isfile(swirls_path):
         io.write_png(swirls_path, swirls())
     return [
         swirls_path,
         run(data.chelsea(), swirls(), os.path.join(out, "style_chelsea_swirls.png"), weights=weights, size=224,
-            steps=25),
-        study(data.chelsea(), swirls(), os.path.join(out, "style_layers_study.png"), weights=weights),
+            steps=25, overwrite=overwrite),
+        study(data.chelsea(), swirls(), os.path.join(out, "style_layers_study.png"), weights=weights,
+              overwrite=overwrite),
     ]
 
 

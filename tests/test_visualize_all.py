@@ -1,0 +1,42 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Runs scripts/visualize_all.py with each part's readme_examples replaced by a recorder, so the
+# test checks what the script asks of the parts without rendering anything.
+RECORD = textwrap.dedent("""
+    import atexit, json, runpy, sys
+    sys.path.insert(0, "scripts")
+    from kerasviz.apps import dream, saliency, style
+    calls = {}
+    def recorder(name):
+        def readme_examples(out, **options):
+            calls[name] = options
+            return []
+        return readme_examples
+    for module in (saliency, style, dream):
+        module.readme_examples = recorder(module.__name__.rsplit(".", 1)[-1])
+    atexit.register(lambda: print("CALLS " + json.dumps(calls)))
+    sys.argv = ["visualize_all.py", *sys.argv[1:]]
+    runpy.run_path("scripts/visualize_all.py", run_name="__main__")
+""")
+
+
+def _calls(tmp_path, *args):
+    result = subprocess.run([sys.executable, "-c", RECORD, "--only=saliency,style,dream", f"--out={tmp_path}",
+                             "--weights=offline", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = next(x for x in result.stdout.splitlines() if x.startswith("CALLS "))
+    return json.loads(line[len("CALLS "):])
+
+
+def test_overwrite_reaches_every_part(tmp_path):
+    redo = _calls(tmp_path, "--overwrite")
+    assert set(redo) == {"saliency", "style", "dream"}
+    assert all(options == {"weights": "offline", "overwrite": True} for options in redo.values())
+    keep = _calls(tmp_path)
+    assert all(options["overwrite"] is False for options in keep.values())
