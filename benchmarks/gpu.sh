@@ -32,5 +32,7 @@ PY
 
 # 2. Speed: ms per image-step against a plain fp32 loop, and trace counts (batch 64 on a GPU).
 python benchmarks/speed.py --batch=64 --steps=32
+# 2b. The same with the one-channel objective convolution (on by default on CPUs only): faster here?
+KERASVIZ_SINGLE_CHANNEL_CONV=1 python benchmarks/speed.py --batch=64 --steps=32
 # 3. Quality and time against the keras-io baseline.
 python benchmarks/filters.py --out="$out/bench"

@@ -272,6 +272,10 @@ class _Renderer:
             with strategy.scope():
                 self.features = _cast_model(features, policy or "float32")
         jit = _accelerator() is not None and os.environ.get("KERASVIZ_JIT", "1") != "0"
+        # The one-channel objective convolution is measured faster on CPUs; on accelerators (a grouped
+        # convolution of batch x channels groups) it has not been measured, so it is opt-in there.
+        mode = os.environ.get("KERASVIZ_SINGLE_CHANNEL_CONV", "auto")
+        self.single_channel_conv = mode == "1" or (mode == "auto" and _accelerator() is None)
         # Each renderer traces once. TensorFlow's retracing warning counts traces per code object,
         # so functions made from a method or a lambda here would add up the single traces of every
         # renderer (a warning after five layers); a partial has no code object of its own.
@@ -284,7 +288,8 @@ class _Renderer:
 
         A ReLU layer's pre-activation is recomputed from its input in the model's compute type. For
         a single-channel objective (objectives.Channel), only each image's channel is kept, (B, ..., 1),
-        so ReLU, border crop and best positions run on one channel instead of all of a large map.
+        so ReLU, border crop and best positions run on one channel instead of all of a large map; on
+        a CPU a ReLU Conv2D then computes that channel alone (_single_channel_conv).
         """
         outputs = feature_model(self.preprocess(images01 * 255.0))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
@@ -295,7 +300,7 @@ class _Renderer:
             narrowed = narrow is not None and narrow.layer == layer.name
             if relu and isinstance(layer, keras.layers.Conv2D):
                 bias = layer.bias if layer.use_bias else None
-                if narrowed and _depthwise_ok(layer):
+                if narrowed and self.single_channel_conv and _depthwise_ok(layer):
                     ids = narrow.ids(out, indices, layer.filters)
                     out = _single_channel_conv(layer, out, ids)
                     bias = None if bias is None else tf.reshape(tf.gather(bias, ids), [-1, 1, 1, 1])

@@ -39,4 +39,5 @@ def test_overwrite_reaches_every_part(tmp_path):
     assert set(redo) == {"saliency", "style", "dream"}
     assert all(options == {"weights": "offline", "overwrite": True} for options in redo.values())
     keep = _calls(tmp_path)
+    assert set(keep) == {"saliency", "style", "dream"}
     assert all(options["overwrite"] is False for options in keep.values())
