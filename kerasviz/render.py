@@ -495,10 +495,8 @@ class _Shards:
 
 def _depthwise_ok(layer: keras.layers.Conv2D) -> bool:
     """Whether _single_channel_conv can stand in for this layer's convolution."""
-    config = layer.get_config()
-    strides = tuple(config["strides"])
-    return (type(layer) is keras.layers.Conv2D and config["groups"] == 1 and config["data_format"] == "channels_last"
-            and config["padding"] in ("same", "valid") and strides[0] == strides[1])
+    return (type(layer) is keras.layers.Conv2D and layer.groups == 1 and layer.data_format == "channels_last"
+            and layer.padding in ("same", "valid") and layer.strides[0] == layer.strides[1])
 
 
 def _single_channel_conv(layer: keras.layers.Conv2D, x: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
@@ -509,16 +507,15 @@ def _single_channel_conv(layer: keras.layers.Conv2D, x: tf.Tensor, ids: tf.Tenso
     convolution, then summed over input channels: 1/filters of the full layer's work, forward and
     backward, instead of computing every channel and keeping one.
     """
-    config = layer.get_config()
     kernel = tf.cast(tf.gather(layer.kernel, ids, axis=3), x.dtype)  # (kh, kw, C, B)
     kh, kw, c = kernel.shape[0], kernel.shape[1], kernel.shape[2]
     batch = tf.shape(x)[0]
     kernel = tf.reshape(tf.transpose(kernel, (0, 1, 3, 2)), [kh, kw, -1, 1])  # (kh, kw, B*C, 1), image-major
     folded = tf.transpose(x, (1, 2, 0, 3))  # (H, W, B, C)
     folded = tf.reshape(folded, tf.concat([[1], tf.shape(folded)[:2], [-1]], 0))  # (1, H, W, B*C)
-    stride = int(config["strides"][0])
-    y = tf.nn.depthwise_conv2d(folded, kernel, [1, stride, stride, 1], config["padding"].upper(),
-                               dilations=tuple(int(d) for d in config["dilation_rate"]))
+    stride = layer.strides[0]
+    y = tf.nn.depthwise_conv2d(folded, kernel, [1, stride, stride, 1], layer.padding.upper(),
+                               dilations=layer.dilation_rate)
     y = tf.reshape(y, tf.concat([tf.shape(y)[1:3], [batch, c]], 0))
     total = tf.reduce_sum(tf.cast(y, tf.float32), axis=-1)  # accumulate as a convolution does
     return tf.transpose(total, (2, 0, 1))[..., None]
