@@ -1,19 +1,30 @@
-"""Filter visualisation: speed and picture quality of kerasviz's default method against a keras-io baseline.
+"""Filter pictures: kerasviz's methods against plain pixel-space ascent, scored four ways, per layer.
 
-The baseline is keras-io's examples/vision/visualizing_what_convnets_learn.py, batched over the
-filters and run in this process: 30 steps of L2-normalised gradient ascent with step 10 in the
-[-1, 1] input space from a near-grey start, fp32 (timed over its 30 steps alone, after tracing).
-kerasviz runs as a user runs it: the whole `scripts/visualize_filters.py` process, start-up
-included. Both are judged by the robust activation (benchmarks/quality.py) of the saved PNGs.
+For every conv layer of the model (default: all 13 of VGG16), 16 filters spread across the layer are
+drawn by each kerasviz method and by a baseline run in this process on the same filters: pixel-space
+ascent from grey 0.5 plus uniform noise +-0.125 (0-1 scale), 30 steps each adding (10/255) g / RMS(g),
+then contrast-normalised to std 0.15 around 0.5. Every saved (uint8) picture is scored by
+(benchmarks/quality.py):
 
-  python benchmarks/filters.py                    # offline VGG16, block4_conv3 and block5_conv3
-  python benchmarks/filters.py --method=classic --layers=block5_conv3
+- robust activation: the unit's mean response over random rescale and shift views of the picture;
+  per layer the median ratio to the baseline's picture, over filters whose baseline scores above 1,
+  and the worst ratio;
+- naturalness: the share of grey-level spectral power above half the Nyquist frequency (photos
+  0.03-0.06), median over pictures that excite their unit (robust activation above 1);
+- frame: the outer 6% ring against the band inside it (mean colour difference in units of the
+  picture's std, and the ratio of their std), median and worst;
+- specificity: the rank of the target unit among all units of the layer by response to the picture,
+  each divided by its mean response on photos (0 = the target responds most), median;
+- seconds per picture (tracing included, as a user meets it).
+
+  python benchmarks/filters.py                                   # every layer: about an hour here
+  python benchmarks/filters.py --layers=block2_conv2,block5_conv3 --methods=fft,maco --out=/tmp/f
 """
 
+from __future__ import annotations
+
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,24 +37,32 @@ from absl import app, flags  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 import quality  # noqa: E402
 
-from kerasviz import load_model, models  # noqa: E402
+from kerasviz import load_model, models, render  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "vgg16", "Model name.")
-flags.DEFINE_string("weights", "offline", "Weights for both runs.")
-flags.DEFINE_list("layers", ["block4_conv3", "block5_conv3"], "Layers to compare.")
-flags.DEFINE_list("filters", ["0", "64", "128", "192", "256", "320", "384", "448"], "Filters of each layer.")
-flags.DEFINE_integer("size", 128, "Image side.")
-flags.DEFINE_string("method", None, "kerasviz method (default: the library default).")
-flags.DEFINE_integer("steps", None, "kerasviz steps (default: the method's).")
+flags.DEFINE_string("weights", "offline", "Weights.")
+flags.DEFINE_list("layers", None, "Layers (default: every conv layer).")
+flags.DEFINE_integer("filters", 16, "Filters a layer, spread evenly from the first to the last.", lower_bound=1)
+flags.DEFINE_integer("size", 128, "Picture side.")
+flags.DEFINE_list("methods", None, "kerasviz methods (default: every method but classic).")
 flags.DEFINE_string("precision", "auto", "kerasviz precision.")
-flags.DEFINE_string("out", None, "Keep the pictures here (default: a temporary folder).")
+flags.DEFINE_string("out", None, "Keep the pictures here (one strip a layer and method).")
 
-BASELINE_STEPS, BASELINE_LR = 30, 10.0  # keras-io: iterations = 30, learning_rate = 10.0
+BASELINE_STEPS = 30
+BASELINE_STEP = 10.0 / 255.0  # each step adds this times g / RMS(g), on the 0-1 scale
+BASELINE_NOISE = 0.125  # uniform noise around grey 0.5
+BASELINE_STD = 0.15  # contrast of the saved picture around 0.5
+ALIVE = 1.0  # robust activation above which a picture counts as exciting its unit
 
 
-def keras_io_baseline(model, layer, filters, size):
-    """keras-io's recipe, batched: returns uint8 images and seconds for its 30 steps."""
+def spread_filters(channels: int, count: int) -> list[int]:
+    """`count` filter indices spread evenly over 0..channels-1, first and last included."""
+    return sorted(set(np.linspace(0, channels - 1, min(count, channels)).round().astype(int).tolist()))
+
+
+def baseline(model, layer: str, filters: list[int], size: int, seed: int = 0) -> np.ndarray:
+    """Plain pixel-space ascent (see the module docstring): uint8 (N, size, size, 3)."""
     preprocess = models.preprocess_fn(model)
     features = tf.keras.Model(model.input, models.get_layer(model, layer).output)
     index = tf.constant(filters, tf.int32)
@@ -52,66 +71,77 @@ def keras_io_baseline(model, layer, filters, size):
     def step(image):
         with tf.GradientTape() as tape:
             tape.watch(image)
-            acts = features(preprocess((image + 1.0) * 127.5))  # the [-1, 1] space of keras-io's model
-            chosen = tf.gather(acts, index, axis=-1, batch_dims=1)[:, 2:-2, 2:-2]  # no border pixels
-            loss = tf.reduce_sum(tf.reduce_mean(chosen, axis=(1, 2)))
-        grads = tape.gradient(loss, image)
-        grads = tf.math.l2_normalize(grads, axis=(1, 2, 3))
-        return image + BASELINE_LR * grads
+            acts = tf.cast(features(preprocess(image * 255.0)), tf.float32)
+            loss = tf.reduce_sum(tf.reduce_mean(tf.gather(acts, index, axis=-1, batch_dims=1), axis=(1, 2)))
+        grad = tape.gradient(loss, image)
+        rms = tf.sqrt(tf.reduce_mean(tf.square(grad), axis=(1, 2, 3), keepdims=True))
+        return image + BASELINE_STEP * grad / (rms + 1e-12)
 
-    rng = np.random.default_rng(0)
-    start = tf.constant((rng.uniform(size=(len(filters), size, size, 3)) - 0.5) * 0.25, tf.float32)
-    step(start)  # trace outside the timing
-    t0 = time.perf_counter()
-    image = start
+    rng = np.random.default_rng(seed)
+    image = tf.constant(0.5 + rng.uniform(-BASELINE_NOISE, BASELINE_NOISE, (len(filters), size, size, 3)), tf.float32)
     for _ in range(BASELINE_STEPS):
         image = step(image)
     image = image.numpy()
-    seconds = time.perf_counter() - t0
-    # keras-io deprocess_image: normalise to std 0.15 around 0.5 (its 25-px border crop is left out
-    # so both methods are judged at the same size).
     image = image - image.mean(axis=(1, 2, 3), keepdims=True)
-    image = image / (image.std(axis=(1, 2, 3), keepdims=True) + 1e-5) * 0.15 + 0.5
-    return np.clip(np.round(image * 255), 0, 255).astype(np.uint8), seconds
+    image = image / (image.std(axis=(1, 2, 3), keepdims=True) + 1e-8) * BASELINE_STD + 0.5
+    return np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
 
 
-def run_kerasviz(layer, filters, out):
-    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "visualize_filters.py")
-    cmd = [sys.executable, script, f"--model={FLAGS.model}", f"--weights={FLAGS.weights}", f"--layer={layer}",
-           f"--filters={','.join(map(str, filters))}", f"--size={FLAGS.size}", f"--out={out}", "--tiles",
-           "--overwrite", f"--precision={FLAGS.precision}"]
-    cmd += [f"--method={FLAGS.method}"] if FLAGS.method else []
-    cmd += [f"--steps={FLAGS.steps}"] if FLAGS.steps else []
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - t0
-    stem = f"{FLAGS.model}_{layer}"
-    images = np.stack([iio.imread(os.path.join(out, stem, f"{f:04d}.png")) for f in filters])
-    return images, seconds
+def scores(model, layer: str, images: np.ndarray, filters: list[int], photos: np.ndarray) -> dict[str, np.ndarray]:
+    """Every score of every picture, float (N,) each."""
+    difference, std_ratio = quality.frame_scores(images)
+    return {
+        "robust": quality.robust_activation(model, layer, images, filters),
+        "high_freq": quality.high_frequency_share(images),
+        "frame_mean": difference,
+        "frame_std": std_ratio,
+        "rank": quality.specificity_rank(model, layer, images, filters, photos=photos).astype(float),
+    }
+
+
+def summary(ours: dict, base: dict) -> str:
+    counted = base["robust"] > ALIVE
+    ratio = ours["robust"][counted] / base["robust"][counted]
+    alive = ours["robust"] > ALIVE
+    natural = np.median(ours["high_freq"][alive]) if alive.any() else float("nan")
+    ratio_text = f"{np.median(ratio):5.2f}x (worst {ratio.min():4.2f}x, n={counted.sum()})" if counted.any() else "n/a"
+    return (f"robust median {np.median(ours['robust']):7.2f}  vs baseline {ratio_text:26s}  "
+            f"alive {alive.sum():2d}/{len(alive)}  high-freq {natural:4.2f}  "
+            f"frame {np.median(ours['frame_mean']):4.2f}/{ours['frame_mean'].max():4.2f} std "
+            f"{np.median(ours['frame_std']):4.2f}/{ours['frame_std'].max():4.2f}  rank {np.median(ours['rank']):5.1f}")
 
 
 def main(argv):
     del argv
     model = load_model(FLAGS.model, FLAGS.weights)
-    filters = [int(f) for f in FLAGS.filters]
-    out = FLAGS.out or tempfile.mkdtemp(prefix="kerasviz-bench-")
-    print(f"{FLAGS.model} ({models.model_info(model).weights}), {len(filters)} filters, {FLAGS.size} px")
-    for layer in FLAGS.layers:
-        base_images, base_s = keras_io_baseline(model, layer, filters, FLAGS.size)
-        ours_images, ours_s = run_kerasviz(layer, filters, out)
-        iio.imwrite(os.path.join(out, f"baseline_{layer}.png"), np.concatenate(base_images, axis=1))
-        base_q = quality.robust_activation(model, layer, base_images, filters)
-        ours_q = quality.robust_activation(model, layer, ours_images, filters)
-        ms = 1000 * base_s / (BASELINE_STEPS * len(filters))
-        print(f"\n{layer}")
-        print(f"  keras-io baseline: {base_s:6.1f} s for 30 steps ({ms:.1f} ms per image-step), "
-              f"robust activation median {np.median(base_q):7.2f}, alive {np.sum(base_q > 1)}/{len(filters)}")
-        print(f"  kerasviz script  : {ours_s:6.1f} s whole run (start-up included), "
-              f"robust activation median {np.median(ours_q):7.2f}, alive {np.sum(ours_q > 1)}/{len(filters)}")
-        print(f"  ratio: quality {np.median(ours_q) / max(np.median(base_q), 1e-6):.2f}x, time {ours_s / base_s:.2f}x")
-        print("  per filter (baseline -> kerasviz): "
-              + ", ".join(f"{f}: {b:.1f}->{o:.1f}" for f, b, o in zip(filters, base_q, ours_q)))
-    print(f"\npictures in {out}")
+    layers = FLAGS.layers or models.conv_layers(model)
+    methods = FLAGS.methods or [name for name in render.METHODS if name != "classic"]
+    photos = quality.reference_photos(FLAGS.size)
+    print(f"{FLAGS.model} ({models.model_info(model).weights}), {FLAGS.filters} filters a layer, {FLAGS.size} px, "
+          f"precision {render.resolve_precision(FLAGS.precision)}; methods {', '.join(methods)}; "
+          f"per layer: median (worst) over the pictures, ratio to the baseline's picture of the same filter")
+    if FLAGS.out:
+        os.makedirs(FLAGS.out, exist_ok=True)
+    for layer in layers:
+        filters = spread_filters(models.num_channels(model, layer), FLAGS.filters)
+        start = time.perf_counter()
+        base_images = baseline(model, layer, filters, FLAGS.size)
+        base_seconds = (time.perf_counter() - start) / len(filters)
+        base = scores(model, layer, base_images, filters, photos)
+        print(f"\n{layer} (filters {filters[0]}..{filters[-1]})", flush=True)
+        print(f"  {'baseline':16s} {base_seconds:5.2f} s/pic  {summary(base, base)}", flush=True)
+        strips = {"baseline": base_images}
+        for name in methods:
+            start = time.perf_counter()
+            images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, method=name,
+                                                 precision=FLAGS.precision)
+            seconds = (time.perf_counter() - start) / len(filters)
+            print(f"  {name:16s} {seconds:5.2f} s/pic  {summary(scores(model, layer, images, filters, photos), base)}",
+                  flush=True)
+            strips[name] = images
+        if FLAGS.out:
+            rows = [np.concatenate(strip, axis=1) for strip in strips.values()]
+            iio.imwrite(os.path.join(FLAGS.out, f"{layer}.png"), np.concatenate(rows, axis=0))
 
 
 if __name__ == "__main__":

@@ -42,3 +42,82 @@ def robust_activation(model, layer: str, images: np.ndarray, filters, *, seed: i
         chosen = tf.gather(acts, filters, axis=-1, batch_dims=1)
         total += tf.reduce_mean(chosen, axis=(1, 2)).numpy()
     return (total / VIEWS).astype(np.float32)
+
+
+# -- naturalness, frames and specificity ---------------------------------------------------------
+HALF_NYQUIST = 0.25  # cycles per pixel: half of the 0.5 that a pixel grid can show
+RING = 0.06  # the outer ring (and the band inside it) as a share of the picture's side
+
+
+def high_frequency_share(images: np.ndarray) -> np.ndarray:
+    """float (N,): share of each picture's grey-level spectral power above half the Nyquist frequency.
+
+    Mean removed, no window. Photos score about 0.03-0.06, white noise about 0.8 (the share of the
+    frequency square outside the radius-0.25 disc).
+    """
+    grey = np.asarray(images, np.float64).mean(axis=-1)
+    grey = grey - grey.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(grey)) ** 2
+    fy = np.fft.fftfreq(grey.shape[1])[:, None]
+    fx = np.fft.fftfreq(grey.shape[2])[None, :]
+    high = np.sqrt(fx * fx + fy * fy) > HALF_NYQUIST
+    return power[:, high].sum(axis=1) / np.maximum(power.sum(axis=(1, 2)), 1e-12)
+
+
+def frame_scores(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean_difference, std_ratio), float (N,) each: how much the outer ring of each picture differs
+    from the band just inside it.
+
+    The ring is the outer RING share of the side, the band the next RING share inwards. The mean
+    difference is the distance between their mean colours (RGB) in units of the picture's std; the std
+    ratio is the ring's std over the band's (each about its own mean colour). A picture without a frame
+    scores near 0 and 1.
+    """
+    images = np.asarray(images, np.float64)
+    n, h, w, _ = images.shape
+    k = max(1, round(RING * min(h, w)))
+    ring = np.ones((h, w), bool)
+    ring[k:h - k, k:w - k] = False
+    band = np.zeros((h, w), bool)
+    band[k:h - k, k:w - k] = True
+    band[2 * k:h - 2 * k, 2 * k:w - 2 * k] = False
+    std = images.reshape(n, -1).std(axis=1) + 1e-6
+    ring_px, band_px = images[:, ring], images[:, band]  # (N, P, 3)
+    difference = np.linalg.norm(ring_px.mean(axis=1) - band_px.mean(axis=1), axis=-1) / std
+    spread = lambda px: np.sqrt(((px - px.mean(axis=1, keepdims=True)) ** 2).mean(axis=(1, 2)))  # noqa: E731
+    return difference, spread(ring_px) / (spread(band_px) + 1e-6)
+
+
+def reference_photos(size: int) -> np.ndarray:
+    """uint8 (4, size, size, 3): scikit-image's photos, centre-cropped square and resized."""
+    from skimage import data
+
+    photos = []
+    for name in ("chelsea", "astronaut", "coffee", "rocket"):
+        photo = getattr(data, name)()
+        h, w = photo.shape[:2]
+        side = min(h, w)
+        crop = photo[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2]
+        photos.append(tf.image.resize(crop, (size, size), antialias=True).numpy())
+    return np.clip(np.round(np.stack(photos)), 0, 255).astype(np.uint8)
+
+
+def specificity_rank(model, layer: str, images: np.ndarray, filters, *, photos: np.ndarray | None = None) -> np.ndarray:
+    """int (N,): rank of each picture's own unit among all units of `layer` by their response to the
+    picture, each unit's response divided by its mean response on reference photos (0: the picture
+    excites its own unit more, relative to photos, than any other unit).
+
+    A unit that photos leave silent is divided by a tenth of the layer's median photo response instead
+    of by zero, so it does not outrank every other unit on any faint response.
+    """
+    images = np.asarray(images)
+    photos = reference_photos(images.shape[1]) if photos is None else photos
+    preprocess = models.preprocess_fn(model)
+    features = tf.keras.Model(model.input, models.get_layer(model, layer).output)
+    mean_response = lambda x: tf.reduce_mean(tf.cast(features(preprocess(tf.constant(x, tf.float32))), tf.float32),  # noqa: E731
+                                             axis=(1, 2)).numpy()
+    on_photos = mean_response(photos).mean(axis=0)
+    floor = 0.1 * max(float(np.median(on_photos)), 1e-6)
+    relative = mean_response(images) / np.maximum(on_photos, floor)  # (N, C)
+    own = relative[np.arange(len(images)), np.asarray(filters)]
+    return (relative > own[:, None]).sum(axis=1)
