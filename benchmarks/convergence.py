@@ -40,13 +40,12 @@ def trajectory(model, layer: str, filters: list[int]) -> list[tuple[int, np.ndar
     indices = np.asarray(filters, np.int32)
     seeds = np.stack([np.zeros_like(indices), indices], axis=1).astype(np.int32)
     indices_d, seeds_d = renderer._distribute([indices]), renderer._distribute([seeds])
-    revive_until = tf.constant(round(method.steps * method.revive_fraction))
     state = renderer._run(functools.partial(renderer._init_state, renderer.param.init), seeds_d)
     rows = []
     for done in range(0, method.steps, render.SEGMENT_STEPS):
         count = min(render.SEGMENT_STEPS, method.steps - done)
         state = renderer._run(renderer._segment, *state[:3], indices_d, seeds_d, tf.constant(done),
-                              tf.constant(count), revive_until)
+                              tf.constant(count))
         pictures = render._to_uint8(renderer._final_image(state[0]))
         rows.append((done + count, renderer.score(pictures, filters)))
     return rows

@@ -31,11 +31,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import imageio.v3 as iio  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 import quality  # noqa: E402
+from quality import baseline  # noqa: E402
 
 from kerasviz import load_model, models, render  # noqa: E402
 
@@ -49,42 +49,12 @@ flags.DEFINE_list("methods", None, "kerasviz methods (default: every method but 
 flags.DEFINE_string("precision", "auto", "kerasviz precision.")
 flags.DEFINE_string("out", None, "Keep the pictures here (one strip a layer and method).")
 
-BASELINE_STEPS = 30
-BASELINE_STEP = 10.0 / 255.0  # each step adds this times g / RMS(g), on the 0-1 scale
-BASELINE_NOISE = 0.125  # uniform noise around grey 0.5
-BASELINE_STD = 0.15  # contrast of the saved picture around 0.5
 ALIVE = 1.0  # robust activation above which a picture counts as exciting its unit
 
 
 def spread_filters(channels: int, count: int) -> list[int]:
     """`count` filter indices spread evenly over 0..channels-1, first and last included."""
     return sorted(set(np.linspace(0, channels - 1, min(count, channels)).round().astype(int).tolist()))
-
-
-def baseline(model, layer: str, filters: list[int], size: int, seed: int = 0) -> np.ndarray:
-    """Plain pixel-space ascent (see the module docstring): uint8 (N, size, size, 3)."""
-    preprocess = models.preprocess_fn(model)
-    features = tf.keras.Model(model.input, models.get_layer(model, layer).output)
-    index = tf.constant(filters, tf.int32)
-
-    @tf.function
-    def step(image):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            acts = tf.cast(features(preprocess(image * 255.0)), tf.float32)
-            loss = tf.reduce_sum(tf.reduce_mean(tf.gather(acts, index, axis=-1, batch_dims=1), axis=(1, 2)))
-        grad = tape.gradient(loss, image)
-        rms = tf.sqrt(tf.reduce_mean(tf.square(grad), axis=(1, 2, 3), keepdims=True))
-        return image + BASELINE_STEP * grad / (rms + 1e-12)
-
-    rng = np.random.default_rng(seed)
-    image = tf.constant(0.5 + rng.uniform(-BASELINE_NOISE, BASELINE_NOISE, (len(filters), size, size, 3)), tf.float32)
-    for _ in range(BASELINE_STEPS):
-        image = step(image)
-    image = image.numpy()
-    image = image - image.mean(axis=(1, 2, 3), keepdims=True)
-    image = image / (image.std(axis=(1, 2, 3), keepdims=True) + 1e-8) * BASELINE_STD + 0.5
-    return np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
 
 
 def scores(model, layer: str, images: np.ndarray, filters: list[int], photos: np.ndarray) -> dict[str, np.ndarray]:

@@ -121,3 +121,38 @@ def specificity_rank(model, layer: str, images: np.ndarray, filters, *, photos: 
     relative = mean_response(images) / np.maximum(on_photos, floor)  # (N, C)
     own = relative[np.arange(len(images)), np.asarray(filters)]
     return (relative > own[:, None]).sum(axis=1)
+
+
+# -- the baseline every method is measured against ------------------------------------------------
+BASELINE_STEPS = 30
+BASELINE_STEP = 10.0 / 255.0  # each step adds this times g / RMS(g), on the 0-1 scale
+BASELINE_NOISE = 0.125  # uniform noise around grey 0.5
+BASELINE_STD = 0.15  # contrast of the saved picture around 0.5
+
+
+def baseline(model, layer: str, filters: list[int], size: int, seed: int = 0) -> np.ndarray:
+    """The baseline: pixel-space ascent from grey 0.5 plus uniform noise +-BASELINE_NOISE, BASELINE_STEPS
+    steps each adding BASELINE_STEP * g / RMS(g), contrast-normalised to BASELINE_STD around 0.5:
+    uint8 (N, size, size, 3)."""
+    preprocess = models.preprocess_fn(model)
+    features = tf.keras.Model(model.input, models.get_layer(model, layer).output)
+    index = tf.constant(filters, tf.int32)
+
+    @tf.function
+    def step(image):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            acts = tf.cast(features(preprocess(image * 255.0)), tf.float32)
+            loss = tf.reduce_sum(tf.reduce_mean(tf.gather(acts, index, axis=-1, batch_dims=1), axis=(1, 2)))
+        grad = tape.gradient(loss, image)
+        rms = tf.sqrt(tf.reduce_mean(tf.square(grad), axis=(1, 2, 3), keepdims=True))
+        return image + BASELINE_STEP * grad / (rms + 1e-12)
+
+    rng = np.random.default_rng(seed)
+    image = tf.constant(0.5 + rng.uniform(-BASELINE_NOISE, BASELINE_NOISE, (len(filters), size, size, 3)), tf.float32)
+    for _ in range(BASELINE_STEPS):
+        image = step(image)
+    image = image.numpy()
+    image = image - image.mean(axis=(1, 2, 3), keepdims=True)
+    image = image / (image.std(axis=(1, 2, 3), keepdims=True) + 1e-8) * BASELINE_STD + 0.5
+    return np.clip(np.round(image * 255), 0, 255).astype(np.uint8)

@@ -2,7 +2,7 @@
 
 A unit counts as silent under a recipe when its picture's robust activation (benchmarks/quality.py)
 is below --alive. Each filter is drawn by every kerasviz method (classic, fft, maco) and by the
-plain pixel-space baseline of benchmarks/filters.py, and its response to scikit-image's photos is
+plain pixel-space baseline (benchmarks/quality.py), and its response to scikit-image's photos is
 measured too (the largest mean response over the photos). The units silent under every recipe and on
 every photo are listed: what a grey tile in the gallery then means is a fact about the network.
 
@@ -22,7 +22,7 @@ from absl import app, flags  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 import quality  # noqa: E402
-from filters import baseline  # noqa: E402
+from quality import baseline  # noqa: E402
 
 from kerasviz import load_model, models, render  # noqa: E402
 
