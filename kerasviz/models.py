@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kerasviz import weights as weights_lib
@@ -141,3 +142,27 @@ def num_channels(model: keras.Model, layer: str) -> int:
 def _model_name(model: keras.Model) -> str:
     info = model_info(model)
     return info.name if info else model.name
+
+
+def receptive_field(model: keras.Model, layer: str, size: int) -> int:
+    """The side in input pixels (at most `size`) that one central position of `layer` sees.
+
+    Measured, not looked up, so it holds for any model: the extent of the input gradient of the
+    layer's central position (all channels) on a random `size` x `size` picture. Where the layer's
+    map has an even side, the two central positions are taken, so the extent may be one stride more.
+    """
+    features = keras.Model(model.input, get_layer(model, layer).output)
+    image = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        out = tf.cast(features(preprocess_fn(model)(image)), tf.float32)
+        if out.shape.rank != 4:
+            return size
+        h, w = out.shape[1], out.shape[2]
+        centre = out[:, (h - 1) // 2:h // 2 + 1, (w - 1) // 2:w // 2 + 1]
+        score = tf.reduce_sum(tf.abs(centre))
+    grad = np.abs(tape.gradient(score, image).numpy()[0]).sum(axis=-1)
+    rows, cols = np.nonzero(grad.sum(axis=1))[0], np.nonzero(grad.sum(axis=0))[0]
+    if rows.size == 0:
+        return size
+    return int(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)

@@ -8,6 +8,7 @@ one compiled step serves every batch of the same shape.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -19,6 +20,17 @@ _COLOR_CORRELATION_SVD_SQRT = np.array(
     [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32
 )
 COLOR_CORRELATION = _COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(_COLOR_CORRELATION_SVD_SQRT, axis=0))
+
+
+def color_correlation(chroma_power: float = 1.0) -> np.ndarray:
+    """(3, 3): decorrelated channels (rows of the result's transpose) -> RGB.
+
+    The columns are ImageNet's colour axes (luminance, then two chroma axes); their lengths are the
+    axes' spread relative to luminance raised to `chroma_power`: 1 gives photos' own colour statistics
+    (lucid), 0 lets chroma move as freely as luminance, 0.5 halfway on a log scale.
+    """
+    norms = np.linalg.norm(_COLOR_CORRELATION_SVD_SQRT, axis=0)
+    return (_COLOR_CORRELATION_SVD_SQRT / norms * (norms / norms.max()) ** chroma_power).astype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,25 +67,46 @@ def pixel(batch: int, size: int, *, mean: float = 0.5, noise: float = 20 / 255) 
     return Parameterization((batch, size, size, 3), init, lambda value: value)
 
 
-def _spectrum_scale(size: int, decay_power: float) -> np.ndarray:
-    """1/f amplitude scaling of an rfft2d spectrum (lucid, optvis/param/spatial.py)."""
+def _spectrum_scale(size: int, decay_power: float, receptive_field: int | None = None) -> np.ndarray:
+    """1/f amplitude scaling of an rfft2d spectrum (lucid, optvis/param/spatial.py).
+
+    With a `receptive_field` (pixels), frequencies below one cycle per receptive field share the
+    scale of that frequency instead of growing further, and the whole scale is then set so that
+    the picture's pixel variance per unit of spectrum is what the plain 1/f scale gives. A unit sees
+    no structure coarser than its receptive field, so those frequencies would only spend the
+    picture's contrast on slow colour washes, drowning the fine patterns a small unit needs.
+    """
     fy = np.fft.fftfreq(size)[:, None]
     fx = np.fft.rfftfreq(size)[None, :]
     freqs = np.sqrt(fx * fx + fy * fy)
-    scale = 1.0 / np.maximum(freqs, 1.0 / size) ** decay_power
+    plain = 1.0 / np.maximum(freqs, 1.0 / size) ** decay_power
+    if receptive_field is None or receptive_field >= size:
+        scale = plain
+    else:
+        scale = 1.0 / np.maximum(freqs, 1.0 / max(receptive_field, 2)) ** decay_power
+        scale *= np.sqrt(np.sum(plain**2) / np.sum(scale**2))
     return (scale * size).astype(np.float32)  # size = sqrt(h * w): keeps pixel variance near 1
 
 
 def fourier(
-    batch: int, size: int, *, decay_power: float = 1.0, sd: float = 0.01, decorrelate: bool = True
+    batch: int,
+    size: int,
+    *,
+    decay_power: float = 1.0,
+    sd: float = 0.01,
+    decorrelate: bool = True,
+    chroma_power: float = 1.0,
+    receptive_field: int | None = None,
 ) -> Parameterization:
     """A 1/f-scaled Fourier spectrum in a decorrelated colour space, squashed by a sigmoid.
 
     Mordvintsev et al. 2018 ("Differentiable Image Parameterizations"): steepest ascent in
-    this space favours natural-image statistics over high-frequency noise.
+    this space favours natural-image statistics over high-frequency noise. `receptive_field`
+    flattens the scale below one cycle per receptive field (see _spectrum_scale); `chroma_power`
+    sets how freely colour moves against brightness (see color_correlation).
     """
-    scale = tf.constant(_spectrum_scale(size, decay_power))  # (H, W//2+1)
-    correlation = tf.constant(COLOR_CORRELATION.T if decorrelate else np.eye(3, dtype=np.float32))
+    scale = tf.constant(_spectrum_scale(size, decay_power, receptive_field))  # (H, W//2+1)
+    correlation = tf.constant(color_correlation(chroma_power).T if decorrelate else np.eye(3, dtype=np.float32))
     shape = (batch, 3, size, size // 2 + 1, 2)
 
     def init(seeds):
@@ -87,12 +120,14 @@ def fourier(
         return tf.sigmoid(image)
 
     def resize(value, to_size, power=1):
-        return _resize_spectrum(value, size, to_size, decay_power, power)
+        return _resize_spectrum(value, size, to_size, decay_power, power, receptive_field)
 
     return Parameterization(shape, init, to_image, resize)
 
 
-def _resize_spectrum(value: tf.Tensor, size: int, to_size: int, decay_power: float, power: int) -> tf.Tensor:
+def _resize_spectrum(
+    value: tf.Tensor, size: int, to_size: int, decay_power: float, power: int, receptive_field: int | None = None
+) -> tf.Tensor:
     """(B, 3, s, s//2+1, 2) spectrum of `fourier` at `size` -> the same picture's at `to_size` >= size.
 
     Each frequency keeps its coefficient (rescaled for the two sizes' 1/f scaling and irfft's 1/(h w);
@@ -106,7 +141,8 @@ def _resize_spectrum(value: tf.Tensor, size: int, to_size: int, decay_power: flo
     positive = (size + 1) // 2  # rows 0..positive-1 are frequencies 0.., the rest negative ones
     rows = np.concatenate([np.arange(positive), np.arange(positive, size) - size + to_size])
     cols = np.arange(size // 2 + 1)
-    low, high = _spectrum_scale(size, decay_power), _spectrum_scale(to_size, decay_power)
+    low = _spectrum_scale(size, decay_power, receptive_field)
+    high = _spectrum_scale(to_size, decay_power, receptive_field)
     factor = (to_size / size) ** 2 * low / high[rows][:, cols]  # keeps irfft2d(coefficient * scale) / (h w)
     if size % 2 == 0 and to_size > size:
         factor[:, size // 2] *= 0.5
@@ -116,3 +152,66 @@ def _resize_spectrum(value: tf.Tensor, size: int, to_size: int, decay_power: flo
                           [to_size, *value.shape[:2], size // 2 + 1, 2])
     moved = tf.transpose(moved, [1, 2, 0, 3, 4])
     return tf.pad(moved, [[0, 0], [0, 0], [0, 0], [0, to_size // 2 - size // 2], [0, 0]])
+
+
+def magnitude_constrained(batch: int, size: int) -> Parameterization:
+    """Fourier phase only, the magnitude fixed to photos' mean spectrum, in decorrelated colour.
+
+    MaCo (Fel et al. 2023, "Unlocking Feature Visualization for Deeper Networks with MAgnitude
+    Constrained Optimization"): every picture keeps a natural image's amplitude spectrum, so ascent
+    can only move where things are, not how much of each frequency there is. The magnitude is
+    measured from scikit-image's photos (natural_spectrum); the phase starts uniform at random.
+    """
+    magnitude = tf.constant(natural_spectrum(size))  # (3, H, W//2+1)
+    correlation = tf.constant(COLOR_CORRELATION.T)
+    shape = (batch, 3, size, size // 2 + 1)
+
+    def init(seeds):
+        return tf.map_fn(
+            lambda s: tf.random.stateless_uniform(shape[1:], s, -np.pi, np.pi),
+            seeds,
+            fn_output_signature=tf.float32,
+        )
+
+    def to_image(phase):
+        spectrum = tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase))
+        image = tf.signal.irfft2d(spectrum, fft_length=[size, size])  # (B, 3, H, W), zero mean
+        image = tf.einsum("bchw,cd->bhwd", image, correlation)
+        return tf.sigmoid(4.0 * image)  # slope 1 at grey: the photos' contrast, softly bounded
+
+    return Parameterization(shape, init, to_image)
+
+
+@functools.cache
+def natural_spectrum(size: int) -> np.ndarray:
+    """float32 (3, size, size//2+1): the mean rfft2 amplitude of photos at `size` x `size` pixels
+    (0-1 scale, mean removed) in the decorrelated colour space, averaged over rings of equal frequency.
+
+    The photos are scikit-image's (chelsea, astronaut, coffee, rocket), centre-cropped square.
+    Averaging over rings keeps the spectrum's fall-off and drops each photo's own orientations and
+    the cross that its non-periodic borders add.
+    """
+    from skimage import data
+    from skimage.transform import resize
+
+    to_decorrelated = np.linalg.inv(COLOR_CORRELATION.T)
+    amplitude = np.zeros((3, size, size // 2 + 1))
+    names = ("chelsea", "astronaut", "coffee", "rocket")
+    for name in names:
+        photo = getattr(data, name)().astype(np.float64) / 255.0
+        h, w = photo.shape[:2]
+        side = min(h, w)
+        photo = photo[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2]
+        photo = resize(photo, (size, size), anti_aliasing=True) @ to_decorrelated
+        photo = photo - photo.mean(axis=(0, 1))
+        amplitude += np.abs(np.fft.rfft2(np.moveaxis(photo, -1, 0)))
+    amplitude /= len(names)
+    fy = np.fft.fftfreq(size)[:, None] * size
+    fx = np.fft.rfftfreq(size)[None, :] * size
+    ring = np.round(np.sqrt(fx * fx + fy * fy)).astype(int)
+    counts = np.bincount(ring.ravel())
+    for channel in amplitude:
+        means = np.bincount(ring.ravel(), channel.ravel()) / np.maximum(counts, 1)
+        channel[:] = means[ring]
+    amplitude[:, 0, 0] = 0.0  # no mean: the picture is centred on grey
+    return amplitude.astype(np.float32)

@@ -36,9 +36,9 @@ class Method:
     steps: int
     learning_rate: float
     update: str  # "adam" or "normalized" (gradient divided by its RMS, Chollet 2016)
-    parameterization: Callable[[int, int], param.Parameterization]  # (batch, size) -> param
+    # (batch, size, receptive field of the objective's layer in pixels) -> param
+    parameterization: Callable[[int, int, int], param.Parameterization]
     transform: Callable[[int], transforms.Transform] | None  # size -> transform
-    revive_fraction: float = 0.0  # share of steps that ascend the pre-ReLU response (dead units get a gradient)
     l2_decay: float = 0.0  # Yosinski et al. 2015 regularisers (classic only)
     blur_every: int = 0
     blur_sigma: float = 0.5
@@ -46,6 +46,8 @@ class Method:
     coarse_fraction: float = 0.0  # share of the steps run at half size first (progressive resolution)
 
 
+FFT_CHROMA_POWER = 0.25  # colour axes at the fourth root of photos' chroma spread (param.color_correlation)
+MACO_LEARNING_RATE = 0.2  # radians of phase per Adam step
 METHODS: dict[str, Method] = {
     # Chollet 2016, "How convolutional neural networks see the world" (the seed's recipe):
     # grey + noise start, 20 steps of RMS-normalised gradient ascent, step 1 on the 0-255 scale.
@@ -54,20 +56,30 @@ METHODS: dict[str, Method] = {
         steps=20,
         learning_rate=1.0 / 255.0,
         update="normalized",
-        parameterization=lambda batch, size: param.pixel(batch, size),
+        parameterization=lambda batch, size, receptive_field: param.pixel(batch, size),
         transform=None,
         contrast_normalize=True,
     ),
-    # Olah et al. 2017 / Mordvintsev et al. 2018 (lucid): decorrelated Fourier image, Adam 0.05,
-    # transformation robustness; the first steps ascend the pre-ReLU response (revive dead units).
+    # Olah et al. 2017 / Mordvintsev et al. 2018 (lucid): a 1/f Fourier image in decorrelated colour,
+    # Adam 0.05 under transformation robustness; the spectrum flattens below the unit's receptive
+    # field and chroma moves more freely than photos' (benchmarks/filters.py measured both).
     "fft": Method(
         name="fft",
         steps=48,
         learning_rate=0.05,
         update="adam",
-        parameterization=lambda batch, size: param.fourier(batch, size),
+        parameterization=lambda batch, size, receptive_field: param.fourier(
+            batch, size, chroma_power=FFT_CHROMA_POWER, receptive_field=receptive_field),
         transform=transforms.standard,
-        revive_fraction=0.25,
+    ),
+    # MaCo (Fel et al. 2023): the phase alone is optimised, the magnitude is photos' spectrum.
+    "maco": Method(
+        name="maco",
+        steps=48,
+        learning_rate=MACO_LEARNING_RATE,
+        update="adam",
+        parameterization=lambda batch, size, receptive_field: param.magnitude_constrained(batch, size),
+        transform=transforms.standard,
     ),
 }
 # fft with progressive resolution: the first half of the steps at half size (a quarter of the
@@ -109,10 +121,11 @@ def visualize_filters(
       filters: channel indices of `layer`.
       size: the side of the square images, in pixels.
       steps: optimisation steps (default: the method's).
-      method: "fft" (default; Fourier + decorrelated colour + transformation robustness),
-        "fft_progressive" (fft with the first half of its steps at half size; plain fft below
-        2 * MIN_COARSE_SIZE pixels) or "classic" (normalised-gradient ascent in pixel space, as in
-        the seed).
+      method: "fft" (default; a Fourier image whose spectrum suits the layer's receptive field,
+        decorrelated colour, transformation robustness), "maco" (Fourier phase only, magnitude
+        fixed to photos' spectrum), "fft_progressive" (fft with the first half of its steps at
+        half size; plain fft below 2 * MIN_COARSE_SIZE pixels) or "classic" (normalised-gradient
+        ascent in pixel space, Chollet 2016).
       seed: the same seed gives the same images.
       objective: what to maximise instead of each filter's mean activation; a channel or
         neuron objective without an index takes each image's filter from `filters`.
@@ -254,7 +267,8 @@ class _Renderer:
         self.precision = precision
         self.objective = objective
         self.preprocess = models.preprocess_fn(model, preprocess)
-        self.param = method.parameterization(batch // strategy.num_replicas_in_sync, size)
+        receptive_field = max(models.receptive_field(model, name, size) for name in objective.layers)
+        self.param = method.parameterization(batch // strategy.num_replicas_in_sync, size, receptive_field)
         self.transform = method.transform(size) if method.transform else None
         self.loss_scale = 1024.0 if precision == "float16" else 1.0  # fp16 gradients underflow
         layers = [models.get_layer(model, name) for name in objective.layers]
@@ -338,11 +352,12 @@ class _Renderer:
             cropped[name] = (pre, post)
         return cropped
 
-    def _objective(self, acts, indices, revive):
-        """Per image: the objective on post-ReLU activations; on pre-ReLU ones while `revive`;
-        and while the post-ReLU objective is still zero (a silent unit, which has no gradient),
-        on the pre-ReLU response of its best 1/16 of positions, so ascent works where the unit
-        is closest to firing rather than lifting its whole (very negative) map at once."""
+    def _objective(self, acts, indices):
+        """Per image: the objective on post-ReLU activations; while it is still zero (a silent unit,
+        which has no gradient), on the pre-ReLU response of its best 1/16 of positions, so ascent
+        works where the unit is closest to firing rather than lifting its whole (very negative) map
+        at once. A unit that fires is never pushed by its pre-ReLU map: lifting the positions where it
+        is far below zero would spend the picture on a bland texture instead of the unit's pattern."""
         post = self._evaluate({name: post for name, (_, post) in acts.items()}, indices)
         pre = self._evaluate({name: pre for name, (pre, _) in acts.items()}, indices)
         silent = post <= 0.0
@@ -352,10 +367,10 @@ class _Renderer:
             lambda: self._evaluate({name: _best_positions(pre) for name, (pre, _) in acts.items()}, indices),
             lambda: tf.zeros_like(post),
         )
-        return tf.where(silent, best, tf.where(revive, pre, post))
+        return tf.where(silent, best, post)
 
     # -- one compiled segment of steps ------------------------------------------------------
-    def _segment_fn(self, value, m, v, indices, seeds, start, count, revive_until):
+    def _segment_fn(self, value, m, v, indices, seeds, start, count):
 
         def body(i, value, m, v, scores):
             step = start + i
@@ -366,7 +381,7 @@ class _Renderer:
                     step_seeds = seeds + tf.stack([tf.zeros_like(step), 7919 * (step + 1)])
                     image = self.transform(image, step_seeds)
                 acts = self._without_border(self._activations(self.features, image, indices))
-                scores = self._objective(acts, indices, step < revive_until)
+                scores = self._objective(acts, indices)
                 loss = tf.reduce_sum(scores) * self.loss_scale
             grad = tape.gradient(loss, value) / self.loss_scale
             grad = tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
@@ -416,7 +431,6 @@ class _Renderer:
         replicas = self.strategy.num_replicas_in_sync
         shard = lambda array: self._distribute(np.split(array, replicas))  # noqa: E731
         indices_d, seeds_d = shard(indices), shard(seeds)
-        revive_until = tf.constant(round(steps * self.method.revive_fraction))
         switch = min(round(steps * self.method.coarse_fraction), steps - 1) if coarse is not None else 0
         first = coarse if switch else self
         state = first._run(functools.partial(self._init_state, first.param.init), seeds_d)
@@ -427,7 +441,7 @@ class _Renderer:
                 state = self._run(functools.partial(self._enlarge, coarse.param.resize, self.size), *state[:3])
             count = min(SEGMENT_STEPS, (switch if done < switch else steps) - done)
             state = renderer._run(
-                renderer._segment, *state[:3], indices_d, seeds_d, tf.constant(done), tf.constant(count), revive_until
+                renderer._segment, *state[:3], indices_d, seeds_d, tf.constant(done), tf.constant(count)
             )
             done += count
             report(done)

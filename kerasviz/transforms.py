@@ -36,38 +36,66 @@ def pad(width: int, value: float = GREY) -> Transform:
     return fn
 
 
-def affine(
-    *, jitter: float = 0.0, scale: tuple[float, float] = (1.0, 1.0), degrees: float = 0.0, fill: float = GREY
-) -> Transform:
-    """Random shift (up to `jitter` px), scale and rotation (up to `degrees`) in one bilinear warp.
+FILL_MODES = ("wrap", "reflect", "constant", "nearest")
 
-    The output keeps the input's shape, so a compiled step never retraces; uncovered pixels
-    are filled with `fill`.
+
+def affine(
+    *,
+    jitter: float = 0.0,
+    scale: tuple[float, float] = (1.0, 1.0),
+    degrees: float = 0.0,
+    pad: int = 0,
+    fill_mode: str = "wrap",
+    fill: float = GREY,
+) -> Transform:
+    """Random shift (up to `jitter` px), scale and rotation (up to `degrees`) in one bilinear warp,
+    seen through a view `pad` pixels larger than the picture on every side.
+
+    The output's shape depends on the input's only, so a compiled step never retraces. Pixels
+    outside the picture come from `fill_mode`: "wrap" (the picture continued periodically, as Fourier
+    pictures are: no edge anywhere, and bilinear interpolation across the picture's border reads the
+    pixels on the other side), "reflect", "nearest", or "constant" (the colour `fill`). An edge
+    against a fill is what early layers answer by painting a frame around the picture.
     """
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"unknown fill_mode {fill_mode!r}; valid: {', '.join(FILL_MODES)}")
 
     def fn(images, seeds):
-        shape = tf.shape(images)
-        h, w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+        h, w = images.shape[1], images.shape[2]
+        out_h, out_w = h + 2 * pad, w + 2 * pad
+        margin = 0
+        if fill_mode == "wrap":
+            # Input pixels the warp can reach beyond the picture: the view's half-diagonal at the
+            # smallest scale, plus the shift and one pixel for interpolation. They are filled in by
+            # tiling the picture, since the warp's own "wrap" mode interpolates the last column
+            # with the fill colour rather than with the first (a grey seam at the picture's border).
+            reach = math.hypot(out_h, out_w) / 2 / min(scale) + jitter + 2
+            margin = max(0, math.ceil(reach - min(h, w) / 2))
+            if margin > min(h, w):
+                raise ValueError(f"a {h}x{w} picture cannot be wrapped {margin} px; use less scale or jitter")
+            images = tf.tile(images, [1, 3, 3, 1])[:, h - margin:2 * h + margin, w - margin:2 * w + margin]
         dx = _uniform(seeds, 1, -jitter, jitter)
         dy = _uniform(seeds, 2, -jitter, jitter)
         s = _uniform(seeds, 3, scale[0], scale[1])
         theta = _uniform(seeds, 4, -degrees, degrees) * (math.pi / 180.0)
-        # Output pixel (x, y) samples input at A^-1 ((x, y) - c) + c - shift, about the centre c.
+        # Output pixel q samples the picture at A^-1 (q - c_out) + c_in - shift: rotation and scale
+        # about the centres of the view and of the picture (offset by the margin where tiled).
         cos, sin = tf.cos(theta) / s, tf.sin(theta) / s
-        cx, cy = (w - 1) / 2, (h - 1) / 2
+        cx_in, cy_in = (w - 1) / 2 + margin, (h - 1) / 2 + margin
+        cx_out, cy_out = (out_w - 1) / 2, (out_h - 1) / 2
         a0, a1 = cos, -sin
         b0, b1 = sin, cos
-        a2 = cx - a0 * cx - a1 * cy - dx
-        b2 = cy - b0 * cx - b1 * cy - dy
+        a2 = cx_in - a0 * cx_out - a1 * cy_out - dx
+        b2 = cy_in - b0 * cx_out - b1 * cy_out - dy
         zeros = tf.zeros_like(a0)
         matrices = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
         return tf.raw_ops.ImageProjectiveTransformV3(
             images=images,
             transforms=matrices,
-            output_shape=shape[1:3],
+            output_shape=[out_h, out_w],
             fill_value=fill,
             interpolation="BILINEAR",
-            fill_mode="CONSTANT",
+            fill_mode="CONSTANT" if fill_mode == "wrap" else fill_mode.upper(),
         )
 
     return fn
@@ -85,7 +113,9 @@ def compose(transforms: Sequence[Transform]) -> Transform:
 
 
 def standard(size: int) -> Transform:
-    """lucid's standard_transforms in one warp, scaled to the image size: jitter size/16, scale
-    0.9-1.1, rotate up to 10 degrees, grey fill. lucid's extra 12-px padding is left out: at 128 px
-    it cost 27% more compute for no gain in robust activation (benchmarks/filters.py)."""
-    return compose([pad(size // 16), affine(jitter=size / 16, scale=(0.9, 1.1), degrees=10.0)])
+    """lucid's standard_transforms in one warp, scaled to the image size: a view size/16 larger on
+    every side, shift up to size/16, scale 0.9-1.1, rotate up to 10 degrees. The view continues the
+    picture periodically (Fourier pictures are periodic), so the model never sees a fill colour,
+    whose edge early layers answer by painting a frame, and the picture's border sits inside the
+    view, away from the model's zero padding and the objective's border crop."""
+    return affine(jitter=size / 16, scale=(0.9, 1.1), degrees=10.0, pad=size // 16)

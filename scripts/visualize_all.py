@@ -34,6 +34,7 @@ flags.DEFINE_string("tensorboard", None, "Also write the filter grids and activa
 
 # The seed's README compared methods on one early and one late layer.
 COMPARE_LAYERS = ("block3_conv1", "block5_conv3")
+COMPARE_METHODS = ("classic", "maco")  # drawn beside the default on COMPARE_LAYERS
 # Layers shown for the other networks when ImageNet weights are available.
 OTHER_MODELS = {
     "resnet50": ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
@@ -78,7 +79,8 @@ def main(argv):
             timings["filters"] = time.perf_counter() - t0
         if "compare" in FLAGS.only:
             t0 = time.perf_counter()
-            _filter_grids(vgg, "vgg", COMPARE_LAYERS, method="classic", suffix="_classic")
+            for method in COMPARE_METHODS:
+                _filter_grids(vgg, "vgg", COMPARE_LAYERS, method=method, suffix=f"_{method}")
             timings["compare"] = time.perf_counter() - t0
     if "other_models" in FLAGS.only:
         t0 = time.perf_counter()

@@ -20,7 +20,8 @@ flags.DEFINE_string("filters", "0-15", "Filter indices: 'all', N, A-B (inclusive
 flags.DEFINE_integer("size", 128, "Image side in pixels.", lower_bound=8)
 flags.DEFINE_integer("steps", None, "Optimisation steps (default: the method's).", lower_bound=1)
 flags.DEFINE_enum("method", render.DEFAULT_METHOD, list(render.METHODS),
-                  "fft (default), fft_progressive (half size first) or classic (the seed's).")
+                  "fft (default), maco (phase only, natural magnitude), fft_progressive (half size first) "
+                  "or classic (pixel space, Chollet 2016).")
 flags.DEFINE_integer("seed", 0, "Random seed; the same seed gives the same pictures.")
 flags.DEFINE_enum("precision", "auto", ["auto", "float32", "bfloat16", "float16"], "Compute precision.")
 flags.DEFINE_string("out", "out", "Output folder.")
