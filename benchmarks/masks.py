@@ -26,7 +26,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerasviz  # noqa: E402
-from kerasviz.segment import FEATURE_METHODS, GRABCUT_ITERATIONS, feature_layers  # noqa: E402
+from kerasviz.segment import FEATURE_METHODS, FEATURE_SIDE, GRABCUT_ITERATIONS, feature_layers  # noqa: E402
 
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "shared", "data", "masks")
 ELLIPSE_SIZES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # the ellipse's axes as a fraction of the photo's sides
@@ -74,6 +74,8 @@ def main(argv=None) -> int:
     parser.add_argument("--weights", default="offline", help="VGG16 weights: offline, imagenet or auto")
     parser.add_argument("--methods", default=",".join(FEATURE_METHODS), help="feature methods to run")
     parser.add_argument("--saliency", action="store_true", help="also GrabCut from SmoothGrad of block5_conv3")
+    parser.add_argument("--feature_side", type=int, default=FEATURE_SIDE, help="shorter side the network sees")
+    parser.add_argument("--prior", action="store_true", help="also each method with a Grad-CAM map as its prior")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.data):
         print(f"error: data folder {args.data!r} does not exist; pass --data=DIR", file=sys.stderr)
@@ -91,15 +93,27 @@ def main(argv=None) -> int:
     model = kerasviz.load_model("vgg16", args.weights)
     names = list(pairs)
     print(f"{len(names)} photos from {args.data}; VGG16 weights: {kerasviz.model_info(model).weights}")
-    print(f"feature layers: {', '.join(feature_layers(model))}")
+    print(f"feature layers: {', '.join(feature_layers(model))}; shorter side {args.feature_side} px")
     kerasviz.segment(pairs[names[0]][0], model=model)  # builds the feature model once, outside the clock
 
     scores: dict[str, list[float]] = {}
     seconds: dict[str, float] = {}
     for method in methods:
         start = time.perf_counter()
-        scores[method] = [iou(kerasviz.segment(rgb, method=method, model=model), t) for rgb, t in pairs.values()]
+        scores[method] = [
+            iou(kerasviz.segment(rgb, method=method, model=model, feature_side=args.feature_side), t)
+            for rgb, t in pairs.values()
+        ]
         seconds[method] = (time.perf_counter() - start) / len(names)
+        if args.prior:
+            start = time.perf_counter()
+            row = []
+            for rgb, truth in pairs.values():
+                prior = kerasviz.saliency(model, rgb, "block5_conv3", method="gradcam")
+                mask = kerasviz.segment(rgb, prior, method=method, model=model, feature_side=args.feature_side)
+                row.append(iou(mask, truth))
+            scores[method + " + Grad-CAM prior"] = row
+            seconds[method + " + Grad-CAM prior"] = (time.perf_counter() - start) / len(names)
     if args.saliency:
         start = time.perf_counter()
         row = []

@@ -44,7 +44,11 @@ FEATURE_SIDE = 224  # the photo's shorter side as the network sees it: the Image
 FEATURE_STAGES = 3  # the last stages by output stride (VGG16: block3_conv3, block4_conv3, block5_conv3)
 GRID_STRIDE = 8  # input pixels per grid position: ~1400 positions at 224 px, a dense affinity in < 1 s
 BOX_GROWTH = 0.1  # the GrabCut box is the cut's bounding box grown by this fraction of its size
-REGION_LOCALITY = 0.125  # spectral regions: spatial Gaussian of the affinity, in units of the longer side
+# Regions: the feature affinity plus an image term, as Melas-Kyriazi et al. 2022 add a colour (KNN-matting)
+# affinity so segments follow the photo's edges: here a Gaussian in RGB (0-1) times one in position.
+REGION_IMAGE_WEIGHT = 1.0  # the image term's weight against max(0, cos) (chosen by eye on the README photos)
+REGION_COLOUR_SIGMA = 0.1  # RGB in 0-1
+REGION_POSITION_SIGMA = 0.1  # a fraction of the grid's longer side
 MAX_REGIONS = 32
 _PROBE_SIDE = 256  # probe input for the layers' strides: a power of two, large enough for InceptionV3
 _NOT_FEATURES = (
@@ -65,6 +69,7 @@ def segment(
     regions: int | None = None,
     model: keras.Model | None = None,
     preprocess=None,
+    feature_side: int = FEATURE_SIDE,
     foreground_quantile: float = FOREGROUND_QUANTILE,
     background_quantile: float = BACKGROUND_QUANTILE,
     middle: str = "background",
@@ -86,6 +91,7 @@ def segment(
         0..K-1 by decreasing area (needs `model`; `method` is then unused).
       model: a Keras model whose features are used (any size input, or a fixed one); models from
         `load_model` bring their own preprocessing, others take `preprocess=` (default: 0-255 RGB).
+      feature_side: the image's shorter side as the model sees it (a fixed-size model: its size).
       The remaining arguments belong to the saliency methods: "grabcut" seeds OpenCV's GrabCut as in
         Simonyan et al. 2014 §3.2 (definite foreground above `foreground_quantile` of the map,
         definite background below `background_quantile`, the band between probable `middle`);
@@ -101,11 +107,13 @@ def segment(
     if method not in SEGMENT_METHODS:
         raise KerasvizError(f"unknown segment method {method!r}; valid: {', '.join(SEGMENT_METHODS)}")
     rgb = _check_image(image)
+    if isinstance(feature_side, bool) or not isinstance(feature_side, int) or feature_side < 8:
+        raise KerasvizError(f"feature_side must be an integer >= 8 (pixels); got {feature_side!r}")
     if regions is not None:
         _check_regions(regions)
         if model is None:
             raise KerasvizError(f"regions={regions} need model= (a Keras model whose features are clustered)")
-        return spectral_regions(rgb, model, regions, preprocess=preprocess)
+        return spectral_regions(rgb, model, regions, preprocess=preprocess, feature_side=feature_side)
     if method in FEATURE_METHODS:
         if model is None:
             raise KerasvizError(
@@ -113,7 +121,7 @@ def segment(
                 f"methods that take a saliency map alone: {', '.join(SALIENCY_METHODS)}"
             )
         prior = None if saliency_map is None else _check_map(saliency_map, rgb.shape[:2])
-        return feature_mask(rgb, model, method, preprocess=preprocess, prior=prior)
+        return feature_mask(rgb, model, method, preprocess=preprocess, prior=prior, feature_side=feature_side)
     if saliency_map is None:
         raise KerasvizError(
             f"method {method!r} needs a saliency map; without one pass model= and a feature method: "
@@ -139,20 +147,29 @@ def segment(
 # --- feature methods -------------------------------------------------------------------------
 
 
-def feature_mask(rgb: np.ndarray, model: keras.Model, method: str, *, preprocess=None, prior=None) -> np.ndarray:
+def feature_mask(
+    rgb: np.ndarray, model: keras.Model, method: str, *, preprocess=None, prior=None, feature_side: int = FEATURE_SIDE
+) -> np.ndarray:
     """Boolean `(H, W)` mask of a checked uint8 image from `method`'s soft map, snapped by GrabCut."""
-    soft = soft_map(rgb, model, method, preprocess=preprocess)
+    soft = soft_map(rgb, model, method, preprocess=preprocess, feature_side=feature_side)
     if prior is not None:
         soft = np.sqrt(soft * _unit(prior))
     return _refine(rgb, soft)
 
 
-def soft_map(image, model: keras.Model, method: str = DEFAULT_FEATURE_METHOD, *, preprocess=None) -> np.ndarray:
+def soft_map(
+    image,
+    model: keras.Model,
+    method: str = DEFAULT_FEATURE_METHOD,
+    *,
+    preprocess=None,
+    feature_side: int = FEATURE_SIDE,
+) -> np.ndarray:
     """float32 `(H, W)` in [0, 1]: how much each pixel of one RGB image looks like the object, by a feature method."""
     if method not in FEATURE_METHODS:
         raise KerasvizError(f"unknown feature method {method!r}; valid: {', '.join(FEATURE_METHODS)}")
     rgb = _check_image(image)
-    grid_features = features(model, rgb, preprocess=preprocess)
+    grid_features = features(model, rgb, preprocess=preprocess, feature_side=feature_side)
     grid = grid_features.shape[:2]
     flat = grid_features.reshape(-1, grid_features.shape[-1])
     if method == "geodesic":
@@ -166,13 +183,13 @@ def soft_map(image, model: keras.Model, method: str = DEFAULT_FEATURE_METHOD, *,
     return np.clip(cv2.resize(score, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
 
-def features(model: keras.Model, image: np.ndarray, *, preprocess=None) -> np.ndarray:
+def features(model: keras.Model, image: np.ndarray, *, preprocess=None, feature_side: int = FEATURE_SIDE) -> np.ndarray:
     """float32 `(gh, gw, C)`: the feature layers' outputs on one grid, each L2-normalised per position,
     then concatenated and normalised again (each layer counts equally). The image is resized so its
-    shorter side is FEATURE_SIDE (or to the model's fixed input size); the grid has one position per
+    shorter side is `feature_side` (or to the model's fixed input size); the grid has one position per
     GRID_STRIDE input pixels."""
     _, feature_model = _feature_model(model)
-    shape = _input_size(model, image.shape[:2])
+    shape = _input_size(model, image.shape[:2], feature_side)
     x = io.resize(image, shape) if shape != image.shape[:2] else image.astype(np.float32)
     outputs = feature_model(models.preprocess_fn(model, preprocess)(x[None].astype(np.float32)), training=False)
     outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
@@ -211,7 +228,7 @@ def _feature_model(model: keras.Model, stages: int = FEATURE_STAGES) -> tuple[li
             candidates.append((layer.name, output))
     if not candidates:
         raise KerasvizError(f"model {model.name!r} has no layer with a spatial (N, H, W, C) output to segment with")
-    probe_shape = _input_size(model, (_PROBE_SIDE, _PROBE_SIDE))
+    probe_shape = _input_size(model, (_PROBE_SIDE, _PROBE_SIDE), _PROBE_SIDE)
     probe = keras.Model(model.input, [output for _, output in candidates])
     shapes = probe(np.zeros((1, *probe_shape, 3), np.float32), training=False)
     shapes = shapes if isinstance(shapes, list | tuple) else [shapes]
@@ -230,12 +247,12 @@ def _feature_model(model: keras.Model, stages: int = FEATURE_STAGES) -> tuple[li
     return chosen, feature_model
 
 
-def _input_size(model: keras.Model, size: tuple[int, int]) -> tuple[int, int]:
-    """The input size the model sees: its fixed size, or `size` with the shorter side FEATURE_SIDE."""
+def _input_size(model: keras.Model, size: tuple[int, int], side: int) -> tuple[int, int]:
+    """The input size the model sees: its fixed size, or `size` scaled so its shorter side is `side`."""
     fixed = tuple(model.input_shape[1:3]) if len(model.input_shape) == 4 else (None, None)
     if None not in fixed:
         return int(fixed[0]), int(fixed[1])
-    scale = FEATURE_SIDE / min(size)
+    scale = side / min(size)
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
@@ -329,24 +346,30 @@ def _otsu(values: np.ndarray) -> float:
 # --- regions and the cartoon -----------------------------------------------------------------
 
 
-def spectral_regions(rgb: np.ndarray, model: keras.Model, regions: int, *, preprocess=None) -> np.ndarray:
+def spectral_regions(
+    rgb: np.ndarray, model: keras.Model, regions: int, *, preprocess=None, feature_side: int = FEATURE_SIDE
+) -> np.ndarray:
     """int32 `(H, W)` labels 0..K-1 (by decreasing area): spectral clustering of the features.
 
-    Affinity max(0, cos) (Melas-Kyriazi et al. 2022) times a spatial Gaussian (REGION_LOCALITY) so
-    that regions are places, not only kinds; K eigenvectors after the constant one, each row scaled
-    to unit length and clustered by k-means (Ng, Jordan & Weiss 2002). Labels are assigned per pixel
-    from the bilinearly upsampled embedding, so region borders follow the features smoothly.
+    Affinity max(0, cos) of the features plus REGION_IMAGE_WEIGHT times a colour-and-position
+    Gaussian (the image term of Melas-Kyriazi et al. 2022); K eigenvectors after the constant one,
+    each row scaled to unit length and clustered by k-means (Ng, Jordan & Weiss 2002). Labels are
+    assigned per pixel from the bilinearly upsampled embedding, so region borders are smooth.
     """
     _check_regions(regions)
-    grid_features = features(model, rgb, preprocess=preprocess)
+    grid_features = features(model, rgb, preprocess=preprocess, feature_side=feature_side)
     grid = grid_features.shape[:2]
     flat = grid_features.reshape(-1, grid_features.shape[-1])
     if regions > len(flat):
         raise KerasvizError(f"regions={regions} is more than the {len(flat)} feature positions of this image")
     yy, xx = np.mgrid[: grid[0], : grid[1]]
     position = np.stack([yy.ravel(), xx.ravel()], axis=1) / max(grid)
-    distance = ((position[:, None] - position[None]) ** 2).sum(-1)
-    affinity = np.maximum(flat @ flat.T, 0.0) * np.exp(-distance / (2 * REGION_LOCALITY**2))
+    colour = cv2.resize(rgb, (grid[1], grid[0]), interpolation=cv2.INTER_AREA).reshape(-1, 3) / np.float32(255)
+    image_term = np.exp(
+        -((colour[:, None] - colour[None]) ** 2).sum(-1) / (2 * REGION_COLOUR_SIGMA**2)
+        - ((position[:, None] - position[None]) ** 2).sum(-1) / (2 * REGION_POSITION_SIGMA**2)
+    )
+    affinity = np.maximum(flat @ flat.T, 0.0) + REGION_IMAGE_WEIGHT * image_term
     embedding = _spectral_embedding(affinity, regions)
     embedding /= np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
     centroids, grid_labels = _kmeans(embedding, regions)

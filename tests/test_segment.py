@@ -257,3 +257,13 @@ def test_cartoon_bad_labels():
         cartoon(image, np.full((10, 10), 0.5))
     with pytest.raises(KerasvizError, match="regions without a model|need model="):
         segment(object_scene()[0], regions=3)
+
+
+def test_feature_side_sets_the_grid_and_is_checked(net):
+    from kerasviz.segment import features
+
+    image, truth = object_scene()
+    assert features(net, image, feature_side=64).shape[:2] == (8, 11)  # 64 x 85 px, one position per 8
+    assert iou(segment(image, model=net, feature_side=160), truth) > 0.8
+    with pytest.raises(KerasvizError, match="feature_side must be an integer >= 8"):
+        segment(image, model=net, feature_side=4)
