@@ -6,12 +6,14 @@ from kerasviz.io import load_image
 from kerasviz.models import MODELS, conv_layers, load_model, model_info
 from kerasviz.render import visualize_filters
 from kerasviz.saliency import saliency
-from kerasviz.segment import segment
+from kerasviz.segment import cartoon, colour_regions, segment
 from kerasviz.style import style_transfer
 
 __all__ = [
     "MODELS",
     "KerasvizError",
+    "cartoon",
+    "colour_regions",
     "conv_layers",
     "deep_dream",
     "load_image",

@@ -1,4 +1,5 @@
-"""Saliency maps of image files: DIR/STEM_saliency.png, .npy, .json and, with --segment, STEM_mask.png.
+"""Saliency maps of image files: DIR/STEM_saliency.png, .npy, .json; --segment: STEM_mask.png, STEM_cutout.png;
+--regions=K: STEM_regions.png, STEM_cartoon.png.
 
   python scripts/saliency_maps.py --model=vgg16 --image=cat.jpg --target=281 --method=smoothgrad --segment --out=out
   python scripts/saliency_maps.py --weights=offline --image=a.jpg,b.png --target=block5_conv3 --out=out
@@ -10,6 +11,7 @@ from absl import flags
 from kerasviz import _cli, models
 from kerasviz.apps import saliency as saliency_app
 from kerasviz.saliency import DEFAULT_PRECISION, IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES
+from kerasviz.segment import DEFAULT_FEATURE_METHOD, MAX_REGIONS, SEGMENT_METHODS
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
@@ -17,7 +19,11 @@ flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a 
 flags.DEFINE_multi_string("image", None, "Image files: comma-separated, or the flag repeated.")
 flags.DEFINE_string("target", None, "A class index (ImageNet classifier), LAYER (mean activation) or LAYER:FILTER.")
 flags.DEFINE_enum("method", "smoothgrad", list(METHODS), "Attribution method.")
-flags.DEFINE_boolean("segment", False, "Also write STEM_mask.png (0/255) and STEM_cutout.png from GrabCut.")
+flags.DEFINE_boolean("segment", False, "Also write STEM_mask.png (0/255) and STEM_cutout.png.")
+flags.DEFINE_enum("segment_method", DEFAULT_FEATURE_METHOD, list(SEGMENT_METHODS),
+                  "Mask method: geodesic, contrast, spectral use the network's features; grabcut, threshold the map.")
+flags.DEFINE_integer("regions", None, "Also write STEM_regions.png and STEM_cartoon.png with this many regions.",
+                     lower_bound=2, upper_bound=MAX_REGIONS)
 flags.DEFINE_string("out", "out", "Output folder.")
 flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist.")
 flags.DEFINE_integer("size", None, "Longer image side the model sees without a classifier (default: its own).")
@@ -35,7 +41,7 @@ def main(argv):
     results = saliency_app.run(
         FLAGS.model, weights, images, FLAGS.target, FLAGS.method, FLAGS.segment, FLAGS.out,
         overwrite=FLAGS.overwrite, size=FLAGS.size, samples=FLAGS.samples, steps=FLAGS.steps,
-        precision=FLAGS.precision,
+        precision=FLAGS.precision, segment_method=FLAGS.segment_method, regions=FLAGS.regions,
     )
     for facts in results:
         verb = "kept" if facts.get("skipped") else f"wrote ({facts['seconds']} s)"

@@ -57,9 +57,32 @@ def test_run_writes_every_output_at_the_input_size(photos, tmp_path):
     assert not redone[0].get("skipped")
 
 
+@pytest.mark.parametrize("segment_method", ["geodesic", "spectral", "grabcut", "threshold"])
+def test_run_segment_methods_and_regions(photos, tmp_path, segment_method):
+    out = str(tmp_path / "out")
+    results = app.run(
+        "vgg16", "offline", photos[:1], "block5_conv3", "gradcam", True, out, size=SIZE,
+        segment_method=segment_method, regions=3,
+    )  # fmt: skip
+    assert results[0]["segment_method"] == segment_method and results[0]["regions"] == 3
+    height, width = iio.imread(photos[0]).shape[:2]
+    mask = iio.imread(os.path.join(out, "one_mask.png"))
+    assert mask.shape == (height, width) and set(np.unique(mask)) <= {0, 255}
+    regions = iio.imread(os.path.join(out, "one_regions.png"))
+    assert regions.shape == (height, width, 3) and len(np.unique(regions.reshape(-1, 3), axis=0)) == 3
+    drawn = iio.imread(os.path.join(out, "one_cartoon.png"))
+    assert drawn.shape == (height, width, 3) and drawn.dtype == np.uint8
+    if segment_method == "geodesic":  # the red block of write_image is the object
+        truth = np.zeros((height, width), bool)
+        truth[10:26, 14:34] = True
+        assert ((mask > 0) & truth).sum() / ((mask > 0) | truth).sum() > 0.7
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
+        ({"segment_method": "kmeans"}, "unknown segment method 'kmeans'; valid: geodesic"),
+        ({"regions": 1}, "regions must be an integer from 2 to 32"),
         ({"target": "281"}, "offline weights have none; use a layer target such as --target=block5_conv3"),
         ({"target": "block9_conv3"}, "layer 'block9_conv3' not in vgg16; closest"),
         ({"target": "block5_conv3:512"}, "valid filters are 0-511"),
@@ -70,8 +93,11 @@ def test_run_writes_every_output_at_the_input_size(photos, tmp_path):
 )
 def test_run_bad_input(photos, tmp_path, kwargs, message):
     args = {"images": photos, "target": "block5_conv3", "method": "vanilla"} | kwargs
+    extra = {k: v for k, v in args.items() if k in ("segment_method", "regions")}
     with pytest.raises(KerasvizError, match=message):
-        app.run("vgg16", "offline", args["images"], args["target"], args["method"], False, str(tmp_path), size=SIZE)
+        app.run(
+            "vgg16", "offline", args["images"], args["target"], args["method"], False, str(tmp_path), size=SIZE, **extra
+        )
 
 
 def test_run_refuses_unreadable_images_and_clashing_names(tmp_path, photos):
@@ -104,12 +130,14 @@ def test_script_writes_outputs(photos, tmp_path):
     out = tmp_path / "out"
     done = run_script(
         "--weights=offline", f"--image={photos[0]},{photos[1]}", "--target=block5_conv3", "--method=vanilla",
-        "--segment", f"--out={out}", f"--size={SIZE}",
+        "--segment", "--regions=4", f"--out={out}", f"--size={SIZE}",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert error_lines(done.stderr) == []
     assert sorted(os.listdir(out)) == sorted(
-        f"{stem}{suffix}" for stem in ("one", "two") for suffix in (*app.SUFFIXES, *app.MASK_SUFFIXES)
+        f"{stem}{suffix}"
+        for stem in ("one", "two")
+        for suffix in (*app.SUFFIXES, *app.MASK_SUFFIXES, *app.REGION_SUFFIXES)
     )
 
 
@@ -118,6 +146,8 @@ def test_script_writes_outputs(photos, tmp_path):
     [
         (["--weights=offline", "--target=281"], "error: class target 281 needs the ImageNet classifier"),
         (["--weights=offline", "--target=block5_conv3", "--method=magic"], "error: flag --method=magic"),
+        (["--weights=offline", "--target=block5_conv3", "--regions=1"], "error: flag --regions=1"),
+        (["--weights=offline", "--target=block5_conv3", "--segment_method=kmeans"], "error: flag --segment_method"),
     ],
 )
 def test_script_bad_input_is_one_line_and_exit_2(photos, tmp_path, args, message):

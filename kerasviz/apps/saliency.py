@@ -21,10 +21,21 @@ from kerasviz.saliency import (
     parse_target,
     saliency,
 )
+from kerasviz.segment import (
+    DEFAULT_FEATURE_METHOD,
+    FEATURE_METHODS,
+    MAX_REGIONS,
+    SEGMENT_METHODS,
+    cartoon,
+    colour_regions,
+    feature_layers,
+    soft_map,
+)
 from kerasviz.segment import segment as segment_mask
 
 SUFFIXES = ("_saliency.png", "_saliency.npy", "_saliency.json")
 MASK_SUFFIXES = ("_mask.png", "_cutout.png")
+REGION_SUFFIXES = ("_regions.png", "_cartoon.png")
 OFFLINE_LAYER = "block5_conv3"  # the offline VGG16 has no classifier: its last convolution instead
 
 # The README's pictures: photos that ship inside scikit-image, and the methods side by side.
@@ -33,6 +44,7 @@ README_METHODS = METHODS
 README_SIZE = 224
 # Fewer samples, steps and occlusion patches than the defaults: all pictures take ~1 min on 2 idle cores.
 README_OPTIONS = {"samples": 16, "steps": 16, "patch": 40, "stride": 32}
+README_REGIONS = 5  # regions in the README's cartoons: a few big parts of a photo
 
 
 def run(
@@ -49,10 +61,14 @@ def run(
     samples: int = SMOOTHGRAD_SAMPLES,
     steps: int = IG_STEPS,
     precision: str = DEFAULT_PRECISION,
+    segment_method: str = DEFAULT_FEATURE_METHOD,
+    regions: int | None = None,
 ) -> list[dict]:
     """Writes, per image file STEM: STEM_saliency.png (overlay), STEM_saliency.npy (float map, the
     input's H, W), STEM_saliency.json and, with `segment`, STEM_mask.png (0/255) and STEM_cutout.png
-    (RGBA, transparent background).
+    (RGBA, transparent background) by `segment_method` (a feature method of kerasviz.segment uses
+    the model's features; "grabcut" and "threshold" use the saliency map); with `regions=K`,
+    STEM_regions.png (a colour per region) and STEM_cartoon.png.
 
     `target` is a class index ("281"; needs the ImageNet classifier), "LAYER" or "LAYER:FILTER".
     Without a classifier the image is resized so its longer side is `size` pixels (default: the
@@ -63,6 +79,11 @@ def run(
         raise KerasvizError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
     if not images:
         raise KerasvizError("no images given; pass --image=PATH (comma-separated or repeated)")
+    if segment_method not in SEGMENT_METHODS:
+        raise KerasvizError(f"unknown segment method {segment_method!r}; valid: {', '.join(SEGMENT_METHODS)}")
+    bad_regions = isinstance(regions, bool) or not isinstance(regions, int) or not 2 <= regions <= MAX_REGIONS
+    if regions is not None and bad_regions:
+        raise KerasvizError(f"regions must be an integer from 2 to {MAX_REGIONS}; got {regions!r}")
     stems = _stems(images)
     io.check_writable(out)
     for path in images:
@@ -76,7 +97,8 @@ def run(
         raise KerasvizError(f"size must be an integer >= {models.MODELS[info.name].min_size}; got {size!r}")
     results = []
     for path, stem in zip(images, stems, strict=True):
-        outputs = [os.path.join(out, stem + s) for s in SUFFIXES + (MASK_SUFFIXES if segment else ())]
+        suffixes = SUFFIXES + (MASK_SUFFIXES if segment else ()) + (REGION_SUFFIXES if regions else ())
+        outputs = [os.path.join(out, stem + s) for s in suffixes]
         if not overwrite and all(os.path.exists(p) for p in outputs):
             results.append({"image": path, "skipped": True})
             continue
@@ -99,24 +121,47 @@ def run(
             if method == "integrated_gradients"
             else {},
         }
-        write_outputs(os.path.join(out, stem), image, saliency_map, segment=segment, facts=facts)
+        write_outputs(
+            os.path.join(out, stem), image, saliency_map, segment=segment, facts=facts, model=model,
+            segment_method=segment_method, regions=regions,
+        )  # fmt: skip
         facts["seconds"] = round(time.perf_counter() - start, 2)
         io.write_json(os.path.join(out, stem + "_saliency.json"), facts)  # last: marks the image done
         results.append(facts)
     return results
 
 
-def write_outputs(prefix: str, image: np.ndarray, saliency_map: np.ndarray, *, segment: bool, facts: dict) -> None:
-    """PREFIX_saliency.npy and .png and, with `segment`, PREFIX_mask.png and PREFIX_cutout.png."""
+def write_outputs(
+    prefix: str,
+    image: np.ndarray,
+    saliency_map: np.ndarray,
+    *,
+    segment: bool,
+    facts: dict,
+    model: keras.Model | None = None,
+    segment_method: str = DEFAULT_FEATURE_METHOD,
+    regions: int | None = None,
+) -> None:
+    """PREFIX_saliency.npy and .png; with `segment`, PREFIX_mask.png and PREFIX_cutout.png; with
+    `regions`, PREFIX_regions.png and PREFIX_cartoon.png. Feature methods and regions need `model`."""
     with io.atomic_path(prefix + "_saliency.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, saliency_map.astype(np.float32))
     shown = np.abs(saliency_map)  # integrated gradients are signed; the heat map shows magnitude
     io.write_png(prefix + "_saliency.png", io.overlay(image, shown))
     if segment:
-        mask = segment_mask(image, shown)
+        if segment_method in FEATURE_METHODS:
+            mask = segment_mask(image, method=segment_method, model=model)
+        else:
+            mask = segment_mask(image, shown, method=segment_method)
         io.write_png(prefix + "_mask.png", mask.astype(np.uint8) * 255)
         io.write_png(prefix + "_cutout.png", cutout(image, mask))
+        facts["segment_method"] = segment_method
         facts["mask_fraction"] = round(float(mask.mean()), 4)
+    if regions:
+        labels = segment_mask(image, model=model, regions=regions)
+        io.write_png(prefix + "_regions.png", colour_regions(labels))
+        io.write_png(prefix + "_cartoon.png", cartoon(image, labels))
+        facts["regions"] = regions
 
 
 def cutout(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -129,9 +174,10 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
 
     For each photo (README_PHOTOS, from scikit-image) at README_SIZE px with VGG16:
     `saliency_PHOTO.png`, one row: the photo, then a heat-map overlay per method in the order of
-    README_METHODS; `saliency_PHOTO_masks.png`: the photo, the GrabCut mask from SmoothGrad and
-    its cut-out on white, the mask from Grad-CAM and its cut-out. With ImageNet weights the target
-    is the photo's top class; offline (no classifier) it is the mean of block5_conv3.
+    README_METHODS; `saliency_PHOTO_masks.png`: the photo, the default feature method's map (see
+    kerasviz.segment), its mask, the cut-out on white, README_REGIONS regions in colour and the
+    cartoon. With ImageNet weights the saliency target is the photo's top class; offline (no
+    classifier) it is the mean of block5_conv3.
     `saliency_examples.json` says which weights, targets and options made them. Files that exist
     are kept unless `overwrite`.
     """
@@ -148,18 +194,26 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
         t0 = time.perf_counter()
         maps[method] = _maps(model, photos, targets, method)
         maps[method + "_seconds"] = round(time.perf_counter() - t0, 2)
+    mask_seconds = {}
     for i, name in enumerate(README_PHOTOS):
         row = [photos[i]] + [io.overlay(photos[i], np.abs(maps[m][i])) for m in README_METHODS]
         io.write_png(os.path.join(out, f"saliency_{name}.png"), io.grid(np.stack(row), cols=len(row)))
-        panels = [photos[i]]
-        for method in ("smoothgrad", "gradcam"):
-            mask = segment_mask(photos[i], np.abs(maps[method][i]))
-            panels += [
-                np.repeat(mask[..., None].astype(np.uint8) * 255, 3, -1),
-                np.where(mask[..., None], photos[i], 255),
-            ]
+        t0 = time.perf_counter()
+        soft = soft_map(photos[i], model, DEFAULT_FEATURE_METHOD)
+        mask = segment_mask(photos[i], model=model)
+        labels = segment_mask(photos[i], model=model, regions=README_REGIONS)
+        mask_seconds[name] = round(time.perf_counter() - t0, 2)
+        panels = [
+            photos[i],
+            io.overlay(photos[i], soft),
+            np.repeat(mask[..., None].astype(np.uint8) * 255, 3, -1),
+            np.where(mask[..., None], photos[i], 255),
+            colour_regions(labels),
+            cartoon(photos[i], labels),
+        ]
         io.write_png(
-            os.path.join(out, f"saliency_{name}_masks.png"), io.grid(np.stack(panels).astype(np.uint8), cols=5)
+            os.path.join(out, f"saliency_{name}_masks.png"),
+            io.grid(np.stack(panels).astype(np.uint8), cols=len(panels)),
         )
     info = models.model_info(model)
     io.write_json(
@@ -170,7 +224,11 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
             "photos": {n: f"skimage.data.{n}()" for n in README_PHOTOS},
             "targets": dict(zip(README_PHOTOS, [str(t) for t in targets], strict=True)),
             "columns": ["photo", *README_METHODS],
-            "mask_columns": ["photo", "smoothgrad mask", "smoothgrad cut-out", "gradcam mask", "gradcam cut-out"],
+            "mask_columns": [
+                "photo", f"{DEFAULT_FEATURE_METHOD} map", "mask", "cut-out", f"{README_REGIONS} regions", "cartoon",
+            ],
+            "feature_layers": feature_layers(model),
+            "mask_seconds": mask_seconds,
             "size": README_SIZE,
             "options": README_OPTIONS,
             "method_seconds": {m: maps[m + "_seconds"] for m in README_METHODS},
