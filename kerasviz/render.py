@@ -359,7 +359,6 @@ class _Renderer:
         at once. A unit that fires is never pushed by its pre-ReLU map: lifting the positions where it
         is far below zero would spend the picture on a bland texture instead of the unit's pattern."""
         post = self._evaluate({name: post for name, (_, post) in acts.items()}, indices)
-        pre = self._evaluate({name: pre for name, (pre, _) in acts.items()}, indices)
         silent = post <= 0.0
         # The best positions take a top-k over the map, so only in steps where some image is silent.
         best = tf.cond(
