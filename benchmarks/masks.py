@@ -26,7 +26,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerasviz  # noqa: E402
-from kerasviz.segment import FEATURE_METHODS, FEATURE_SIDE, GRABCUT_ITERATIONS, feature_layers  # noqa: E402
+from kerasviz.segment import FEATURE_METHODS, FEATURE_SIDE, feature_layers, grab_cut  # noqa: E402
 
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "shared", "data", "masks")
 ELLIPSE_SIZES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # the ellipse's axes as a fraction of the photo's sides
@@ -51,8 +51,7 @@ def rect_grabcut(rgb: np.ndarray, margin: float = RECT_MARGIN) -> np.ndarray:
     h, w = rgb.shape[:2]
     labels = np.zeros((h, w), np.uint8)
     rect = (round(margin * w), round(margin * h), round((1 - 2 * margin) * w), round((1 - 2 * margin) * h))
-    models = np.zeros((1, 65)), np.zeros((1, 65))
-    cv2.grabCut(rgb[..., ::-1].copy(), labels, rect, *models, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_RECT)
+    grab_cut(rgb, labels, rect=rect)
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
 
 
