@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import logging
+import os
+import re
+import zipfile
 from collections.abc import Callable
 
 import keras
@@ -17,8 +21,13 @@ from kerasviz.errors import KerasvizError
 log = logging.getLogger("kerasviz")
 
 # keras.applications' per-family input conventions (keras/src/applications/imagenet_utils.py):
-# "caffe": RGB -> BGR, minus the ImageNet channel means; "tf": scaled to [-1, 1].
+# "caffe": RGB -> BGR, minus the ImageNet channel means; "tf": scaled to [-1, 1];
+# "torch": scaled to [0, 1], then standardised per channel with the ImageNet mean and std.
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_TORCH_MEAN_RGB = (0.485, 0.456, 0.406)
+_TORCH_STD_RGB = (0.229, 0.224, 0.225)
+PREPROCESSING = ("caffe", "tf", "torch", "none")  # "none": the model takes 0-255 RGB as it is
+MODEL_FILE_EXTENSIONS = (".keras", ".h5")  # what keras.saving.load_model reads as a whole model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,28 +51,52 @@ MODELS: dict[str, ModelSpec] = {
 class ModelInfo:
     """Recorded on every model that load_model returns (see model_info)."""
 
-    name: str
+    name: str  # the keras.applications name, or a model file's stem
     weights: str  # where the weights came from, as written in JSON sidecars
-    preprocessing: str
-    include_top: bool
+    preprocessing: str  # one of PREPROCESSING
+    include_top: bool  # has a classifier (logits) as its output
+    file: str | None = None  # the model file, for models loaded from one
+    sha256: str | None = None  # of that file
 
 
-def load_model(name: str, weights: str | None = "auto", *, include_top: bool = False) -> keras.Model:
-    """Builds a keras.applications network with weights chosen as in DESIGN.md.
+def load_model(
+    name: str | os.PathLike,
+    weights: str | None = "auto",
+    *,
+    include_top: bool = False,
+    preprocess: str | None = None,
+) -> keras.Model:
+    """Builds a keras.applications network with weights chosen as in DESIGN.md, or loads a model file.
 
     Args:
-      name: "vgg16", "resnet50" or "inceptionv3" (case-insensitive).
+      name: "vgg16", "resnet50" or "inceptionv3" (case-insensitive), or the path of a whole saved
+        model (`.keras`, or legacy `.h5`), loaded with Keras' safe mode (see load_model_file).
       weights: "auto", "imagenet", "offline", a path to a Keras weights file, or None (random).
+        A model file brings its own weights: leave this at "auto".
       include_top: keep the ImageNet classifier. Its last layer gives logits (no softmax), and the
         input size is then fixed at the network's default size. Without it, any size works.
+        A model file is used as it was saved.
+      preprocess: how the model's inputs are scaled, one of PREPROCESSING; default: the network's
+        own for the three names, "none" (0-255 RGB) for a model file.
 
     Returns:
       A Keras model that takes the network's own preprocessed input; model_info(model) tells
       which preprocessing and which weights it has.
     """
+    _check_preprocessing(preprocess)
+    if is_model_file(name):
+        if weights != "auto":
+            raise KerasvizError(
+                f"weights {weights!r} apply to {', '.join(MODELS)} only; the model file {os.fspath(name)!r} "
+                "brings its own weights (leave weights at 'auto')"
+            )
+        return load_model_file(name, preprocess=preprocess)
     key = name.lower() if isinstance(name, str) else name
     if key not in MODELS:
-        raise KerasvizError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
+        raise KerasvizError(
+            f"unknown model {name!r}; valid: {', '.join(MODELS)}, or the path of a saved model "
+            f"({' or '.join(MODEL_FILE_EXTENSIONS)})"
+        )
     spec = MODELS[key]
     source = weights_lib.resolve(key, weights, include_top=include_top)
     constructor = getattr(keras.applications, spec.constructor)
@@ -78,8 +111,177 @@ def load_model(name: str, weights: str | None = "auto", *, include_top: bool = F
         raise KerasvizError(f"cannot load weights {source.description!r} into {key}: {err}") from err
     if source.offline:
         weights_lib.load_offline_vgg16(model)
-    object.__setattr__(model, "kerasviz_info", ModelInfo(key, source.description, spec.preprocessing, include_top))
+    info = ModelInfo(key, source.description, preprocess or spec.preprocessing, include_top)
+    object.__setattr__(model, "kerasviz_info", info)
     return model
+
+
+def is_model_file(name) -> bool:
+    """Whether load_model takes `name` as a path: it is no model name and ends like a model file,
+    or names something on disk."""
+    if not isinstance(name, str | os.PathLike):
+        return False
+    text = os.fspath(name)
+    if text.lower() in MODELS:
+        return False
+    return text.lower().endswith((*MODEL_FILE_EXTENSIONS, ".hdf5")) or os.path.exists(text) or os.sep in text
+
+
+def load_model_file(path: str | os.PathLike, *, preprocess: str | None = None) -> keras.Model:
+    """Loads a whole saved model with Keras' safe mode (no Python code from the file is run).
+
+    Args:
+      path: a `.keras` archive (model.save) or a legacy `.h5` model.
+      preprocess: how its inputs are scaled, one of PREPROCESSING; default "none" (0-255 RGB).
+
+    Returns:
+      The model (not compiled), with a ModelInfo naming it by the file's stem and recording the
+      file and its sha256.
+
+    Raises:
+      KerasvizError: one line saying what is wrong with the file (missing, a folder, a weights file,
+        not a model, custom objects or Python lambdas that safe mode does not load) and what to do.
+    """
+    _check_preprocessing(preprocess)
+    path = os.fspath(path)
+    _check_model_file(path)
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as err:  # noqa: BLE001 - Keras raises TypeError, ValueError, KeyError, OSError ...
+        raise KerasvizError(_load_error(path, err)) from None
+    if not isinstance(model, keras.Model):
+        raise KerasvizError(f"{path!r} holds a {type(model).__name__}, not a model; save a keras.Model")
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise KerasvizError(
+            f"model file {path!r} has no defined input; give the model a keras.Input((H, W, 3)) before saving"
+        )
+    if len(inputs[0].shape) != 4:
+        raise KerasvizError(
+            f"model file {path!r} takes input of shape {tuple(inputs[0].shape)}, not images (N, H, W, C)"
+        )
+    if preprocess is None:
+        log.info("%s: inputs taken as 0-255 RGB (preprocess='none'); pass caffe, tf or torch if it expects "
+                 "other scaling", path)
+    outputs = model.outputs or []
+    info = ModelInfo(
+        name=os.path.splitext(os.path.basename(path))[0],
+        weights=f"file:{path}",
+        preprocessing=preprocess or "none",
+        include_top=any(len(o.shape) == 2 for o in outputs),
+        file=path,
+        sha256=file_sha256(path),
+    )
+    object.__setattr__(model, "kerasviz_info", info)
+    return model
+
+
+def file_sha256(path: str) -> str:
+    """The hex sha256 of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_SAVE_HINT = "save the whole model with model.save('NAME.keras')"
+
+
+def _check_model_file(path: str) -> None:
+    """Raises KerasvizError when `path` cannot be a whole saved model, saying what it is instead."""
+    if os.path.isdir(path):
+        raise KerasvizError(
+            f"model {path!r} is a folder; Keras 3 loads .keras and .h5 files (a TensorFlow SavedModel: "
+            f"load it in TensorFlow 2.15 or earlier and {_SAVE_HINT})"
+        )
+    if not os.path.isfile(path):
+        raise KerasvizError(
+            f"model file {path!r} does not exist; give a saved model ({' or '.join(MODEL_FILE_EXTENSIONS)}) "
+            f"or one of {', '.join(MODELS)}"
+        )
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in (*MODEL_FILE_EXTENSIONS, ".hdf5"):
+        raise KerasvizError(
+            f"model file {path!r} is neither .keras nor .h5; {_SAVE_HINT}, or give one of {', '.join(MODELS)}"
+        )
+    with open(path, "rb") as f:
+        hdf5 = f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+    if hdf5 and not _hdf5_has_model(path):
+        raise KerasvizError(
+            f"{path!r} holds weights only, not a model (no architecture in it): load them into the model they "
+            f"came from and {_SAVE_HINT}; or pass the file as weights of {', '.join(MODELS)}"
+        )
+    if extension == ".keras" and hdf5:
+        raise KerasvizError(f"{path!r} is a legacy HDF5 model named .keras; rename it to .h5")
+    if extension == ".keras" and not zipfile.is_zipfile(path):
+        raise KerasvizError(f"{path!r} is not a saved Keras model (a .keras file is the zip archive that "
+                            f"model.save writes); {_SAVE_HINT}")
+    if extension == ".keras":
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                raise KerasvizError(f"{path!r} is a zip archive but not a saved Keras model (no config.json); "
+                                    f"{_SAVE_HINT}")
+    if extension != ".keras" and not hdf5:
+        raise KerasvizError(f"{path!r} is not an HDF5 file, so not a .h5 model; {_SAVE_HINT}")
+
+
+def _hdf5_has_model(path: str) -> bool:
+    import h5py  # a Keras dependency
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "model_config" in f.attrs
+    except OSError:
+        return False
+
+
+_CUSTOM = re.compile(r"(?:Could not locate (?:class|function)|Unknown [a-z ]+:) '([^']+)'")
+
+
+def _load_error(path: str, err: BaseException) -> str:
+    """One line for a model file that Keras could not load: the reason and what to do."""
+    chain, cause = [], err
+    while cause is not None and len(chain) < 8:
+        chain.append(str(cause))
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(chain)
+    custom = _CUSTOM.search(text)
+    if custom:
+        return (
+            f"model file {path!r} needs the custom object {custom.group(1)!r}, which is not registered: from "
+            "Python, import the module that defines it (decorated with @keras.saving.register_keras_serializable()) "
+            "before loading; from the command line, re-save the model with built-in Keras layers only"
+        )
+    if "Lambda" in text and "safe_mode" in text:
+        return (
+            f"model file {path!r} has a Lambda layer holding Python code, which safe mode does not run: replace it "
+            "by a built-in or registered layer and re-save; or, if you trust the file, load it yourself with "
+            "keras.saving.load_model(path, safe_mode=False) and pass the model to kerasviz in Python"
+        )
+    first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+    return f"cannot load model file {path!r}: {first[:300]}; {_SAVE_HINT}"
+
+
+def _check_preprocessing(preprocess) -> None:
+    if preprocess is not None and preprocess not in PREPROCESSING:
+        raise KerasvizError(f"unknown preprocessing {preprocess!r}; valid: {', '.join(PREPROCESSING)}")
+
+
+def model_facts(model: keras.Model) -> dict:
+    """What JSON sidecars record about a model: name, weights, preprocessing, and for a model file
+    the file and its sha256."""
+    info = model_info(model)
+    if info is None:
+        return {"model": model.name, "weights": "user model"}
+    facts = {"model": info.name, "weights": info.weights, "preprocessing": info.preprocessing}
+    if info.file is not None:
+        facts.update(model_file=info.file, model_sha256=info.sha256)
+    return facts
 
 
 def model_info(model: keras.Model) -> ModelInfo | None:
@@ -90,9 +292,12 @@ def model_info(model: keras.Model) -> ModelInfo | None:
 def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Callable[[tf.Tensor], tf.Tensor]:
     """The function from RGB float in 0-255, (N, H, W, 3), to the model's input.
 
-    `preprocess`, when given, wins; then the model's own (for models from load_model);
-    otherwise the model is taken to expect 0-255 RGB as it is.
+    `preprocess`, when given (a function, or a name in PREPROCESSING), wins; then the model's own
+    (for models from load_model); otherwise the model is taken to expect 0-255 RGB as it is.
     """
+    if isinstance(preprocess, str):
+        _check_preprocessing(preprocess)
+        return _PREPROCESSORS[preprocess]
     if preprocess is not None:
         return preprocess
     info = model_info(model)
@@ -113,7 +318,13 @@ def _tf(x: tf.Tensor) -> tf.Tensor:
     return x / 127.5 - 1.0
 
 
-_PREPROCESSORS = {"caffe": _caffe, "tf": _tf}
+def _torch(x: tf.Tensor) -> tf.Tensor:
+    mean = tf.constant(_TORCH_MEAN_RGB, dtype=x.dtype)
+    std = tf.constant(_TORCH_STD_RGB, dtype=x.dtype)
+    return (x / 255.0 - mean) / std
+
+
+_PREPROCESSORS = {"caffe": _caffe, "tf": _tf, "torch": _torch, "none": _identity}
 
 
 def get_layer(model: keras.Model, name: str) -> keras.layers.Layer:
@@ -166,3 +377,30 @@ def receptive_field(model: keras.Model, layer: str, size: int) -> int:
     if rows.size == 0:
         return size
     return int(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+
+
+STAGE_PROBE_SIZE = 224  # input side at which conv_stages traces a model whose input size is not fixed
+
+
+def conv_stages(model: keras.Model) -> list[list[str]]:
+    """The model's 2-D convolution layers (conv_layers) in runs of equal output resolution, input to output.
+
+    Shapes are traced symbolically (nothing is computed) at the model's fixed input size, or at
+    STAGE_PROBE_SIZE px when it takes any size. VGG16 gives its five blocks.
+    """
+    convs = conv_layers(model)
+    if not convs:
+        return []
+    fixed = tuple(model.inputs[0].shape[1:3])
+    height, width = fixed if None not in fixed else (STAGE_PROBE_SIZE, STAGE_PROBE_SIZE)
+    probe = keras.Model(model.inputs[0], [model.get_layer(name).output for name in convs])
+    specs = probe.compute_output_spec(keras.KerasTensor((1, height, width, model.inputs[0].shape[-1])))
+    stages: list[list[str]] = []
+    previous = None
+    for name, spec in zip(convs, specs if isinstance(specs, list | tuple) else [specs], strict=True):
+        resolution = tuple(spec.shape[1:3])
+        if resolution != previous:
+            stages.append([])
+            previous = resolution
+        stages[-1].append(name)
+    return stages
