@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import hashlib
 import logging
+import math
 import os
 import re
 import zipfile
@@ -163,6 +164,7 @@ def load_model_file(path: str | os.PathLike, *, preprocess: str | None = None) -
         raise KerasvizError(
             f"model file {path!r} takes input of shape {tuple(inputs[0].shape)}, not images (N, H, W, C)"
         )
+    model = _as_functional(model)
     if preprocess is None:
         log.info("%s: inputs taken as 0-255 RGB (preprocess='none'); pass caffe, tf or torch if it expects "
                  "other scaling", path)
@@ -177,6 +179,16 @@ def load_model_file(path: str | os.PathLike, *, preprocess: str | None = None) -
     )
     object.__setattr__(model, "kerasviz_info", info)
     return model
+
+
+def _as_functional(model: keras.Model) -> keras.Model:
+    """A Sequential as the functional model of the same layers (shared weights), so that `model.input`
+    and feature models cut from it work as for keras.applications networks; other models as they are."""
+    if not isinstance(model, keras.Sequential):
+        return model
+    inputs, outputs = model.inputs, model.outputs
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs[0] if len(outputs) == 1 else outputs,
+                       name=model.name)
 
 
 def file_sha256(path: str) -> str:
@@ -383,10 +395,12 @@ STAGE_PROBE_SIZE = 224  # input side at which conv_stages traces a model whose i
 
 
 def conv_stages(model: keras.Model) -> list[list[str]]:
-    """The model's 2-D convolution layers (conv_layers) in runs of equal output resolution, input to output.
+    """The model's 2-D convolution layers (conv_layers) in runs of the same stride, input to output.
 
-    Shapes are traced symbolically (nothing is computed) at the model's fixed input size, or at
-    STAGE_PROBE_SIZE px when it takes any size. VGG16 gives its five blocks.
+    A layer's stride is the input side over its output side, to the nearest power of two (so that
+    unpadded convolutions, a few pixels smaller, stay in their stage). Shapes are traced symbolically
+    (nothing is computed) at the model's fixed input size, or at STAGE_PROBE_SIZE px when it takes any
+    size. VGG16 gives its five blocks.
     """
     convs = conv_layers(model)
     if not convs:
@@ -398,7 +412,7 @@ def conv_stages(model: keras.Model) -> list[list[str]]:
     stages: list[list[str]] = []
     previous = None
     for name, spec in zip(convs, specs if isinstance(specs, list | tuple) else [specs], strict=True):
-        resolution = tuple(spec.shape[1:3])
+        resolution = round(math.log2(height / max(1, spec.shape[1])))
         if resolution != previous:
             stages.append([])
             previous = resolution

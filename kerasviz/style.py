@@ -63,7 +63,10 @@ def default_layers(model: keras.Model, stages: int = len(STYLE_LAYERS)) -> tuple
         return CONTENT_LAYERS, STYLE_LAYERS
     found = models.conv_stages(model)[-stages:]
     if not found:
-        raise KerasvizError(f"{model.name} has no Conv2D layers to take as content and style layers; name them")
+        raise KerasvizError(
+            f"{models.model_facts(model)['model']} has no Conv2D layers of its own to take as content and style "
+            "layers; name the layers"
+        )
     return (found[-1][min(1, len(found[-1]) - 1)],), tuple(stage[0] for stage in found)
 
 

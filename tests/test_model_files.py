@@ -200,3 +200,19 @@ def test_conv_stages_and_the_layer_rules():
     rows, columns = style_app.study_layers(tiny)
     assert rows == ("conv1", "conv3") and columns == {"stage1": ("conv1",), "stage2": ("conv2",),
                                                       "all": ("conv1", "conv2")}
+
+
+def test_a_saved_sequential_works_where_a_functional_model_does(tmp_path):
+    from kerasviz import render
+
+    keras.utils.set_random_seed(0)
+    sequential = keras.Sequential([
+        keras.Input((None, None, 3)), keras.layers.Rescaling(1 / 255), keras.layers.Conv2D(4, 3, name="c1"),
+        keras.layers.Conv2D(4, 3, name="c2"), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3),
+    ])
+    path = str(tmp_path / "seq.keras")
+    sequential.save(path)
+    model = models.load_model(path)
+    images, activations = render.visualize_filters(model, "c2", [0, 3], size=16, steps=2, method="classic")
+    assert images.shape == (2, 16, 16, 3) and np.all(np.isfinite(activations))
+    assert models.model_info(model).name == "seq" and models.conv_stages(model) == [["c1", "c2"]]

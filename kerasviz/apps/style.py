@@ -140,7 +140,7 @@ def study_layers(model) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
         return STUDY_CONTENT_LAYERS, dict(STUDY_STYLE_SETS)
     stages = models.conv_stages(model)[-len(STUDY_CONTENT_LAYERS):]
     if not stages:
-        raise KerasvizError(f"{model.name} has no Conv2D layers for the layer study")
+        raise KerasvizError(f"{models.model_facts(model)['model']} has no Conv2D layers of its own for the layer study")
     rows = tuple(stage[min(1, len(stage) - 1)] for stage in stages)
     firsts = tuple(stage[0] for stage in stages)
     return rows, {f"stage{i + 1}": (name,) for i, name in enumerate(firsts)} | {"all": firsts}
