@@ -147,7 +147,8 @@ def test_a_custom_layer_not_registered_is_one_line_and_exit_2(files):
 # (script, file kind, its arguments, the sidecar written, the picture and its expected (H, W) or None)
 SCRIPTS = [
     ("visualize_filters.py", "keras", ["--layer=conv2", "--filters=0-2", "--size=24", "--steps=2", "--tiles",
-                                       "--preprocess=tf"], "tinyclf_conv2.json", "tinyclf_conv2/0002.png", (24, 24)),
+                                       "--method=classic", "--preprocess=tf"], "tinyclf_conv2.json",
+     "tinyclf_conv2/0002.png", (24, 24)),
     ("saliency_maps.py", "h5", ["--image={photo}", "--target=3", "--method=gradcam", "--segment",
                                 "--segment_method=threshold", "--preprocess=caffe"], "photo_saliency.json",
      "photo_mask.png", (40, 56)),
