@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from absl import app, flags
 
+from kerasviz import models
 from kerasviz.errors import KerasvizError
 
 USAGE_ERROR = 2
@@ -41,6 +42,28 @@ def run(main: Callable[[list[str]], None]) -> None:
             sys.exit(130)
 
     app.run(guarded, flags_parser=_parse_flags)
+
+
+def define_model_flags(default: str | None = "vgg16", what: str | None = None) -> None:
+    """Defines --model (a name in models.MODELS or the path of a saved .keras/.h5 model) and --preprocess.
+
+    `what` replaces the default's description in --model's help (e.g. for a default of None).
+    """
+    names = ", ".join(models.MODELS)
+    flags.DEFINE_string(
+        "model", default,
+        f"{names}, or the path of a saved model (.keras, .h5; loaded in Keras' safe mode; outputs are named "
+        f"after the file's stem){f' ({what})' if what else ''}.",
+    )
+    flags.DEFINE_enum(
+        "preprocess", None, list(models.PREPROCESSING),
+        "How the model's inputs are scaled: caffe (BGR minus ImageNet means), tf ([-1, 1]), torch (0-1, ImageNet "
+        "mean/std) or none (0-255 RGB as given). Default: the network's own; none for a model file.",
+    )
+    flags.register_validator(
+        "model", lambda value: value is None or models.is_model_file(value) or value.lower() in models.MODELS,
+        message=f"--model must be one of {names} or the path of a .keras or .h5 file",
+    )
 
 
 def parse_indices(spec: str, count: int, *, what: str = "filter") -> list[int]:

@@ -44,7 +44,10 @@ def default_layers(model: keras.Model) -> dict[str, float]:
     info = models.model_info(model)
     if info is None or info.name not in DEFAULT_LAYERS:
         name = info.name if info else model.name
-        raise KerasvizError(f"no default DeepDream layers for {name}; pass layers, e.g. {{'{_last_conv(model)}': 1.0}}")
+        raise KerasvizError(
+            f"no default DeepDream layers for {name}; pass layers, e.g. {{'{_last_conv(model)}': 1.0}} "
+            f"(--layers={_last_conv(model)}:1 in deep_dream.py)"
+        )
     return dict(DEFAULT_LAYERS[info.name])
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import math
+import os
 from collections.abc import Callable
 
 import keras
@@ -17,8 +19,13 @@ from kerasviz.errors import KerasvizError
 log = logging.getLogger("kerasviz")
 
 # keras.applications' per-family input conventions (keras/src/applications/imagenet_utils.py):
-# "caffe": RGB -> BGR, minus the ImageNet channel means; "tf": scaled to [-1, 1].
+# "caffe": RGB -> BGR, minus the ImageNet channel means; "tf": scaled to [-1, 1];
+# "torch": scaled to [0, 1], then standardised per channel with the ImageNet mean and std.
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_TORCH_MEAN_RGB = (0.485, 0.456, 0.406)
+_TORCH_STD_RGB = (0.229, 0.224, 0.225)
+PREPROCESSING = ("caffe", "tf", "torch", "none")  # "none": the model takes 0-255 RGB as it is
+MODEL_FILE_EXTENSIONS = (".keras", ".h5")  # what keras.saving.load_model reads as a whole model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,28 +49,54 @@ MODELS: dict[str, ModelSpec] = {
 class ModelInfo:
     """Recorded on every model that load_model returns (see model_info)."""
 
-    name: str
+    name: str  # the keras.applications name, or a model file's stem
     weights: str  # where the weights came from, as written in JSON sidecars
-    preprocessing: str
-    include_top: bool
+    preprocessing: str  # one of PREPROCESSING
+    include_top: bool  # has a classifier (logits) as its output
+    file: str | None = None  # the model file, for models loaded from one
+    sha256: str | None = None  # of that file
 
 
-def load_model(name: str, weights: str | None = "auto", *, include_top: bool = False) -> keras.Model:
-    """Builds a keras.applications network with weights chosen as in DESIGN.md.
+def load_model(
+    name: str | os.PathLike,
+    weights: str | None = "auto",
+    *,
+    include_top: bool = False,
+    preprocess: str | None = None,
+) -> keras.Model:
+    """Builds a keras.applications network with weights chosen as in DESIGN.md, or loads a model file.
 
     Args:
-      name: "vgg16", "resnet50" or "inceptionv3" (case-insensitive).
+      name: "vgg16", "resnet50" or "inceptionv3" (case-insensitive), or the path of a whole saved
+        model (`.keras`, or legacy `.h5`), loaded with Keras' safe mode (model_files.load_model_file).
       weights: "auto", "imagenet", "offline", a path to a Keras weights file, or None (random).
+        A model file brings its own weights: leave this at "auto".
       include_top: keep the ImageNet classifier. Its last layer gives logits (no softmax), and the
         input size is then fixed at the network's default size. Without it, any size works.
+        A model file is used as it was saved.
+      preprocess: how the model's inputs are scaled, one of PREPROCESSING; default: the network's
+        own for the three names, "none" (0-255 RGB) for a model file.
 
     Returns:
       A Keras model that takes the network's own preprocessed input; model_info(model) tells
       which preprocessing and which weights it has.
     """
+    _check_preprocessing(preprocess)
+    if is_model_file(name):
+        if weights != "auto":
+            raise KerasvizError(
+                f"weights {weights!r} apply to {', '.join(MODELS)} only; the model file {os.fspath(name)!r} "
+                "brings its own weights (leave weights at 'auto')"
+            )
+        from kerasviz import model_files  # it builds on this module
+
+        return model_files.load_model_file(name, preprocess=preprocess)
     key = name.lower() if isinstance(name, str) else name
     if key not in MODELS:
-        raise KerasvizError(f"unknown model {name!r}; valid: {', '.join(MODELS)}")
+        raise KerasvizError(
+            f"unknown model {name!r}; valid: {', '.join(MODELS)}, or the path of a saved model "
+            f"({' or '.join(MODEL_FILE_EXTENSIONS)})"
+        )
     spec = MODELS[key]
     source = weights_lib.resolve(key, weights, include_top=include_top)
     constructor = getattr(keras.applications, spec.constructor)
@@ -78,8 +111,37 @@ def load_model(name: str, weights: str | None = "auto", *, include_top: bool = F
         raise KerasvizError(f"cannot load weights {source.description!r} into {key}: {err}") from err
     if source.offline:
         weights_lib.load_offline_vgg16(model)
-    object.__setattr__(model, "kerasviz_info", ModelInfo(key, source.description, spec.preprocessing, include_top))
+    info = ModelInfo(key, source.description, preprocess or spec.preprocessing, include_top)
+    object.__setattr__(model, "kerasviz_info", info)
     return model
+
+
+def is_model_file(name) -> bool:
+    """Whether load_model takes `name` as a path: it is no model name and ends like a model file,
+    or names something on disk."""
+    if not isinstance(name, str | os.PathLike):
+        return False
+    text = os.fspath(name)
+    if text.lower() in MODELS:
+        return False
+    return text.lower().endswith((*MODEL_FILE_EXTENSIONS, ".hdf5")) or os.path.exists(text) or os.sep in text
+
+
+def _check_preprocessing(preprocess) -> None:
+    if preprocess is not None and preprocess not in PREPROCESSING:
+        raise KerasvizError(f"unknown preprocessing {preprocess!r}; valid: {', '.join(PREPROCESSING)}")
+
+
+def model_facts(model: keras.Model) -> dict:
+    """What JSON sidecars record about a model: name, weights, preprocessing, and for a model file
+    the file and its sha256."""
+    info = model_info(model)
+    if info is None:
+        return {"model": model.name, "weights": "user model"}
+    facts = {"model": info.name, "weights": info.weights, "preprocessing": info.preprocessing}
+    if info.file is not None:
+        facts.update(model_file=info.file, model_sha256=info.sha256)
+    return facts
 
 
 def model_info(model: keras.Model) -> ModelInfo | None:
@@ -90,9 +152,12 @@ def model_info(model: keras.Model) -> ModelInfo | None:
 def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Callable[[tf.Tensor], tf.Tensor]:
     """The function from RGB float in 0-255, (N, H, W, 3), to the model's input.
 
-    `preprocess`, when given, wins; then the model's own (for models from load_model);
-    otherwise the model is taken to expect 0-255 RGB as it is.
+    `preprocess`, when given (a function, or a name in PREPROCESSING), wins; then the model's own
+    (for models from load_model); otherwise the model is taken to expect 0-255 RGB as it is.
     """
+    if isinstance(preprocess, str):
+        _check_preprocessing(preprocess)
+        return _PREPROCESSORS[preprocess]
     if preprocess is not None:
         return preprocess
     info = model_info(model)
@@ -113,7 +178,13 @@ def _tf(x: tf.Tensor) -> tf.Tensor:
     return x / 127.5 - 1.0
 
 
-_PREPROCESSORS = {"caffe": _caffe, "tf": _tf}
+def _torch(x: tf.Tensor) -> tf.Tensor:
+    mean = tf.constant(_TORCH_MEAN_RGB, dtype=x.dtype)
+    std = tf.constant(_TORCH_STD_RGB, dtype=x.dtype)
+    return (x / 255.0 - mean) / std
+
+
+_PREPROCESSORS = {"caffe": _caffe, "tf": _tf, "torch": _torch, "none": _identity}
 
 
 def get_layer(model: keras.Model, name: str) -> keras.layers.Layer:
@@ -166,3 +237,32 @@ def receptive_field(model: keras.Model, layer: str, size: int) -> int:
     if rows.size == 0:
         return size
     return int(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+
+
+STAGE_PROBE_SIZE = 224  # input side at which conv_stages traces a model whose input size is not fixed
+
+
+def conv_stages(model: keras.Model) -> list[list[str]]:
+    """The model's 2-D convolution layers (conv_layers) in runs of the same stride, input to output.
+
+    A layer's stride is the input side over its output side, to the nearest power of two (so that
+    unpadded convolutions, a few pixels smaller, stay in their stage). Shapes are traced symbolically
+    (nothing is computed) at the model's fixed input size, or at STAGE_PROBE_SIZE px when it takes any
+    size. VGG16 gives its five blocks.
+    """
+    convs = conv_layers(model)
+    if not convs:
+        return []
+    fixed = tuple(model.inputs[0].shape[1:3])
+    height, width = fixed if None not in fixed else (STAGE_PROBE_SIZE, STAGE_PROBE_SIZE)
+    probe = keras.Model(model.inputs[0], [model.get_layer(name).output for name in convs])
+    specs = probe.compute_output_spec(keras.KerasTensor((1, height, width, model.inputs[0].shape[-1])))
+    stages: list[list[str]] = []
+    previous = None
+    for name, spec in zip(convs, specs if isinstance(specs, list | tuple) else [specs], strict=True):
+        resolution = round(math.log2(height / max(1, spec.shape[1])))
+        if resolution != previous:
+            stages.append([])
+            previous = resolution
+        stages[-1].append(name)
+    return stages

@@ -53,6 +53,23 @@ class StyleResult:
     evaluations: int  # value-and-gradient calls
 
 
+def default_layers(model: keras.Model, stages: int = len(STYLE_LAYERS)) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(content layers, style layers) for `model`: CONTENT_LAYERS and STYLE_LAYERS when it has them (VGG);
+    otherwise the same rule by resolution stage (models.conv_stages): style, the first convolution of each
+    of the last `stages` stages; content, the second convolution of the last stage (its only one if single).
+    """
+    convs = set(models.conv_layers(model))
+    if convs.issuperset([*CONTENT_LAYERS, *STYLE_LAYERS]):
+        return CONTENT_LAYERS, STYLE_LAYERS
+    found = models.conv_stages(model)[-stages:]
+    if not found:
+        raise KerasvizError(
+            f"{models.model_facts(model)['model']} has no Conv2D layers of its own to take as content and style "
+            "layers; name the layers"
+        )
+    return (found[-1][min(1, len(found[-1]) - 1)],), tuple(stage[0] for stage in found)
+
+
 def style_transfer(content, style, **options) -> np.ndarray:
     """The stylised image, uint8 (H, W, 3); `options` are those of `transfer`."""
     return transfer(content, style, **options).image
@@ -63,8 +80,8 @@ def transfer(
     style,
     *,
     model: keras.Model | None = None,
-    content_layers: LayerWeights = CONTENT_LAYERS,
-    style_layers: LayerWeights = STYLE_LAYERS,
+    content_layers: LayerWeights | None = None,
+    style_layers: LayerWeights | None = None,
     content_weight: float = CONTENT_WEIGHT,
     style_weight: float = STYLE_WEIGHT,
     tv_weight: float = TV_WEIGHT,
@@ -84,7 +101,8 @@ def transfer(
     Args:
       content, style: RGB 0-255 images, uint8 or float, (H, W, 3) (or a batch of one).
       model: any Keras model with named layers; default `load_model("vgg16", "auto")`.
-      content_layers, style_layers: layer names (equal weights) or {name: weight}.
+      content_layers, style_layers: layer names (equal weights) or {name: weight}; default:
+        default_layers(model) (Gatys' VGG layers, or the same rule by resolution stage).
       content_weight, style_weight, tv_weight: loss weights (see the module's constants).
       size: longer side of the result in pixels (the style image is scaled to the same longer side);
         None keeps the content's size. A model with a fixed input size uses that size.
@@ -110,6 +128,10 @@ def transfer(
         raise KerasvizError(f"steps and levels must be at least 1; got steps={steps}, levels={levels}")
     precision = _precision_for(optimizer, precision)
     model = model if model is not None else models.load_model("vgg16", "auto")
+    if content_layers is None or style_layers is None:
+        default_content, default_style = default_layers(model)
+        content_layers = default_content if content_layers is None else content_layers
+        style_layers = default_style if style_layers is None else style_layers
     content_w = _layer_weights(content_layers, "content")
     style_w = _layer_weights(style_layers, "style")
     objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)

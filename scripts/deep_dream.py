@@ -9,14 +9,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags  # noqa: E402
 
-from kerasviz import _cli, dream, models  # noqa: E402
+from kerasviz import _cli, dream  # noqa: E402
 from kerasviz.apps import dream as dream_app  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("image", None, "Image file to dream on.", required=True)
+flags.DEFINE_string("image", None, "Image file to dream on, at its own size (any size: tiles bound the memory).",
+                    required=True)
 flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
-flags.DEFINE_enum("model", None, list(models.MODELS),
-                  "Network (default: inceptionv3 with ImageNet weights, else vgg16 with offline weights).")
+_cli.define_model_flags(None, "default: inceptionv3 with ImageNet weights, else vgg16 with offline weights")
 flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_string("layers", None, "NAME:WEIGHT,... (default: the model's, e.g. mixed3:1,mixed5:1.5).")
 flags.DEFINE_integer("octaves", dream.OCTAVES, "Number of scales.", lower_bound=1)
@@ -33,6 +33,7 @@ def main(argv):
     png = dream_app.run(
         FLAGS.image, FLAGS.out, model=FLAGS.model, weights=weights, layers=layers, octaves=FLAGS.octaves,
         steps=FLAGS.steps, tile_size=FLAGS.tile_size, seed=FLAGS.seed, overwrite=FLAGS.overwrite,
+        preprocess=FLAGS.preprocess,
     )
     print(f"wrote {png}")
 

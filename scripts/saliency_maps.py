@@ -8,15 +8,17 @@
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, models
+from kerasviz import _cli, io
 from kerasviz.apps import saliency as saliency_app
 from kerasviz.saliency import DEFAULT_PRECISION, IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES
 from kerasviz.segment import DEFAULT_FEATURE_METHOD, MAX_REGIONS, SEGMENT_METHODS
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+_cli.define_model_flags("vgg16")
 flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
-flags.DEFINE_multi_string("image", None, "Image files: comma-separated, or the flag repeated.")
+flags.DEFINE_multi_string("image", None, "Image files: comma-separated, or the flag repeated. Images longer than "
+                          f"{io.MAX_IMAGE_SIDE} px are read at {io.MAX_IMAGE_SIDE} px on the longer side, and their "
+                          "outputs are at that size.")
 flags.DEFINE_string("target", None, "A class index (ImageNet classifier), LAYER (mean activation) or LAYER:FILTER.")
 flags.DEFINE_enum("method", "smoothgrad", list(METHODS), "Attribution method.")
 flags.DEFINE_boolean("segment", False, "Also write STEM_mask.png (0/255) and STEM_cutout.png.")
@@ -42,6 +44,7 @@ def main(argv):
         FLAGS.model, weights, images, FLAGS.target, FLAGS.method, FLAGS.segment, FLAGS.out,
         overwrite=FLAGS.overwrite, size=FLAGS.size, samples=FLAGS.samples, steps=FLAGS.steps,
         precision=FLAGS.precision, segment_method=FLAGS.segment_method, regions=FLAGS.regions,
+        preprocess=FLAGS.preprocess,
     )
     for facts in results:
         verb = "kept" if facts.get("skipped") else f"wrote ({facts['seconds']} s)"

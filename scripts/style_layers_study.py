@@ -1,5 +1,6 @@
 """Which VGG layers make the best content and style? A grid (rows: content layer block1..block5_conv2;
 columns: style from block1..block5 alone, then Gatys' five) with OUT.png, OUT.json and OUT.md (losses).
+Any other model (--model=PATH.keras) gets one row and column per resolution stage of its convolutions.
 
   python scripts/style_layers_study.py --out=out/style_layers_study.png   # scikit-image's cat, swirls
 """
@@ -10,14 +11,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags  # noqa: E402
 
-from kerasviz import _cli  # noqa: E402
+from kerasviz import _cli, io  # noqa: E402
 from kerasviz.apps import style as style_app  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("content", None, "Content image file (default: scikit-image's chelsea).")
-flags.DEFINE_string("style", None, "Style image file (default: the procedural swirls texture).")
+CAP = f"read at most {io.MAX_IMAGE_SIDE} px on the longer side"
+flags.DEFINE_string("content", None, f"Content image file, {CAP} (default: scikit-image's chelsea).")
+flags.DEFINE_string("style", None, f"Style image file, {CAP} (default: the procedural swirls texture).")
 flags.DEFINE_string("out", "out/style_layers_study.png", "Output grid PNG; .json and .md are written beside it.")
-flags.DEFINE_string("weights", "auto", "VGG16 weights: auto, imagenet, offline or a weights file.")
+_cli.define_model_flags("vgg16")
+flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_integer("size", style_app.STUDY_SIZE, "Longer side of each cell, pixels.", lower_bound=16)
 flags.DEFINE_integer("steps", style_app.STUDY_STEPS, "L-BFGS iterations per cell.", lower_bound=1)
 flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
@@ -29,8 +32,9 @@ def main(argv):
 
     content = FLAGS.content if FLAGS.content else data.chelsea()
     style = FLAGS.style if FLAGS.style else style_app.swirls()
-    png = style_app.study(content, style, FLAGS.out, weights=FLAGS.weights, size=FLAGS.size, steps=FLAGS.steps,
-                          overwrite=FLAGS.overwrite)
+    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
+    png = style_app.study(content, style, FLAGS.out, model=FLAGS.model, weights=weights, size=FLAGS.size,
+                          steps=FLAGS.steps, overwrite=FLAGS.overwrite, preprocess=FLAGS.preprocess)
     print(f"wrote {png}")
 
 

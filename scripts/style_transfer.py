@@ -9,17 +9,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import flags  # noqa: E402
 
-from kerasviz import _cli, models, style  # noqa: E402
+from kerasviz import _cli, io, style  # noqa: E402
 from kerasviz.apps import style as style_app  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("content", None, "Content image file.", required=True)
-flags.DEFINE_string("style", None, "Style image file.", required=True)
+CAP = f"read at most {io.MAX_IMAGE_SIDE} px on the longer side"
+flags.DEFINE_string("content", None, f"Content image file ({CAP}).", required=True)
+flags.DEFINE_string("style", None, f"Style image file ({CAP}).", required=True)
 flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
-flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+_cli.define_model_flags("vgg16")
 flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
-flags.DEFINE_list("content_layers", list(style.CONTENT_LAYERS), "Content layers, joined by commas.")
-flags.DEFINE_list("style_layers", list(style.STYLE_LAYERS), "Style layers, joined by commas.")
+flags.DEFINE_list("content_layers", None, f"Content layers, joined by commas (default: {','.join(style.CONTENT_LAYERS)}"
+                  " on VGG; otherwise the second convolution of the last resolution stage).")
+flags.DEFINE_list("style_layers", None, f"Style layers, joined by commas (default: {','.join(style.STYLE_LAYERS)} on "
+                  "VGG; otherwise the first convolution of each of the last five resolution stages).")
 flags.DEFINE_integer("size", style.DEFAULT_SIZE, "Longer side of the result, pixels.", lower_bound=16)
 flags.DEFINE_integer("steps", style.DEFAULT_STEPS, "L-BFGS iterations per level (half size, then full).",
                      lower_bound=1)
@@ -32,7 +35,7 @@ def main(argv):
     png = style_app.run(
         FLAGS.content, FLAGS.style, FLAGS.out, model=FLAGS.model, weights=weights,
         content_layers=FLAGS.content_layers, style_layers=FLAGS.style_layers, size=FLAGS.size, steps=FLAGS.steps,
-        overwrite=FLAGS.overwrite,
+        overwrite=FLAGS.overwrite, preprocess=FLAGS.preprocess,
     )
     print(f"wrote {png}")
 

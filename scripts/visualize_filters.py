@@ -13,7 +13,7 @@ from kerasviz.apps import filters as filters_app
 from kerasviz.apps import tensorboard
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+_cli.define_model_flags("vgg16")
 flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_string("layer", "block5_conv3", "Layer whose filters to visualise.")
 flags.DEFINE_string("filters", "0-15", "Filter indices: 'all', N, A-B (inclusive), joined by commas.")
@@ -34,10 +34,10 @@ def main(argv):
     del argv
     io.check_writable(FLAGS.out)
     weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    model = load_model(FLAGS.model, weights)
+    model = load_model(FLAGS.model, weights, preprocess=FLAGS.preprocess)
     channels = models.num_channels(model, FLAGS.layer)
     filters = _cli.parse_indices(FLAGS.filters, channels)
-    stem = filters_app.output_stem(FLAGS.model, FLAGS.layer)
+    stem = filters_app.output_stem(models.model_info(model).name, FLAGS.layer)  # a model file: its stem
     facts = filters_app.run(
         model, FLAGS.layer, filters, FLAGS.out, size=FLAGS.size, steps=FLAGS.steps, method=FLAGS.method,
         seed=FLAGS.seed, tiles=FLAGS.tiles, precision=FLAGS.precision, overwrite=FLAGS.overwrite,

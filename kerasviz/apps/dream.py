@@ -29,18 +29,23 @@ def run(
     tile_size: int = dream_lib.TILE_SIZE,
     seed: int = 0,
     overwrite: bool = False,
+    preprocess: str | None = None,
+    max_side: int | None = None,
 ) -> str:
     """Writes the dream `out` (PNG, the input's size) and `out` with .json; returns the PNG path.
 
-    model None: InceptionV3 with ImageNet weights when they can be had, else the offline VGG16.
+    model None: InceptionV3 with ImageNet weights when they can be had, else the offline VGG16; a name
+    or a model file path otherwise (see models.load_model, which also takes `preprocess`).
+    An image file is dreamt on at its own size (tiles bound the network's memory), unless `max_side`
+    caps its longer side.
     """
     png, sidecar = _paths(out)
     if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
         log.info("%s exists; skipped", png)
         return png
     io.check_writable(os.path.dirname(os.path.abspath(png)))
-    picture = io.load_image(image) if isinstance(image, str) else np.asarray(image)
-    net = dream_lib.default_model() if model is None else models.load_model(model, weights)
+    picture = io.load_image(image, max_side=max_side) if isinstance(image, str) else np.asarray(image)
+    net = dream_lib.default_model() if model is None else models.load_model(model, weights, preprocess=preprocess)
     chosen = dict(layers) if layers else dream_lib.default_layers(net)
     start = time.perf_counter()
     result = dream_lib.deep_dream(
@@ -49,11 +54,9 @@ def run(
     )
     seconds = time.perf_counter() - start
     io.write_png(png, result)
-    info = models.model_info(net)
     io.write_json(sidecar, {
         "image": image if isinstance(image, str) else f"array {list(picture.shape)}",
-        "model": info.name,
-        "weights": info.weights,
+        **models.model_facts(net),
         "layers": chosen,
         "octaves": octaves,
         "octave_scale": dream_lib.OCTAVE_SCALE,

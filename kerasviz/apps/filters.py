@@ -41,9 +41,8 @@ def run(
     resumes where it stopped; a finished grid is skipped unless `overwrite`. Returns the facts
     written to the JSON sidecar.
     """
-    info = models.model_info(model)
-    model_name = info.name if info else model.name
-    stem = stem or output_stem(model_name, layer)
+    model_facts = models.model_facts(model)
+    stem = stem or output_stem(model_facts["model"], layer)
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
     method = method or render.DEFAULT_METHOD
     if not overwrite and os.path.exists(png) and os.path.exists(sidecar):
@@ -75,8 +74,7 @@ def run(
             _checkpoint(partial, filters[: len(images)], images, activations, seconds + time.perf_counter() - start)
     images = np.stack(images)
     facts = {
-        "model": model_name,
-        "weights": info.weights if info else "user model",
+        **model_facts,
         "layer": layer,
         "filters": list(filters),
         "method": method,

@@ -37,6 +37,7 @@ SUFFIXES = ("_saliency.png", "_saliency.npy", "_saliency.json")
 MASK_SUFFIXES = ("_mask.png", "_cutout.png")
 REGION_SUFFIXES = ("_regions.png", "_cartoon.png")
 OFFLINE_LAYER = "block5_conv3"  # the offline VGG16 has no classifier: its last convolution instead
+FILE_MODEL_SIZE = 224  # longer side a model file without a classifier sees, unless --size says otherwise
 
 # The README's pictures: photos that ship inside scikit-image, and the methods side by side.
 README_PHOTOS = ("chelsea", "coffee", "astronaut")
@@ -63,6 +64,7 @@ def run(
     precision: str = DEFAULT_PRECISION,
     segment_method: str = DEFAULT_FEATURE_METHOD,
     regions: int | None = None,
+    preprocess: str | None = None,
 ) -> list[dict]:
     """Writes, per image file STEM: STEM_saliency.png (overlay), STEM_saliency.npy (float map, the
     input's H, W), STEM_saliency.json and, with `segment`, STEM_mask.png (0/255) and STEM_cutout.png
@@ -70,9 +72,11 @@ def run(
     the model's features; "grabcut" and "threshold" use the saliency map); with `regions=K`,
     STEM_regions.png (a colour per region) and STEM_cartoon.png.
 
-    `target` is a class index ("281"; needs the ImageNet classifier), "LAYER" or "LAYER:FILTER".
+    `model_name` is a name or a model file path, with `preprocess` (see models.load_model).
+    `target` is a class index ("281"; needs the ImageNet classifier, or a model file whose output
+    is class scores), "LAYER" or "LAYER:FILTER".
     Without a classifier the image is resized so its longer side is `size` pixels (default: the
-    network's own input size) and the map is resized back. Images whose outputs all exist are
+    network's own input size; 224 for a model file) and the map is resized back. Images whose outputs all exist are
     skipped unless `overwrite`. Returns the facts written to each JSON sidecar.
     """
     if method not in METHODS:
@@ -90,11 +94,13 @@ def run(
         if not os.path.isfile(path):
             raise KerasvizError(f"image {path!r} does not exist")
     precision = render.resolve_precision(precision)
-    model, parsed = _load(model_name, weights, target)
+    model, parsed = _load(model_name, weights, target, preprocess)
     info = models.model_info(model)
-    size = size or models.MODELS[info.name].default_size
-    if isinstance(size, bool) or not isinstance(size, int) or size < models.MODELS[info.name].min_size:
-        raise KerasvizError(f"size must be an integer >= {models.MODELS[info.name].min_size}; got {size!r}")
+    spec = models.MODELS.get(info.name) if info.file is None else None
+    size = size or (spec.default_size if spec else FILE_MODEL_SIZE)
+    min_size = spec.min_size if spec else 1
+    if isinstance(size, bool) or not isinstance(size, int) or size < min_size:
+        raise KerasvizError(f"size must be an integer >= {min_size}; got {size!r}")
     results = []
     for path, stem in zip(images, stems, strict=True):
         suffixes = SUFFIXES + (MASK_SUFFIXES if segment else ()) + (REGION_SUFFIXES if regions else ())
@@ -109,8 +115,7 @@ def run(
         saliency_map = _resize_map(saliency_map, image.shape[:2])
         facts = {
             "image": path,
-            "model": info.name,
-            "weights": info.weights,
+            **models.model_facts(model),
             "target": target,
             "method": method,
             "size": list(work.shape[:2]) if not info.include_top else None,
@@ -241,17 +246,22 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _load(model_name: str, weights: str | None, target: str) -> tuple[keras.Model, int | str]:
+def _load(
+    model_name: str, weights: str | None, target: str, preprocess: str | None = None
+) -> tuple[keras.Model, int | str]:
     """The model the target needs (with its classifier for a class index) and the checked target."""
     text = str(target).strip()
     is_class = text.lstrip("-").isdigit()
+    if models.is_model_file(model_name):  # used as saved: its own head, if any, gives the classes
+        model = models.load_model(model_name, weights, preprocess=preprocess)
+        return model, parse_target(model, int(text) if is_class else text)
     if is_class and weights == "offline":
         raise KerasvizError(
             f"class target {text} needs the ImageNet classifier, and the offline weights have none; "
             f"use a layer target such as --target={OFFLINE_LAYER} or --target={OFFLINE_LAYER}:42"
         )
     try:
-        model = models.load_model(model_name, weights, include_top=is_class)
+        model = models.load_model(model_name, weights, include_top=is_class, preprocess=preprocess)
     except KerasvizError as err:
         if is_class:
             raise KerasvizError(f"{err}; or use a layer target such as --target={OFFLINE_LAYER}") from None

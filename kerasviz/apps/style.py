@@ -12,6 +12,7 @@ import numpy as np
 from kerasviz import io, models
 from kerasviz import style as style_lib
 from kerasviz._cli import Progress
+from kerasviz.errors import KerasvizError
 
 log = logging.getLogger("kerasviz")
 
@@ -29,20 +30,29 @@ def run(
     *,
     model: str = "vgg16",
     weights: str | None = "auto",
-    content_layers: Sequence[str] = style_lib.CONTENT_LAYERS,
-    style_layers: Sequence[str] = style_lib.STYLE_LAYERS,
+    content_layers: Sequence[str] | None = None,
+    style_layers: Sequence[str] | None = None,
     size: int = style_lib.DEFAULT_SIZE,
     steps: int = style_lib.DEFAULT_STEPS,
     overwrite: bool = False,
+    preprocess: str | None = None,
 ) -> str:
-    """Writes the stylised `out` (PNG) and `out` with .json; returns the PNG path. Images: paths or arrays."""
+    """Writes the stylised `out` (PNG) and `out` with .json; returns the PNG path. Images: paths or arrays.
+
+    `model`: a name or a model file path, with `preprocess` (see models.load_model). Layers default
+    to style_lib.default_layers(model).
+    """
     png, sidecar = _paths(out)
     if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
         log.info("%s exists; skipped", png)
         return png
     io.check_writable(os.path.dirname(os.path.abspath(png)))
     content_img, style_img = _image(content), _image(style)
-    net = models.load_model(model, weights)
+    net = models.load_model(model, weights, preprocess=preprocess)
+    if content_layers is None or style_layers is None:
+        default_content, default_style = style_lib.default_layers(net)
+        content_layers = default_content if content_layers is None else content_layers
+        style_layers = default_style if style_layers is None else style_layers
     start = time.perf_counter()
     result = style_lib.transfer(
         content_img, style_img, model=net, content_layers=content_layers, style_layers=style_layers,
@@ -51,8 +61,7 @@ def run(
     seconds = time.perf_counter() - start
     io.write_png(png, result.image)
     io.write_json(sidecar, {
-        "model": model,
-        "weights": models.model_info(net).weights,
+        **models.model_facts(net),
         "content": _describe(content),
         "style": _describe(style),
         "content_layers": list(content_layers),
@@ -82,8 +91,12 @@ def study(
     size: int = STUDY_SIZE,
     steps: int = STUDY_STEPS,
     overwrite: bool = False,
+    preprocess: str | None = None,
 ) -> str:
-    """The layer study: writes the grid `out` (PNG), `out`.json and `out`.md (the loss table)."""
+    """The layer study: writes the grid `out` (PNG), `out`.json and `out`.md (the loss table).
+
+    `model`: a name or a model file path, with `preprocess`; its layers are chosen by study_layers.
+    """
     png, sidecar = _paths(out)
     table_path = os.path.splitext(png)[0] + ".md"
     if not overwrite and all(os.path.isfile(p) for p in (png, sidecar, table_path)):
@@ -91,20 +104,20 @@ def study(
         return png
     io.check_writable(os.path.dirname(os.path.abspath(png)))
     content_img, style_img = _image(content), _image(style)
-    net = models.load_model(model, weights)
+    net = models.load_model(model, weights, preprocess=preprocess)
+    content_layers, style_sets = study_layers(net)
     start = time.perf_counter()
     images, table = style_lib.layer_study(
-        content_img, style_img, model=net, content_layers=STUDY_CONTENT_LAYERS, style_sets=STUDY_STYLE_SETS,
+        content_img, style_img, model=net, content_layers=content_layers, style_sets=style_sets,
         size=size, steps=steps, progress=Progress("layer study"),
     )
     seconds = time.perf_counter() - start
     rows, cols = images.shape[:2]
     io.write_png(png, io.grid(images.reshape(rows * cols, *images.shape[2:]), cols=cols))
     io.write_json(sidecar, {
-        "model": model,
-        "weights": models.model_info(net).weights,
-        "rows_content_layers": list(STUDY_CONTENT_LAYERS),
-        "columns_style_sets": {k: list(v) for k, v in STUDY_STYLE_SETS.items()},
+        **models.model_facts(net),
+        "rows_content_layers": list(content_layers),
+        "columns_style_sets": {k: list(v) for k, v in style_sets.items()},
         "losses": "relative: content = |F-P|^2/|F_style-P|^2 at the row's layer; style = |G-A|^2/|G_content-A|^2",
         "cells": table,
         "size": list(images.shape[2:4]),
@@ -114,6 +127,23 @@ def study(
     with io.atomic_path(table_path) as tmp, open(tmp, "w") as f:
         f.write(_markdown(table))
     return png
+
+
+def study_layers(model) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """The study's rows (content layers) and columns (style sets) for `model`: STUDY_CONTENT_LAYERS and
+    STUDY_STYLE_SETS when it has those VGG layers; otherwise by resolution stage (models.conv_stages, the
+    last five): rows, each stage's second convolution (its only one if single); columns, each stage's
+    first convolution alone, then all of them ("all"). On VGG16 the two rules agree.
+    """
+    wanted = [*STUDY_CONTENT_LAYERS, *(n for layers in STUDY_STYLE_SETS.values() for n in layers)]
+    if set(models.conv_layers(model)).issuperset(wanted):
+        return STUDY_CONTENT_LAYERS, dict(STUDY_STYLE_SETS)
+    stages = models.conv_stages(model)[-len(STUDY_CONTENT_LAYERS):]
+    if not stages:
+        raise KerasvizError(f"{models.model_facts(model)['model']} has no Conv2D layers of its own for the layer study")
+    rows = tuple(stage[min(1, len(stage) - 1)] for stage in stages)
+    firsts = tuple(stage[0] for stage in stages)
+    return rows, {f"stage{i + 1}": (name,) for i, name in enumerate(firsts)} | {"all": firsts}
 
 
 def _markdown(table: list[dict]) -> str:

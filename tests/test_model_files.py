@@ -1,0 +1,219 @@
+"""Models from files: load_model(PATH), --model=PATH.keras|.h5 with --preprocess in every script, and
+DeepDream at the input's size past the image-loading cap."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import imageio.v3 as iio
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasviz import io, models
+from kerasviz.apps import style as style_app
+from kerasviz.errors import KerasvizError
+from tests.helpers import tiny_cnn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@keras.saving.register_keras_serializable(package="kerasviz_tests")
+class Doubling(keras.layers.Layer):
+    """A custom layer: registered while this module is imported, unknown to a fresh process."""
+
+    def call(self, x):
+        return 2.0 * x
+
+
+def _classifier(extra=None) -> keras.Model:
+    """tiny_cnn with a global-pooling and Dense(5) head: a small fine-tuned classifier, random weights."""
+    base = tiny_cnn()
+    x = base.output if extra is None else extra(base.output)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(base.input, keras.layers.Dense(5, name="head")(x), name="tinyclf")
+
+
+def _sha256(path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    model = _classifier()
+    paths = {"keras": str(folder / "tinyclf.keras"), "h5": str(folder / "tinyclf.h5")}
+    model.save(paths["keras"])
+    model.save(paths["h5"])
+    model.save_weights(str(folder / "tinyclf.weights.h5"))
+    _classifier(Doubling(name="doubling")).save(str(folder / "custom.keras"))
+    _classifier(keras.layers.Lambda(lambda t: t + 1.0)).save(str(folder / "lambda.keras"))
+    rng = np.random.default_rng(0)
+    iio.imwrite(folder / "photo.png", rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))
+    iio.imwrite(folder / "texture.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    # Longer than io.MAX_IMAGE_SIDE, yet few pixels: a cheap dream past the image-loading cap.
+    wide = np.tile(np.linspace(0, 255, io.MAX_IMAGE_SIDE + 52, dtype=np.float32)[None, :, None], (36, 1, 3))
+    iio.imwrite(folder / "wide.png", wide.astype(np.uint8))
+    return {"folder": folder, "model": model, **paths}
+
+
+@pytest.mark.parametrize("kind", ["keras", "h5"])
+def test_a_model_file_loads_with_its_weights_name_and_hash(files, kind):
+    model = models.load_model(files[kind], preprocess="torch")
+    info = models.model_info(model)
+    assert (info.name, info.file, info.preprocessing, info.include_top) == ("tinyclf", files[kind], "torch", True)
+    assert info.sha256 == _sha256(files[kind])
+    x = np.random.default_rng(1).uniform(0, 255, (2, 24, 24, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(files["model"](x)), rtol=1e-5, atol=1e-5)
+    facts = models.model_facts(model)
+    assert facts["model_file"] == files[kind] and facts["model_sha256"] == info.sha256
+
+
+def test_a_model_file_defaults_to_no_preprocessing_and_refuses_other_weights(files):
+    model = models.load_model(files["keras"])
+    assert models.model_info(model).preprocessing == "none"
+    x = tf.constant([[[[10.0, 20.0, 30.0]]]])
+    np.testing.assert_array_equal(models.preprocess_fn(model)(x).numpy(), x.numpy())
+    with pytest.raises(KerasvizError, match="brings its own weights"):
+        models.load_model(files["keras"], "imagenet")
+
+
+def test_torch_preprocessing_matches_keras_applications():
+    x = np.random.default_rng(0).uniform(0, 255, (2, 5, 5, 3)).astype(np.float32)
+    expected = keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="torch")
+    got = models.preprocess_fn(tiny_cnn(), "torch")(tf.constant(x)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_named_model_keeps_its_own_preprocessing_unless_told():
+    assert models.model_info(models.load_model("vgg16", None)).preprocessing == "caffe"
+    assert models.model_info(models.load_model("vgg16", None, preprocess="torch")).preprocessing == "torch"
+    with pytest.raises(KerasvizError, match="unknown preprocessing 'imagenet'; valid: caffe, tf, torch, none"):
+        models.load_model("vgg16", None, preprocess="imagenet")
+
+
+def _bad_files(folder):
+    shutil.copy(folder / "tinyclf.weights.h5", folder / "weights_renamed.keras")
+    (folder / "junk.keras").write_text("not a model")
+    (folder / "junk.h5").write_text("not a model")
+    with zipfile.ZipFile(folder / "other.keras", "w") as archive:
+        archive.writestr("readme.txt", "a zip, not a model")
+    (folder / "model.onnx").write_text("")
+    (folder / "saved_model").mkdir(exist_ok=True)
+
+
+@pytest.mark.parametrize(
+    "name,says",
+    [
+        ("missing.keras", "does not exist"),
+        ("saved_model", "is a folder; Keras 3 loads .keras and .h5 files"),
+        ("tinyclf.weights.h5", "holds weights only, not a model"),
+        ("weights_renamed.keras", "holds weights only, not a model"),
+        ("junk.keras", "is not a saved Keras model"),
+        ("junk.h5", "is not an HDF5 file"),
+        ("other.keras", "is a zip archive but not a saved Keras model"),
+        ("model.onnx", "is neither .keras nor .h5"),
+        ("lambda.keras", "has a Lambda layer holding Python code, which safe mode does not run"),
+    ],
+)
+def test_bad_model_files_say_what_is_wrong_in_one_line(files, name, says):
+    _bad_files(files["folder"])
+    with pytest.raises(KerasvizError) as err:
+        models.load_model(str(files["folder"] / name))
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def _script(name, *args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", name), *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def test_a_custom_layer_not_registered_is_one_line_and_exit_2(files):
+    result = _script("visualize_filters.py", f"--model={files['folder'] / 'custom.keras'}", "--layer=conv1",
+                     f"--out={files['folder'] / 'never'}")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "needs the custom object 'Doubling', which is not registered" in lines[0]
+
+
+# (script, file kind, its arguments, the sidecar written, the picture and its expected (H, W) or None)
+SCRIPTS = [
+    ("visualize_filters.py", "keras", ["--layer=conv2", "--filters=0-2", "--size=24", "--steps=2", "--tiles",
+                                       "--method=classic", "--preprocess=tf"], "tinyclf_conv2.json",
+     "tinyclf_conv2/0002.png", (24, 24)),
+    ("saliency_maps.py", "h5", ["--image={photo}", "--target=3", "--method=gradcam", "--segment",
+                                "--segment_method=threshold", "--preprocess=caffe"], "photo_saliency.json",
+     "photo_mask.png", (40, 56)),
+    ("style_transfer.py", "keras", ["--content={photo}", "--style={texture}", "--size=32", "--steps=2",
+                                    "--preprocess=torch", "--out={out}/styled.png"], "styled.json", "styled.png", None),
+    ("style_layers_study.py", "h5", ["--content={photo}", "--style={texture}", "--size=24", "--steps=1",
+                                     "--preprocess=none", "--out={out}/study.png"], "study.json", "study.md", None),
+    ("deep_dream.py", "keras", ["--image={wide}", "--layers=conv2:1", "--octaves=2", "--steps=1",
+                                "--preprocess=tf", "--out={out}/wide_dream.png"], "wide_dream.json", "wide_dream.png",
+     (36, io.MAX_IMAGE_SIDE + 52)),
+]
+
+
+@pytest.mark.parametrize("script,kind,args,sidecar,picture,shape", SCRIPTS, ids=[s[0] for s in SCRIPTS])
+def test_every_script_runs_on_a_model_file(files, tmp_path, script, kind, args, sidecar, picture, shape):
+    folder, out = files["folder"], str(tmp_path)
+    names = {"photo": folder / "photo.png", "texture": folder / "texture.png", "wide": folder / "wide.png", "out": out}
+    argv = [f"--model={files[kind]}", *(a.format(**names) for a in args)]
+    if not any(a.startswith("--out=") for a in argv):
+        argv.append(f"--out={out}")
+    result = _script(script, *argv)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(os.path.join(out, sidecar)) as f:
+        facts = json.load(f)
+    preprocessing = next(a for a in args if a.startswith("--preprocess=")).split("=")[1]
+    assert facts["model"] == "tinyclf" and facts["preprocessing"] == preprocessing
+    assert facts["model_file"] == files[kind] and facts["model_sha256"] == _sha256(files[kind])
+    assert os.path.isfile(os.path.join(out, picture))
+    if shape is not None:
+        assert iio.imread(os.path.join(out, picture)).shape[:2] == shape
+
+
+def test_deep_dream_app_caps_only_when_asked(files, tmp_path):
+    from kerasviz.apps import dream as dream_app
+
+    out = dream_app.run(str(files["folder"] / "wide.png"), str(tmp_path / "capped.png"), model=files["keras"],
+                        layers={"conv2": 1.0}, octaves=1, steps=1, max_side=512)
+    assert iio.imread(out).shape == (round(36 * 512 / (io.MAX_IMAGE_SIDE + 52)), 512, 3)
+
+
+def test_conv_stages_and_the_layer_rules():
+    vgg = models.load_model("vgg16", None)
+    stages = models.conv_stages(vgg)
+    assert stages == [[f"block{b}_conv{c}" for c in range(1, n + 1)] for b, n in zip(range(1, 6), (2, 2, 3, 3, 3))]
+    # The stage rule on VGG16 picks the layers the study and Gatys name.
+    assert tuple(s[1] for s in stages) == style_app.STUDY_CONTENT_LAYERS
+    assert tuple(s[0] for s in stages) == style_app.STUDY_STYLE_SETS["gatys"]
+    tiny = _classifier()
+    assert models.conv_stages(tiny) == [["conv1"], ["conv2", "conv3"]]
+    rows, columns = style_app.study_layers(tiny)
+    assert rows == ("conv1", "conv3") and columns == {"stage1": ("conv1",), "stage2": ("conv2",),
+                                                      "all": ("conv1", "conv2")}
+
+
+def test_a_saved_sequential_works_where_a_functional_model_does(tmp_path):
+    from kerasviz import render
+
+    keras.utils.set_random_seed(0)
+    sequential = keras.Sequential([
+        keras.Input((None, None, 3)), keras.layers.Rescaling(1 / 255), keras.layers.Conv2D(4, 3, name="c1"),
+        keras.layers.Conv2D(4, 3, name="c2"), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3),
+    ])
+    path = str(tmp_path / "seq.keras")
+    sequential.save(path)
+    model = models.load_model(path)
+    images, activations = render.visualize_filters(model, "c2", [0, 3], size=16, steps=2, method="classic")
+    assert images.shape == (2, 16, 16, 3) and np.all(np.isfinite(activations))
+    assert models.model_info(model).name == "seq" and models.conv_stages(model) == [["c1", "c2"]]
