@@ -45,7 +45,8 @@ def stripes(kind: int, n: int, size: int = 24, seed: int = 0) -> np.ndarray:
     images = []
     for _ in range(n):
         period, phase = rng.uniform(4, 8), rng.uniform(0, 2 * np.pi)
-        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        a = rng.uniform(0, 255, 3)
+        b = 255 - a  # contrast enough to tell stripes apart
         if kind == 2:
             cy, cx, r = *rng.uniform(6, size - 6, 2), rng.uniform(4, 9)
             t = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
