@@ -42,10 +42,12 @@ def load_classifier(model: str, weights: str | None = "auto", preprocess: str | 
                 "class pictures and fooling images need a classifier, and the offline VGG16 weights have none (no "
                 "head): use --weights=imagenet (where it can be downloaded, e.g. on Colab) or --model=PATH to a saved "
                 "classifier (.keras, .h5)")
-        try:
-            net = models.load_model(key, weights, include_top=True)
+        try:  # "auto" means ImageNet here: the offline fallback has no head
+            net = models.load_model(key, "imagenet" if weights == "auto" else weights, include_top=True)
         except KerasvizError as err:
-            raise KerasvizError(f"{err}; or pass --model=PATH to a saved classifier (.keras, .h5)") from None
+            raise KerasvizError(
+                f"{err}; class pictures and fooling images need a classifier (the offline weights have none): "
+                "connect once so Keras caches the ImageNet file, or pass --model=PATH to a saved classifier") from None
         fn = _preprocessor(preprocess) if preprocess else models.preprocess_fn(net)
         return net, fn, f"{key} ({models.model_info(net).weights})"
     if not os.path.isfile(model):
