@@ -145,7 +145,7 @@ def readme_examples_texture(out: str, *, weights: str = "auto", overwrite: bool 
     """The README's textures: scikit-image's gravel and brick (shrunk to 192 px), twice as wide as tall."""
     from skimage import data
 
-    sources = {name: io.resize(getattr(data, name)(), (192, 192)) for name in ("gravel", "brick")}
+    sources = {name: io.resize(io.as_batch(getattr(data, name)())[0][0], (192, 192)) for name in ("gravel", "brick")}
     written = []
     for name, source in sources.items():
         source_png = os.path.join(out, f"texture_{name}_source.png")
