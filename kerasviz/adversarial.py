@@ -13,6 +13,7 @@ that is returned, and saved as PNG, is exactly the one that was classified.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import keras
@@ -100,13 +101,8 @@ def fool(
     preprocess = models.preprocess_fn(model, preprocess)
     target = tf.constant(int(target_class))
 
-    @tf.function
-    def gradient_sign(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            logits = net(preprocess(x[None]), training=False)[0]
-            loss = tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits)
-        return tf.sign(tape.gradient(loss, x)), logits
+    # A partial, not a closure: TensorFlow counts traces per code object, and every call of fool traces once.
+    gradient_sign = tf.function(functools.partial(_gradient_sign, net, preprocess, target))
 
     def predict(x: np.ndarray) -> tuple[Prediction, np.ndarray]:
         logits = np.asarray(net(preprocess(tf.constant(x[None])), training=False)[0], np.float64)
@@ -144,6 +140,15 @@ def fool(
         method=method, epsilon=used, steps=steps, linf=float(np.abs(delta).max(initial=0)),
         l2=float(np.sqrt(np.sum(delta.astype(np.float64) ** 2))),
     )
+
+
+def _gradient_sign(net: keras.Model, preprocess: Callable, target: tf.Tensor, x: tf.Tensor) -> tuple:
+    """sign of d(cross-entropy of `target`)/dx for one (H, W, 3) 0-255 image, and its logits."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = net(preprocess(x[None]), training=False)[0]
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits)
+    return tf.sign(tape.gradient(loss, x)), logits
 
 
 def magnified(perturbation: np.ndarray) -> np.ndarray:
