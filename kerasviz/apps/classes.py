@@ -190,7 +190,7 @@ SKIMAGE_CROP_SIZE = 128
 IMAGENET_NAMES = {281: "tabby cat", 76: "tarantula", 130: "flamingo", 417: "balloon", 947: "mushroom", 9: "ostrich"}
 SKIMAGE_ABOUT = (
     "NOT an ImageNet classifier: the offline VGG16 backbone (mean-pooled block5_conv3) with a linear head trained "
-    "here in under a minute on random crops of six scikit-image pictures, one class each: "
+    "here on random crops of six scikit-image pictures, one class each: "
     + ", ".join(SKIMAGE_CLASSES)
 )
 
