@@ -132,6 +132,32 @@ def grid(images: np.ndarray, *, cols: int | None = None, pad: int = 2, backgroun
     return out
 
 
+def labelled_row(images, labels, *, pad: int = 2, background: int = 255) -> np.ndarray:
+    """uint8 (H, W, 3) images (the same height) side by side, each with its label written below it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    text_h = 14
+    height = max(int(np.shape(image)[0]) for image in images)
+    panels = []
+    for image, label in zip(images, labels, strict=True):
+        image = np.asarray(image, np.uint8)
+        panel = np.full((height + text_h, image.shape[1], 3), background, np.uint8)
+        panel[: image.shape[0]] = image
+        canvas = Image.fromarray(panel)
+        draw = ImageDraw.Draw(canvas)
+        text = str(label)
+        while len(text) > 1 and draw.textlength(text, font=font) > image.shape[1] - 2:
+            text = text[:-1]  # cut to the panel's width
+        draw.text((max(1, (image.shape[1] - draw.textlength(text, font=font)) / 2), height + 1), text,
+                  fill=(0, 0, 0), font=font)
+        panels.append(np.asarray(canvas))
+    gap = np.full((height + text_h, pad, 3), background, np.uint8)
+    row = [panels[0]]
+    for panel in panels[1:]:
+        row += [gap, panel]
+    return np.concatenate(row, axis=1)
+
 def normalize_map(saliency_map: np.ndarray, *, percentile: float = 99.5) -> np.ndarray:
     """A float map -> 0-1, clipped at a high percentile so one hot pixel does not rule the scale."""
     m = np.nan_to_num(np.asarray(saliency_map, np.float32))

@@ -35,3 +35,43 @@ def activation_of(model, layer: str, images: np.ndarray, filters) -> np.ndarray:
     features = keras.Model(model.input, model.get_layer(layer).output)
     acts = np.asarray(features(np.asarray(images, np.float32)))
     return np.array([acts[i, ..., f].mean() for i, f in enumerate(filters)])
+
+
+def stripes(kind: int, n: int, size: int = 24, seed: int = 0) -> np.ndarray:
+    """n synthetic float32 0-255 images (n, size, size, 3) of one kind: 0 horizontal stripes,
+    1 vertical stripes, 2 a smooth colour blob; period, phase and colours at random."""
+    rng = np.random.default_rng(seed + 1000 * kind)
+    yy, xx = np.mgrid[:size, :size].astype(np.float32)
+    images = []
+    for _ in range(n):
+        period, phase = rng.uniform(4, 8), rng.uniform(0, 2 * np.pi)
+        a = rng.uniform(0, 255, 3)
+        b = 255 - a  # contrast enough to tell stripes apart
+        if kind == 2:
+            cy, cx, r = *rng.uniform(6, size - 6, 2), rng.uniform(4, 9)
+            t = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
+        else:
+            t = 0.5 + 0.5 * np.sin(2 * np.pi * (yy if kind == 0 else xx) / period + phase)
+        images.append(a * t[..., None] + b * (1 - t[..., None]))
+    return np.clip(np.stack(images) + rng.normal(0, 4, (n, size, size, 3)), 0, 255).astype(np.float32)
+
+
+def tiny_classifier(seed: int = 0, size: int = 24) -> keras.Model:
+    """A 3-class classifier of `stripes` kinds (0 horizontal, 1 vertical, 2 blob), trained in seconds.
+
+    Fixed input size and a softmax output on purpose: class pictures and fooling must take both off.
+    """
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax", name="probs")(x)
+    model = keras.Model(inputs, outputs, name="stripes")
+    images = np.concatenate([stripes(k, 64, size, seed) for k in range(3)])
+    labels = np.repeat(np.arange(3), 64)
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(images, labels, batch_size=32, epochs=15, shuffle=True, verbose=0)
+    return model

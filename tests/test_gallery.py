@@ -121,3 +121,17 @@ def test_page_loads_in_headless_chromium(out):
     pixels = iio.imread(shot).astype(np.float32)
     assert pixels.shape[:2] == (900, 1280) and pixels.var() > 0
     assert [line for line in result.stderr.splitlines() if ":CONSOLE" in line] == []
+
+
+def test_the_lectures_pictures_get_their_sections(tmp_path):
+    rng = np.random.default_rng(1)
+    for stem in ("inversion_cat", "texture_gravel", "classes_vgg16", "fooling_cat"):
+        io.write_png(str(tmp_path / f"{stem}.png"), rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+        io.write_json(str(tmp_path / f"{stem}.json"), {"note": stem})
+    with open(gallery.write_index(str(tmp_path)), encoding="utf-8") as f:
+        page = f.read()
+    for section, stem in (("inversion", "inversion_cat"), ("texture", "texture_gravel"), ("classes", "classes_vgg16"),
+                          ("fooling", "fooling_cat")):
+        start = page.index(f'<section id="{section}">')
+        assert f'src="{stem}.png"' in page[start:page.index("</section>", start)], section
+    assert 'id="other"' not in page

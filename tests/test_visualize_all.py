@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECORD = textwrap.dedent("""
     import atexit, json, runpy, sys
     sys.path.insert(0, "scripts")
-    from kerasviz.apps import dream, saliency, style
+    from kerasviz.apps import classes, dream, reconstruct, saliency, style
     calls = {}
     def recorder(name):
         def readme_examples(out, **options):
@@ -20,6 +20,9 @@ RECORD = textwrap.dedent("""
         return readme_examples
     for module in (saliency, style, dream):
         module.readme_examples = recorder(module.__name__.rsplit(".", 1)[-1])
+    reconstruct.readme_examples_inversion = recorder("inversion")
+    reconstruct.readme_examples_texture = recorder("texture")
+    classes.readme_examples = recorder("classes")
     atexit.register(lambda: print("CALLS " + json.dumps(calls)))
     sys.argv = ["visualize_all.py", *sys.argv[1:]]
     runpy.run_path("scripts/visualize_all.py", run_name="__main__")
@@ -27,8 +30,9 @@ RECORD = textwrap.dedent("""
 
 
 def _calls(tmp_path, *args):
-    result = subprocess.run([sys.executable, "-c", RECORD, "--only=saliency,style,dream", f"--out={tmp_path}",
-                             "--weights=offline", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", RECORD, "--only=saliency,style,dream,inversion,texture,classes",
+                             f"--out={tmp_path}", "--weights=offline", *args],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(x for x in result.stdout.splitlines() if x.startswith("CALLS "))
     return json.loads(line[len("CALLS "):])
@@ -36,8 +40,8 @@ def _calls(tmp_path, *args):
 
 def test_overwrite_reaches_every_part(tmp_path):
     redo = _calls(tmp_path, "--overwrite")
-    assert set(redo) == {"saliency", "style", "dream"}
+    assert set(redo) == {"saliency", "style", "dream", "inversion", "texture", "classes"}
     assert all(options == {"weights": "offline", "overwrite": True} for options in redo.values())
     keep = _calls(tmp_path)
-    assert set(keep) == {"saliency", "style", "dream"}
+    assert set(keep) == {"saliency", "style", "dream", "inversion", "texture", "classes"}
     assert all(options["overwrite"] is False for options in keep.values())

@@ -25,6 +25,13 @@ _SECTIONS = (
     ("saliency", "Saliency and masks", "Where the network looks: attribution maps and the foreground masks they give."),
     ("style", "Style transfer", "A photo repainted with the statistics of another picture's features."),
     ("dream", "DeepDream", "A photo pushed to excite whole layers, octave by octave."),
+    ("inversion", "Feature inversion",
+     "A photo rebuilt from one layer's features alone (Mahendran & Vedaldi 2015): what each depth keeps."),
+    ("texture", "Texture synthesis",
+     "New texture from the Gram matrices of a source's features (Gatys et al. 2015), at any size."),
+    ("classes", "Class pictures", "The picture that maximises a class logit (Simonyan et al. 2014)."),
+    ("fooling", "Fooling images",
+     "The smallest change that makes the classifier answer another class, and that change magnified."),
 )
 
 
@@ -145,7 +152,8 @@ def _page(grids: dict[str, dict[str, list[_Picture]]], others: dict[str, list[_P
             continue
         nav.append(f'<div class="nav-group"><a class="nav-model" href="#{section}">{_e(title)}</a></div>')
         cards = "".join(_picture_card(p) for p in pictures)
-        layout = "rows" if section == "saliency" else "wide"  # saliency pictures are long rows of panels
+        # saliency, inversion, class and fooling pictures are long rows of panels
+        layout = "rows" if section in ("saliency", "inversion", "classes", "fooling") else "wide"
         body.append(f'<section id="{section}"><h2>{_e(title)}</h2><p class="lede">{_e(lede)}</p>'
                     f'<div class="cards {layout}">{cards}</div></section>')
     if not body:

@@ -1,0 +1,302 @@
+"""Class pictures and fooling images as jobs: plain arguments in, PNG + JSON out, finished files skipped.
+
+Both need a classifier: an ImageNet network with its head (load_model(..., include_top=True)) or a
+saved Keras model file. The offline VGG16 weights have no head; for the README pictures made offline,
+`skimage_classifier` trains a small, clearly labelled stand-in (see there).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasviz import adversarial, io, models, render
+from kerasviz import classes as classes_lib
+from kerasviz._cli import Progress
+from kerasviz.errors import KerasvizError
+
+log = logging.getLogger("kerasviz")
+
+PREPROCESS = ("caffe", "tf", "torch", "none")
+_TORCH_MEAN, _TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def load_classifier(model: str, weights: str | None = "auto", preprocess: str | None = None
+                    ) -> tuple[keras.Model, Callable, str]:
+    """(classifier, RGB 0-255 -> its input, description) for a model name or a saved model file.
+
+    Names load with their ImageNet head; the offline weights have none, which is one clear error.
+    """
+    if preprocess is not None and preprocess not in PREPROCESS:
+        raise KerasvizError(f"unknown preprocess {preprocess!r}; valid: {', '.join(PREPROCESS)}")
+    key = model.lower()
+    if key in models.MODELS:
+        if weights == "offline":
+            raise KerasvizError(
+                "class pictures and fooling images need a classifier, and the offline VGG16 weights have none (no "
+                "head): use --weights=imagenet (where it can be downloaded, e.g. on Colab) or --model=PATH to a saved "
+                "classifier (.keras, .h5)")
+        try:  # "auto" means ImageNet here: the offline fallback has no head
+            net = models.load_model(key, "imagenet" if weights == "auto" else weights, include_top=True)
+        except KerasvizError as err:
+            raise KerasvizError(
+                f"{err}; class pictures and fooling images need a classifier (the offline weights have none): "
+                "connect once so Keras caches the ImageNet file, or pass --model=PATH to a saved classifier") from None
+        fn = _preprocessor(preprocess) if preprocess else models.preprocess_fn(net)
+        return net, fn, f"{key} ({models.model_info(net).weights})"
+    if not os.path.isfile(model):
+        raise KerasvizError(f"model {model!r} is neither one of {', '.join(models.MODELS)} nor a saved model file")
+    try:
+        net = keras.models.load_model(model, compile=False)
+    except Exception as err:  # Keras raises many kinds for a file it cannot read
+        raise KerasvizError(f"cannot load model file {model!r}: {str(err).splitlines()[0][:200]}") from None
+    return net, _preprocessor(preprocess or "none"), f"file:{model}"
+
+
+def _preprocessor(name: str) -> Callable:
+    if name == "none":
+        return lambda x: x
+    if name == "torch":
+        return lambda x: (x / 255.0 - tf.constant(_TORCH_MEAN, x.dtype)) / tf.constant(_TORCH_STD, x.dtype)
+    return models._PREPROCESSORS[name]
+
+
+def run_classes(
+    classes: Sequence[int],
+    out: str,
+    *,
+    model: str | keras.Model = "vgg16",
+    weights: str | None = "auto",
+    preprocess: str | Callable | None = None,
+    class_names: Sequence[str] | Mapping[int, str] | None = None,
+    size: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    stem: str | None = None,
+    about: dict | None = None,
+    overwrite: bool = False,
+) -> str:
+    """Writes DIR/STEM.png (one labelled picture per class) and DIR/STEM.json; returns the PNG path.
+
+    STEM defaults to MODEL_classes. `model` is a name, a file or a Keras classifier (then `preprocess`
+    is a function or None); `about` adds facts to the JSON.
+    """
+    net, fn, description = _classifier(model, weights, preprocess)
+    classes = classes_lib.check_classes(net, classes)
+    stem = stem or f"{_stem(model, net)}_classes"
+    png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
+    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
+        log.info("%s exists; skipped", png)
+        return png
+    io.check_writable(out)
+    start = time.perf_counter()
+    images, logits = classes_lib.visualize_classes(net, classes, size=size, steps=steps, seed=seed, preprocess=fn,
+                                                   progress=Progress("class pictures"))
+    seconds = time.perf_counter() - start
+    random_logits = classes_lib.logits(classes_lib.logits_model(net), _random_images(len(classes), images.shape[1]),
+                                       fn)
+    io.write_png(png, io.labelled_row(images, [_name(class_names, c) for c in classes]))
+    io.write_json(sidecar, {
+        "classifier": description,
+        **(about or {}),
+        "classes": classes,
+        "names": [_name(class_names, c) for c in classes],
+        "objective": "class logit (pre-softmax)",
+        "method": render.DEFAULT_METHOD,
+        "steps": steps or render.METHODS[render.DEFAULT_METHOD].steps,
+        "size": int(images.shape[1]),
+        "seed": seed,
+        "logit": [float(logits[i, c]) for i, c in enumerate(classes)],
+        "best_other_logit": [float(np.max(np.delete(logits[i], c))) for i, c in enumerate(classes)],
+        "random_image_logit": [float(random_logits[i, c]) for i, c in enumerate(classes)],
+        "top_class": [int(np.argmax(row)) for row in logits],
+        "seconds": round(seconds, 2),
+    })
+    return png
+
+
+def run_fooling(
+    image: str | np.ndarray,
+    target_class: int,
+    out: str,
+    *,
+    model: str | keras.Model = "vgg16",
+    weights: str | None = "auto",
+    preprocess: str | Callable | None = None,
+    class_names: Sequence[str] | Mapping[int, str] | None = None,
+    method: str = adversarial.DEFAULT_METHOD,
+    epsilon: int = adversarial.EPSILON,
+    size: int | None = None,
+    about: dict | None = None,
+    overwrite: bool = False,
+) -> str:
+    """Writes `out` (PNG: the image, the fooled image, the perturbation magnified) and `out` with .json.
+
+    The image is resized to the classifier's fixed input size, or to a longer side of `size` pixels
+    (default 224) for a classifier that takes any size. Returns the PNG path.
+    """
+    png, sidecar = _paths(out)
+    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
+        log.info("%s exists; skipped", png)
+        return png
+    io.check_writable(os.path.dirname(os.path.abspath(png)))
+    picture = io.load_image(image) if isinstance(image, str) else io.as_batch(image)[0][0]
+    net, fn, description = _classifier(model, weights, preprocess)
+    classes_lib.check_classes(net, [target_class])
+    picture = _fit_input(net, picture, size)
+    result = adversarial.fool(net, picture, target_class, method=method, epsilon=epsilon, preprocess=fn)
+    if not result.flipped:
+        log.warning("the classifier still answers %d, not %d, within epsilon %d", result.after.cls, target_class,
+                    epsilon)
+
+    original = np.clip(np.round(picture), 0, 255).astype(np.uint8)
+    before, after = result.before, result.after
+    labels = [f"{_name(class_names, before.cls)} {before.score:.2f}",
+              f"{_name(class_names, after.cls)} {after.score:.2f}", f"change x{127.5 / max(result.linf, 1e-6):.0f}"]
+    io.write_png(png, io.labelled_row([original, result.image, adversarial.magnified(result.perturbation)], labels))
+    io.write_json(sidecar, {
+        "image": image if isinstance(image, str) else f"array {list(np.shape(image))}",
+        "classifier": description,
+        **(about or {}),
+        "target_class": int(target_class),
+        "before": result.before.facts(),
+        "after": result.after.facts(),
+        "flipped": result.flipped,
+        "method": result.method,
+        "epsilon": result.epsilon,
+        "epsilon_budget": int(epsilon),
+        "steps": result.steps,
+        "linf": result.linf,
+        "l2": round(result.l2, 3),
+        "units": "0-255 pixel levels; score = softmax probability",
+        "magnification": round(127.5 / max(result.linf, 1e-6), 2),
+        "size": list(result.image.shape[:2]),
+    })
+    return png
+
+
+# The README's stand-in classifier where only the offline VGG16 backbone is available: scikit-image photos,
+# one class each, told apart by a linear layer on the backbone's mean-pooled block5_conv3 features.
+SKIMAGE_CLASSES = ("chelsea", "coffee", "rocket", "astronaut", "brick", "grass")
+SKIMAGE_FEATURES = "block5_conv3"
+SKIMAGE_CROPS = 24  # random crops per photo to train on
+SKIMAGE_CROP_SIZE = 128
+IMAGENET_NAMES = {281: "tabby cat", 76: "tarantula", 130: "flamingo", 417: "balloon", 947: "mushroom", 9: "ostrich"}
+SKIMAGE_ABOUT = (
+    "NOT an ImageNet classifier: the offline VGG16 backbone (mean-pooled block5_conv3) with a linear head trained "
+    "here on random crops of six scikit-image pictures, one class each: "
+    + ", ".join(SKIMAGE_CLASSES)
+)
+
+
+def skimage_classifier(backbone: keras.Model, *, seed: int = 0) -> keras.Model:
+    """A len(SKIMAGE_CLASSES)-way classifier: `backbone` (a load_model VGG16, kept frozen), mean-pooled at
+    SKIMAGE_FEATURES, and a linear layer (logits) fitted to random crops and flips of scikit-image's
+    pictures. It knows six pictures, not the world; the README and every JSON say so.
+    """
+    from skimage import data
+
+    rng = np.random.default_rng(seed)
+    features = keras.Model(backbone.input, models.get_layer(backbone, SKIMAGE_FEATURES).output)
+    preprocess = models.preprocess_fn(backbone)
+    crops, labels = [], []
+    for label, name in enumerate(SKIMAGE_CLASSES):
+        photo = io.as_batch(getattr(data, name)())[0][0]
+        h, w = photo.shape[:2]
+        for _ in range(SKIMAGE_CROPS):
+            side = int(rng.uniform(0.5, 1.0) * min(h, w))
+            y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+            crop = io.resize(photo[y:y + side, x:x + side], (SKIMAGE_CROP_SIZE, SKIMAGE_CROP_SIZE))
+            crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
+            labels.append(label)
+    pooled = np.concatenate([
+        np.asarray(tf.reduce_mean(features(preprocess(tf.constant(np.stack(crops[i:i + 16])))), axis=(1, 2)))
+        for i in range(0, len(crops), 16)
+    ])
+    scale = float(np.std(pooled)) or 1.0
+    keras.utils.set_random_seed(seed)
+    head = keras.Sequential([keras.Input((pooled.shape[1],)),
+                             keras.layers.Dense(len(SKIMAGE_CLASSES), kernel_regularizer=keras.regularizers.l2(1e-3))])
+    head.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    head.fit(pooled / scale, np.array(labels), epochs=60, batch_size=32, verbose=0)
+    kernel, bias = head.layers[-1].get_weights()
+    x = keras.layers.GlobalAveragePooling2D()(features.output)
+    logits = keras.layers.Dense(len(SKIMAGE_CLASSES), name="skimage_logits")
+    model = keras.Model(backbone.input, logits(x), name="vgg16_skimage")
+    logits.set_weights([kernel / scale, bias])
+    object.__setattr__(model, "kerasviz_info", models.model_info(backbone))  # its preprocessing and weights
+    return model
+
+
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+    """Writes the README's class pictures and fooling image into `out`; returns their paths.
+
+    With ImageNet weights: VGG16's own classes. Otherwise (the offline backbone) the skimage_classifier
+    stand-in, labelled as such in the pictures' JSON.
+    """
+    from skimage import data
+
+    try:
+        if weights == "offline":
+            raise KerasvizError("offline weights have no classifier")
+        net, fn, description = load_classifier("vgg16", "imagenet" if weights == "auto" else weights)
+        about, names = {"classifier": description}, IMAGENET_NAMES
+        classes, target = [281, 76, 130, 417, 947], 9
+    except KerasvizError as err:
+        log.warning("no ImageNet classifier (%s): the README's class pictures use a stand-in head", err)
+        net = skimage_classifier(models.load_model("vgg16", weights))
+        fn, names = models.preprocess_fn(net), list(SKIMAGE_CLASSES)
+        about = {"classifier": SKIMAGE_ABOUT}
+        classes, target = list(range(len(SKIMAGE_CLASSES))), SKIMAGE_CLASSES.index("rocket")
+    return [
+        run_classes(classes, out, model=net, preprocess=fn, class_names=names, stem="classes_vgg16", about=about,
+                    size=128, overwrite=overwrite),
+        run_fooling(data.chelsea(), target, os.path.join(out, "fooling_chelsea.png"), model=net, preprocess=fn,
+                    class_names=names, about=about, size=224, overwrite=overwrite),
+    ]
+
+
+def _name(names, c: int) -> str:
+    """'281: tabby cat' where the class has a name, else '281'."""
+    try:
+        return f"{c}: {names[c]}" if names is not None else str(c)
+    except (IndexError, KeyError):
+        return str(c)
+
+
+def _classifier(model, weights, preprocess) -> tuple[keras.Model, Callable, str]:
+    if isinstance(model, keras.Model):
+        return model, models.preprocess_fn(model, preprocess), model.name
+    return load_classifier(model, weights, preprocess)
+
+
+def _stem(model, net: keras.Model) -> str:
+    if isinstance(model, str):
+        return os.path.splitext(os.path.basename(model))[0] if os.path.isfile(model) else model.lower()
+    return net.name
+
+
+def _fit_input(net: keras.Model, picture: np.ndarray, size: int | None) -> np.ndarray:
+    fixed = tuple(net.input_shape[1:3])
+    if None not in fixed:
+        shape = (int(fixed[0]), int(fixed[1]))
+    else:
+        side = size or 224
+        h, w = picture.shape[:2]
+        shape = (max(1, round(h * side / max(h, w))), max(1, round(w * side / max(h, w))))
+    return picture.astype(np.float32) if picture.shape[:2] == shape else io.resize(picture, shape)
+
+
+def _random_images(n: int, size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype(np.float32)
+
+
+def _paths(out: str) -> tuple[str, str]:
+    stem = out[:-4] if out.lower().endswith(".png") else out
+    return stem + ".png", stem + ".json"

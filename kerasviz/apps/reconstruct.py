@@ -1,0 +1,169 @@
+"""Feature inversion and texture synthesis as jobs: plain arguments in, PNG + JSON out, finished files skipped."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from kerasviz import io, models
+from kerasviz import reconstruct as lib
+from kerasviz._cli import Progress
+from kerasviz.errors import KerasvizError
+
+log = logging.getLogger("kerasviz")
+
+README_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
+
+
+def run_inversion(
+    image: str | np.ndarray,
+    layers: Sequence[str],
+    out: str,
+    *,
+    model: str = "vgg16",
+    weights: str | None = "auto",
+    size: int = lib.INVERT_SIZE,
+    steps: int = lib.INVERT_STEPS,
+    tv_weight: float = lib.INVERT_TV_WEIGHT,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> str:
+    """Writes `out` (PNG: the photo, then one labelled reconstruction per layer) and `out` with .json."""
+    png, sidecar = _paths(out)
+    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
+        log.info("%s exists; skipped", png)
+        return png
+    io.check_writable(os.path.dirname(os.path.abspath(png)))
+    photo = _image(image)
+    net = models.load_model(model, weights)
+    for layer in layers:
+        models.get_layer(net, layer)  # a bad name fails before any work
+    start = time.perf_counter()
+    result = lib.invert_features(photo, layers=layers, model=net, size=size, steps=steps, tv_weight=tv_weight,
+                                 seed=seed, progress=Progress("feature inversion"))
+    seconds = time.perf_counter() - start
+    shown = np.clip(np.round(io.resize(photo, result.images.shape[1:3])), 0, 255).astype(np.uint8)
+    labels = ["photo"] + [f"{layer} {d:.2f}" for layer, d in zip(result.layers, result.distances)]
+    io.write_png(png, io.labelled_row([shown, *result.images], labels))
+    io.write_json(sidecar, {
+        "image": _describe(image),
+        "model": model,
+        "weights": models.model_info(net).weights,
+        "layers": result.layers,
+        "relative_feature_distance": {k: float(v) for k, v in zip(result.layers, result.distances)},
+        "start_relative_feature_distance": {k: float(v) for k, v in zip(result.layers, result.start_distances)},
+        "distance": "|F(x) - F(photo)| / |F(photo)| at the layer; the start is grey plus noise",
+        "tv_weight": tv_weight,
+        "optimizer": "lbfgs",
+        "levels": lib.LEVELS,
+        "steps_per_level": steps,
+        "size": list(result.images.shape[1:3]),
+        "seed": seed,
+        "seconds": round(seconds, 2),
+    })
+    return png
+
+
+def run_texture(
+    style: str | np.ndarray,
+    out: str,
+    *,
+    layers: Sequence[str] = lib.TEXTURE_LAYERS,
+    size: tuple[int, int] = (256, 256),
+    model: str = "vgg16",
+    weights: str | None = "auto",
+    steps: int = lib.TEXTURE_STEPS,
+    max_source: int = 512,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> str:
+    """Writes the texture `out` (PNG, exactly `size` = (H, W)) and `out` with .json; returns the PNG path.
+
+    A source larger than `max_source` pixels on its longer side is first shrunk to it (its patterns too).
+    """
+    png, sidecar = _paths(out)
+    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
+        log.info("%s exists; skipped", png)
+        return png
+    io.check_writable(os.path.dirname(os.path.abspath(png)))
+    source = _image(style).astype(np.float32)
+    if max(source.shape[:2]) > max_source:
+        h, w = source.shape[:2]
+        source = io.resize(source, (round(h * max_source / max(h, w)), round(w * max_source / max(h, w))))
+    net = models.load_model(model, weights)
+    for layer in layers:
+        models.get_layer(net, layer)
+    start = time.perf_counter()
+    result = lib.synthesize_texture(source, shape=tuple(size), layers=layers, model=net, steps=steps, seed=seed,
+                                    progress=Progress("texture synthesis"))
+    seconds = time.perf_counter() - start
+    io.write_png(png, result.image)
+    io.write_json(sidecar, {
+        "style": _describe(style),
+        "model": model,
+        "weights": models.model_info(net).weights,
+        "layers": result.layers,
+        "gram_distance": {k: float(v) for k, v in zip(result.layers, result.gram_distances)},
+        "distance": "|G(x) - G(source)|^2 / |G(start) - G(source)|^2 per layer; the start is grey plus noise",
+        "optimizer": "lbfgs",
+        "levels": lib.LEVELS,
+        "steps_per_level": steps,
+        "size": list(result.image.shape[:2]),
+        "source_size": list(source.shape[:2]),
+        "seed": seed,
+        "seconds": round(seconds, 2),
+    })
+    return png
+
+
+def parse_size(spec: str) -> tuple[int, int]:
+    """'H,W' (or one number for a square) -> (H, W)."""
+    try:
+        parts = [int(p) for p in str(spec).replace("x", ",").split(",") if p.strip()]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 16:
+        raise KerasvizError(f"cannot read size {spec!r}: give H,W in pixels, each at least 16 (e.g. 256,384)")
+    return parts[0], parts[1]
+
+
+def readme_examples_inversion(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+    """The README's feature inversion: scikit-image's chelsea from five depths of VGG16."""
+    from skimage import data
+
+    return [run_inversion(data.chelsea(), README_LAYERS, os.path.join(out, "inversion_chelsea.png"),
+                          weights=weights, size=160, steps=50, overwrite=overwrite)]
+
+
+def readme_examples_texture(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+    """The README's textures: scikit-image's gravel and brick (shrunk to 192 px), twice as wide as tall."""
+    from skimage import data
+
+    sources = {name: io.resize(io.as_batch(getattr(data, name)())[0][0], (192, 192)) for name in ("gravel", "brick")}
+    written = []
+    for name, source in sources.items():
+        source_png = os.path.join(out, f"texture_{name}_source.png")
+        if overwrite or not os.path.isfile(source_png):
+            io.write_png(source_png, np.clip(np.round(io.as_batch(source)[0][0]), 0, 255).astype(np.uint8))
+        written += [source_png, run_texture(source, os.path.join(out, f"texture_{name}.png"), size=(160, 320),
+                                            weights=weights, steps=50, overwrite=overwrite)]
+    return written
+
+
+def _paths(out: str) -> tuple[str, str]:
+    stem = out[:-4] if out.lower().endswith(".png") else out
+    return stem + ".png", stem + ".json"
+
+
+def _image(image: str | np.ndarray) -> np.ndarray:
+    return io.load_image(image) if isinstance(image, str) else io.as_batch(image)[0][0]
+
+
+def _describe(image: str | np.ndarray) -> str:
+    return image if isinstance(image, str) else f"array {list(np.shape(image))}"

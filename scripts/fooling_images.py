@@ -1,0 +1,40 @@
+"""Fooling images (Szegedy et al. 2014, Goodfellow et al. 2015): the smallest change, by FGSM or iterated
+projected signed-gradient steps, that makes a classifier answer --target_class. FILE.png shows the image,
+the fooled image and the change magnified; FILE.json holds `before` and `after` ({"class", "score"}),
+method, epsilon, steps and the change's L-inf and L2 (0-255 levels).
+
+  python scripts/fooling_images.py --image=cat.jpg --target_class=9 --weights=imagenet --out=out/cat_fooled.png
+"""
+
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
+
+from kerasviz import _cli, adversarial
+from kerasviz.apps import classes as app
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("image", None, "The image to change.", required=True)
+flags.DEFINE_integer("target_class", None, "The class the classifier should answer.", required=True, lower_bound=0)
+flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+flags.DEFINE_string("model", "vgg16", "vgg16, resnet50, inceptionv3 (with ImageNet heads) or a saved model file.")
+flags.DEFINE_string("weights", "auto", "auto or imagenet (the offline backbone has no classifier), or a weights file.")
+flags.DEFINE_enum("preprocess", None, list(app.PREPROCESS),
+                  "How a model file's inputs are scaled (default: none, 0-255 RGB; named models: their own).")
+flags.DEFINE_enum("method", adversarial.DEFAULT_METHOD, list(adversarial.METHODS),
+                  "fgsm: one signed-gradient step, the smallest epsilon that flips; iterative: projected small steps.")
+flags.DEFINE_integer("epsilon", adversarial.EPSILON, "L-inf budget of the change, 0-255 levels.", lower_bound=1)
+flags.DEFINE_integer("size", None, "Longer side the classifier sees, when it takes any size (default 224).",
+                     lower_bound=8)
+flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+
+
+def main(argv):
+    del argv
+    png = app.run_fooling(FLAGS.image, FLAGS.target_class, FLAGS.out, model=FLAGS.model, weights=FLAGS.weights,
+                          preprocess=FLAGS.preprocess, method=FLAGS.method, epsilon=FLAGS.epsilon, size=FLAGS.size,
+                          overwrite=FLAGS.overwrite)
+    print(f"wrote {png}")
+
+
+if __name__ == "__main__":
+    _cli.run(main)

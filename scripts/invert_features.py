@@ -1,0 +1,37 @@
+"""Feature inversion (Mahendran & Vedaldi 2015): FILE.png (the photo, then one reconstruction per layer)
+and FILE.json (the relative feature distance of each reconstruction).
+
+  python scripts/invert_features.py --image=cat.jpg --layers=block1_conv2,block3_conv3,block5_conv3 --out=out/inv.png
+"""
+
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
+
+from kerasviz import _cli, models
+from kerasviz import reconstruct as lib
+from kerasviz.apps import reconstruct as app
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("image", None, "The photo to invert.", required=True)
+flags.DEFINE_list("layers", list(app.README_LAYERS), "Layers, joined by commas: one reconstruction each.")
+flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
+flags.DEFINE_integer("size", lib.INVERT_SIZE, "Longer side of the reconstructions, pixels.", lower_bound=16)
+flags.DEFINE_integer("steps", lib.INVERT_STEPS, "L-BFGS iterations per level (half size, then full).", lower_bound=1)
+flags.DEFINE_float("tv_weight", lib.INVERT_TV_WEIGHT, "Total variation weight (relative).", lower_bound=0.0)
+flags.DEFINE_integer("seed", 0, "Seed of the starting noise.")
+flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+
+
+def main(argv):
+    del argv
+    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
+    png = app.run_inversion(FLAGS.image, FLAGS.layers, FLAGS.out, model=FLAGS.model, weights=weights,
+                            size=FLAGS.size, steps=FLAGS.steps, tv_weight=FLAGS.tv_weight, seed=FLAGS.seed,
+                            overwrite=FLAGS.overwrite)
+    print(f"wrote {png}")
+
+
+if __name__ == "__main__":
+    _cli.run(main)

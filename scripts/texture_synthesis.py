@@ -1,0 +1,38 @@
+"""Texture synthesis (Gatys et al. 2015): FILE.png, a new texture of --size=H,W pixels with the source's
+Gram matrices at --layers, and FILE.json (the Gram distance per layer, relative to the starting noise).
+
+  python scripts/texture_synthesis.py --style=gravel.png --size=256,512 --out=out/gravel_texture.png
+"""
+
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
+
+from kerasviz import _cli, models
+from kerasviz import reconstruct as lib
+from kerasviz.apps import reconstruct as app
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("style", None, "The texture image to take statistics from.", required=True)
+flags.DEFINE_list("layers", list(lib.TEXTURE_LAYERS), "Layers whose Gram matrices to match, joined by commas.")
+flags.DEFINE_string("size", "256,256", "Output size H,W in pixels (independent of the source's size).")
+flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
+flags.DEFINE_integer("steps", lib.TEXTURE_STEPS, "L-BFGS iterations per level (half size, then full).",
+                     lower_bound=1)
+flags.DEFINE_integer("max_source", 512, "Shrink a larger source to this longer side first, pixels.", lower_bound=16)
+flags.DEFINE_integer("seed", 0, "Seed of the starting noise.")
+flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+
+
+def main(argv):
+    del argv
+    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
+    png = app.run_texture(FLAGS.style, FLAGS.out, layers=FLAGS.layers, size=app.parse_size(FLAGS.size),
+                          model=FLAGS.model, weights=weights, steps=FLAGS.steps, max_source=FLAGS.max_source,
+                          seed=FLAGS.seed, overwrite=FLAGS.overwrite)
+    print(f"wrote {png}")
+
+
+if __name__ == "__main__":
+    _cli.run(main)

@@ -1,0 +1,39 @@
+"""Class model visualisation (Simonyan et al. 2014): DIR/MODEL_classes.png, the picture that maximises
+each class's logit (not its softmax), and DIR/MODEL_classes.json (each picture's logits).
+
+Needs a classifier: an ImageNet network with its head, or a saved Keras model (--model=PATH):
+
+  python scripts/visualize_classes.py --classes=281,130 --weights=imagenet --out=out
+  python scripts/visualize_classes.py --model=my_classifier.keras --preprocess=tf --classes=0,1,2 --out=out
+"""
+
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
+
+from kerasviz import _cli
+from kerasviz.apps import classes as app
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("classes", None, "Class indices, joined by commas.", required=True)
+flags.DEFINE_string("out", None, "Output folder.", required=True)
+flags.DEFINE_string("model", "vgg16", "vgg16, resnet50, inceptionv3 (with ImageNet heads) or a saved model file.")
+flags.DEFINE_string("weights", "auto", "auto or imagenet (the offline backbone has no classifier), or a weights file.")
+flags.DEFINE_enum("preprocess", None, list(app.PREPROCESS),
+                  "How a model file's inputs are scaled (default: none, 0-255 RGB; named models: their own).")
+flags.DEFINE_integer("size", None, "Picture side in pixels (default: the model's input size, else 128).",
+                     lower_bound=8)
+flags.DEFINE_integer("steps", None, "Optimisation steps (default: the filter pictures' method's).", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Seed.")
+flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+
+
+def main(argv):
+    del argv
+    classes = _cli.parse_indices(",".join(FLAGS.classes), 1 << 30, what="class")
+    png = app.run_classes(classes, FLAGS.out, model=FLAGS.model, weights=FLAGS.weights, preprocess=FLAGS.preprocess,
+                          size=FLAGS.size, steps=FLAGS.steps, seed=FLAGS.seed, overwrite=FLAGS.overwrite)
+    print(f"wrote {png}")
+
+
+if __name__ == "__main__":
+    _cli.run(main)
