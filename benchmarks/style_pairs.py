@@ -27,7 +27,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from kerasviz import io, load_model, models, style  # noqa: E402
-from kerasviz.apps.style import swirls  # noqa: E402
+from kerasviz.apps.style import BEFORE, swirls  # noqa: E402
 
 MEASURE_CONTENT = "block4_conv2"  # Gatys et al. 2016's content layer (conv4_2)
 MEASURE_STYLE = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")  # Gatys' five
@@ -41,7 +41,7 @@ PAIRS = {
     "cat+hubble_deep_field": ("cat", "hubble_deep_field"),
 }
 # Keyword arguments of style.transfer; "new" is the library's defaults.
-OLD = {"content_layers": ("block5_conv2",), "content_weight": 1.0, "style_weight": 10.0, "normalization": "target"}
+OLD = BEFORE  # the defaults before issue 15
 CONFIGS = {
     "old": OLD,
     "new": {},

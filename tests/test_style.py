@@ -171,3 +171,30 @@ def test_luminance_only_matches_the_styles_luminance_to_the_photos():
     y = style.to_yiq(content.astype(np.float32))[..., 0]
     np.testing.assert_allclose([grey_style[..., 0].mean(), grey_style[..., 0].std()], [y.mean(), y.std()], rtol=1e-3)
     np.testing.assert_allclose(style.with_chroma(content, content), content, atol=1e-3)
+
+
+def norm_ratios(model, image, content, style_img):
+    """The benchmark's ratios on the tiny model: |F - P| / |S - P| at c3, and the sum over c1..c3 of
+    |G - A| over the same sum for the content image (Frobenius norms)."""
+    objective = style.Objective(model, list(LAYERS), to_unit)
+    features = lambda x: objective._features(np.asarray(x, np.float32))  # noqa: E731
+    (*_, f_r), g_r = features(image)
+    (*_, f_p), g_p = features(content)
+    (*_, f_s), g_s = features(style_img)
+    norm = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
+    return (norm(f_r, f_p) / norm(f_s, f_p),
+            sum(map(norm, g_r, g_s)) / sum(map(norm, g_p, g_s)))
+
+
+def test_defaults_keep_the_content_and_take_the_style(model):
+    """The benchmark's two ratios on the tiny model: the defaults sit within bounds, and the style weight
+    trades one for the other (with the "distance" normalisation it means the same on any pair)."""
+    content, style_img = pair()
+    kwargs = {"model": model, "content_layers": ["c3"], "style_layers": LAYERS, "size": None, "steps": 30,
+              "preprocess": to_unit}
+    ratios = [norm_ratios(model, style.transfer(content, style_img, style_weight=w, **kwargs).image, content,
+                          style_img) for w in (0.3, style.STYLE_WEIGHT, 30.0)]
+    print("content / style ratios at style weight 0.3, default, 30:", ratios)
+    light, default, heavy = ratios
+    assert default[0] <= 0.65 and default[1] <= 0.6  # measured 0.58 and 0.55
+    assert light[0] < default[0] < heavy[0] and light[1] > default[1] > heavy[1]
