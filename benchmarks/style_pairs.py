@@ -11,7 +11,7 @@ the square of the first when one layer dominates. The pairs are fixed
 (scikit-image's bundled pictures and the procedural swirls); every configuration runs on every pair in
 the same process, one after the other, so the seconds compare.
 
-  python benchmarks/style_pairs.py                          # old and new defaults, 256 px, ~25 min here
+  python benchmarks/style_pairs.py                          # old and new defaults, six pairs, 256 px (slow)
   python benchmarks/style_pairs.py --configs=old,new,new_color --out=/tmp/style   # + pictures
   python benchmarks/style_pairs.py --size=128 --steps=30 --configs=old,new,sw3,sw30 # a quick sweep
 """
@@ -125,7 +125,7 @@ def main(argv):
             score = meter(result.astype(np.float32), photo, style_image) | {"seconds": seconds}
             scores[name].append(score)
             results.append(result)
-            cells.append(f"{score['content']:.2f} / {score['style']:.3f} ({score['style_squared']:.3f}) "
+            cells.append(f"{score['content']:.3f} / {score['style']:.3f} ({score['style_squared']:.3f}) "
                          f"{seconds:.0f} s")
         print(f"| {pair} | {' | '.join(cells)} |", flush=True)
         if FLAGS.out:
@@ -137,7 +137,7 @@ def main(argv):
     for name in FLAGS.configs:
         table = {k: np.median([s[k] for s in scores[name]]) for k in scores[name][0]}
         total = sum(s["seconds"] for s in scores[name])
-        medians.append(f"{table['content']:.2f} / {table['style']:.3f} ({table['style_squared']:.3f}) "
+        medians.append(f"{table['content']:.3f} / {table['style']:.3f} ({table['style_squared']:.3f}) "
                        f"{total:.0f} s in all")
     print(f"| **median** | {' | '.join(medians)} |")
     print("\ncells: content ratio / style ratio (style ratio of squared distances), seconds; "
