@@ -130,7 +130,8 @@ def kerasviz_weights(recipe: Recipe, base, style_reference, content: np.ndarray)
         for name in STYLE_LAYERS
     }
     tv_norm = float(recipe.tv_sum(tf.constant(content[None], tf.float32)))  # sum of the content's TV term
-    return {
+    return {  # converted for the "target" normalisation (each term over its target's size)
+        "normalization": "target",
         "content_layers": {CONTENT_LAYER: 1.0}, "content_weight": CONTENT_WEIGHT * content_norm,
         "style_layers": style_layers, "style_weight": 1.0, "tv_weight": TV_WEIGHT * tv_norm,
     }

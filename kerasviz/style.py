@@ -18,14 +18,16 @@ import tensorflow as tf
 from kerasviz import io, models, render
 from kerasviz.errors import KerasvizError
 
-# Content: block5_conv2 as in keras-io neural_style_transfer.py (Gatys et al. 2016 use conv4_2);
-# style: conv1_1 ... conv5_1 with equal weights, Gatys et al. 2016.
-CONTENT_LAYERS = ("block5_conv2",)
+# Content: conv4_2 as in Gatys et al. 2016 (keras-io's block5_conv2, the earlier default, kept too little
+# of the photo: benchmarks/style_pairs.py); style: conv1_1 ... conv5_1 with equal weights, Gatys et al. 2016.
+CONTENT_LAYERS = ("block4_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-# Weights of the relative terms (see Objective); chosen by eye on VGG16 (offline weights) at 256 px:
-# a clear style that keeps the content. The style weight is shared out over the style layers.
+# Weights of the relative terms (see Objective, normalization "distance"), one choice for every pair:
+# on five scikit-image photo + style pairs (benchmarks/style_pairs.py, offline VGG16, 128 px) style
+# weight 3 gave a median content distance of 0.50 of the style image's and Gram distances of 0.17 of
+# the photo's; 1-2 keep more photo and less style. Shared out over the style layers.
 CONTENT_WEIGHT = 1.0
-STYLE_WEIGHT = 10.0
+STYLE_WEIGHT = 3.0
 TV_WEIGHT = 0.01
 TV_POWER = 1.25  # keras-io neural_style_transfer.py total_variation_loss
 DEFAULT_SIZE = 384  # longer side of the result, pixels
@@ -37,6 +39,11 @@ ADAM_DECAY = 0.97  # per 10 steps
 # 41.7 in 38 s at one level (benchmarks/style.py --levels); Adam (lr 8) was at 50 after 34 s.
 DEFAULT_LEVELS = 2
 INITS = ("content", "noise", "style")
+# How each loss term is scaled (see Objective): "target" divides by the target's own mean square;
+# "distance" divides by the distance at the other image, so content is 1 at the style image and
+# style is 1 at the photo, whatever the pair (benchmarks/style_pairs.py).
+NORMALIZATIONS = ("distance", "target")
+DEFAULT_NORMALIZATION = "distance"
 OPTIMIZERS = ("lbfgs", "adam")
 DEFAULT_PRECISION = "float32"
 
@@ -56,7 +63,8 @@ class StyleResult:
 def default_layers(model: keras.Model, stages: int = len(STYLE_LAYERS)) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(content layers, style layers) for `model`: CONTENT_LAYERS and STYLE_LAYERS when it has them (VGG);
     otherwise the same rule by resolution stage (models.conv_stages): style, the first convolution of each
-    of the last `stages` stages; content, the second convolution of the last stage (its only one if single).
+    of the last `stages` stages; content, the second convolution of the stage before the last (its only
+    one if single; the last stage's when there is one stage).
     """
     convs = set(models.conv_layers(model))
     if convs.issuperset([*CONTENT_LAYERS, *STYLE_LAYERS]):
@@ -67,7 +75,8 @@ def default_layers(model: keras.Model, stages: int = len(STYLE_LAYERS)) -> tuple
             f"{models.model_facts(model)['model']} has no Conv2D layers of its own to take as content and style "
             "layers; name the layers"
         )
-    return (found[-1][min(1, len(found[-1]) - 1)],), tuple(stage[0] for stage in found)
+    content_stage = found[-2] if len(found) > 1 else found[-1]
+    return (content_stage[min(1, len(content_stage) - 1)],), tuple(stage[0] for stage in found)
 
 
 def style_transfer(content, style, **options) -> np.ndarray:
@@ -90,6 +99,8 @@ def transfer(
     init: str = "content",
     optimizer: str = "lbfgs",
     levels: int = DEFAULT_LEVELS,
+    normalization: str = DEFAULT_NORMALIZATION,
+    preserve_color: bool = False,
     seed: int = 0,
     preprocess: Callable | None = None,
     precision: str = DEFAULT_PRECISION,
@@ -110,6 +121,11 @@ def transfer(
       init: "content", "noise" or "style" (the style image resized to the content's shape).
       optimizer: "lbfgs" (scipy L-BFGS-B, bounded to 0-255) or "adam".
       levels: 1 solves at full size; 2 or more solve at half, quarter... size first and upsample.
+      normalization: "distance" (each term 1 at the other image) or "target" (see Objective).
+      preserve_color: transfer luminance only and keep the content's colour (Gatys et al. 2016,
+        "Preserving color in neural artistic style transfer"): both images go in as grey, the style's
+        luminance matched to the content's mean and spread; the result's luminance gets the content's
+        YIQ chroma back. `callback` sees the grey images.
       preprocess: RGB 0-255 -> model input, for models not from load_model (models.preprocess_fn).
       precision: compute type of the network's features ("float32", "bfloat16", "float16", "auto");
         Gram matrices, losses and the image stay float32. Reduced precision needs optimizer="adam"
@@ -124,6 +140,8 @@ def transfer(
         raise KerasvizError(f"init {init!r} is not valid; valid: {', '.join(INITS)}")
     if optimizer not in OPTIMIZERS:
         raise KerasvizError(f"optimizer {optimizer!r} is not valid; valid: {', '.join(OPTIMIZERS)}")
+    if normalization not in NORMALIZATIONS:
+        raise KerasvizError(f"normalization {normalization!r} is not valid; valid: {', '.join(NORMALIZATIONS)}")
     if steps < 1 or levels < 1:
         raise KerasvizError(f"steps and levels must be at least 1; got steps={steps}, levels={levels}")
     precision = _precision_for(optimizer, precision)
@@ -137,6 +155,9 @@ def transfer(
     objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
     content_img, style_img = _single(content, "content"), _single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
+    color_img = content_img
+    if preserve_color:
+        content_img, style_img = luminance_only(content_img, style_img)
     weights = objective.weights(content_w, style_w, content_weight, style_weight, tv_weight)
     rng = np.random.default_rng(seed)
 
@@ -148,7 +169,7 @@ def transfer(
         level_shape = (max(1, round(shape[0] / 2**level)), max(1, round(shape[1] / 2**level)))
         c = io.resize(content_img, level_shape)
         s = io.resize(style_img, _fit_longer(style_img.shape[:2], max(level_shape)))
-        targets = objective.targets(c, s)
+        targets = objective.targets(c, s, normalization)
         if x is None:
             x = _initial(init, c, io.resize(style_img, level_shape), rng)
         else:
@@ -166,16 +187,21 @@ def transfer(
                         method=optimizer, on_step=on_step)
         evaluations += n
     losses = objective.losses(x, targets, weights)
+    if preserve_color:
+        x = with_chroma(x, io.resize(color_img, shape))
     return StyleResult(np.clip(np.round(x), 0, 255).astype(np.uint8), losses, history, evaluations)
 
 
 class Objective:
     """Gatys' loss over a fixed list of layers, with layer weights given as tensors.
 
-    Every term is relative, so one set of weights suits any layer of any model at any image size:
-    content, per layer: sum (F - P)^2 / sum P^2 over the (h, w, c) features; style, per layer:
-    sum (G - A)^2 / sum A^2 over the (c, c) Gram matrices G = F^T F / (h w) (Gatys' E_l up to the
-    constant); total variation: mean (dx^2 + dy^2)^1.25 (keras-io's term) over that of the content image.
+    Every term is relative, so one set of weights suits any layer of any model at any image size.
+    Content, per layer: sum (F - P)^2 over the (h, w, c) features; style, per layer: sum (G - A)^2 over
+    the (c, c) Gram matrices G = F^T F / (h w) (Gatys' E_l up to the constant). With normalization
+    "distance" they are divided by their value at the other image (content: sum (S - P)^2 with S the
+    style image's features at the content's shape; style: sum (C - A)^2 with C the photo's Gram matrix),
+    so each is 1 where the other starts from, on any pair; with "target", by sum P^2 and sum A^2.
+    Total variation: mean (dx^2 + dy^2)^1.25 (keras-io's term) over that of the content image.
     """
 
     def __init__(self, model: keras.Model, layers: list[str], preprocess: Callable | None = None,
@@ -204,12 +230,22 @@ class Objective:
         sw = np.array([style.get(n, 0.0) for n in self.layers], np.float32) * style_weight
         return cw, sw, float(tv_weight)
 
-    def targets(self, content: np.ndarray, style: np.ndarray) -> tuple[tuple, tuple]:
+    def targets(self, content: np.ndarray, style: np.ndarray, normalization: str = "target") -> tuple:
         """Content features, style Gram matrices and the normalisers, for (H, W, 3) 0-255 images."""
-        features, _ = self._features(tf.constant(content, tf.float32))
+        features, content_grams = self._features(tf.constant(content, tf.float32))
         _, grams = self._features(tf.constant(style, tf.float32))
-        content_norms = tf.stack([tf.maximum(tf.reduce_mean(tf.square(f)), 1e-12) for f in features])
-        style_norms = tf.stack([tf.maximum(tf.reduce_mean(tf.square(g)), 1e-12) for g in grams])
+        content_norms = [tf.reduce_mean(tf.square(f)) for f in features]
+        style_norms = [tf.reduce_mean(tf.square(g)) for g in grams]
+        if normalization == "distance":  # a floor of 1e-6 of the old scale: identical images stay finite
+            style_features, _ = self._features(tf.constant(io.resize(style, content.shape[:2]), tf.float32))
+            content_norms = [tf.maximum(tf.reduce_mean(tf.square(s - p)), 1e-6 * n)
+                             for s, p, n in zip(style_features, features, content_norms)]
+            style_norms = [tf.maximum(tf.reduce_mean(tf.square(c - a)), 1e-6 * n)
+                           for c, a, n in zip(content_grams, grams, style_norms)]
+        elif normalization != "target":
+            raise KerasvizError(f"normalization {normalization!r} is not valid; valid: {', '.join(NORMALIZATIONS)}")
+        content_norms = tf.stack([tf.maximum(n, 1e-12) for n in content_norms])
+        style_norms = tf.stack([tf.maximum(n, 1e-12) for n in style_norms])
         tv_norm = tf.maximum(total_variation(tf.constant(content, tf.float32)), 1e-12)
         return features, grams, content_norms, style_norms, tv_norm
 
@@ -253,6 +289,37 @@ class Objective:
             tv = total_variation(image) / tv_norm
             total = tf.reduce_sum(cw * content) + tf.reduce_sum(sw * style) + tv_weight * tv
         return total, tape.gradient(total, image), content, style, tv
+
+
+# NTSC YIQ from RGB (rows: Y, I, Q); Gatys et al. 2016 use YIQ for luminance-only transfer.
+_YIQ = np.array([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]],
+                np.float32)
+
+
+def to_yiq(image: np.ndarray) -> np.ndarray:
+    """RGB (..., 3) -> YIQ (..., 3), float32; Y in the RGB's units, I and Q signed."""
+    return np.asarray(image, np.float32) @ _YIQ.T
+
+
+def from_yiq(image: np.ndarray) -> np.ndarray:
+    """YIQ (..., 3) -> RGB (..., 3), float32 (not clipped)."""
+    return np.asarray(image, np.float32) @ np.linalg.inv(_YIQ).T.astype(np.float32)
+
+
+def luminance_only(content: np.ndarray, style: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both RGB 0-255 (H, W, 3) images as grey RGB, the style's luminance moved to the content's mean and
+    standard deviation (Gatys et al. 2016's luminance matching); float32."""
+    y_content, y_style = to_yiq(content)[..., 0], to_yiq(style)[..., 0]
+    matched = (y_style - y_style.mean()) / max(float(y_style.std()), 1e-6) * y_content.std() + y_content.mean()
+    grey = lambda y: np.repeat(np.clip(y, 0, 255)[..., None], 3, axis=-1)  # noqa: E731
+    return grey(y_content), grey(matched)
+
+
+def with_chroma(image: np.ndarray, color: np.ndarray) -> np.ndarray:
+    """`image`'s luminance with `color`'s YIQ chroma, both RGB 0-255 (H, W, 3); float32 clipped to 0-255."""
+    yiq = to_yiq(color)
+    yiq[..., 0] = to_yiq(image)[..., 0]
+    return np.clip(from_yiq(yiq), 0, 255)
 
 
 def gram(features: tf.Tensor) -> tf.Tensor:
@@ -396,6 +463,7 @@ def layer_study(
     content_weight: float = CONTENT_WEIGHT,
     style_weight: float = STYLE_WEIGHT,
     tv_weight: float = TV_WEIGHT,
+    normalization: str = DEFAULT_NORMALIZATION,
     preprocess: Callable | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, list[dict]]:
@@ -414,11 +482,13 @@ def layer_study(
     content_img, style_img = _single(content, "content"), _single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
     c = io.resize(content_img, shape)
-    targets = objective.targets(c, io.resize(style_img, _fit_longer(style_img.shape[:2], max(shape))))
+    s = io.resize(style_img, _fit_longer(style_img.shape[:2], max(shape)))
+    targets = objective.targets(c, s, normalization)
+    yardstick_targets = objective.targets(c, s)  # the table's relative losses, whatever the normalisation
     layer_index = {name: i for i, name in enumerate(objective.layers)}
     # Relative to the start: the content distance of the style image, the style distance of the content image.
-    start_content = objective.layer_losses(io.resize(style_img, shape), targets)[0]
-    start_style = objective.layer_losses(c, targets)[1]
+    start_content = objective.layer_losses(io.resize(style_img, shape), yardstick_targets)[0]
+    start_style = objective.layer_losses(c, yardstick_targets)[1]
     images = np.zeros((len(content_layers), len(style_sets), *shape, 3), np.uint8)
     table = []
     for r, content_layer in enumerate(content_layers):
@@ -427,7 +497,7 @@ def layer_study(
                                         content_weight, style_weight, tv_weight)
             x, _ = minimize(lambda v, w=weights: objective.value_and_grad(v, targets, w)[:2], c, steps=steps)
             images[r, k] = np.clip(np.round(x), 0, 255).astype(np.uint8)
-            content_loss, style_loss = objective.layer_losses(x, targets)
+            content_loss, style_loss = objective.layer_losses(x, yardstick_targets)
             own = [layer_index[n] for n in set_layers]
             yardstick = [layer_index[n] for n in all_style]
             i = layer_index[content_layer]

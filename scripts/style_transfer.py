@@ -26,6 +26,12 @@ flags.DEFINE_list("style_layers", None, f"Style layers, joined by commas (defaul
 flags.DEFINE_integer("size", style.DEFAULT_SIZE, "Longer side of the result, pixels.", lower_bound=16)
 flags.DEFINE_integer("steps", style.DEFAULT_STEPS, "L-BFGS iterations per level (half size, then full).",
                      lower_bound=1)
+flags.DEFINE_float("content_weight", style.CONTENT_WEIGHT, "Weight of the content term.", lower_bound=0)
+flags.DEFINE_float("style_weight", style.STYLE_WEIGHT, "Weight of the style term (shared over the style layers).",
+                   lower_bound=0)
+flags.DEFINE_enum("normalization", style.DEFAULT_NORMALIZATION, list(style.NORMALIZATIONS),
+                  "distance: each term is 1 at the other image; target: over its target's size (before issue 15).")
+flags.DEFINE_boolean("preserve_color", False, "Keep the content's colours: transfer luminance only.")
 flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
 
 
@@ -35,7 +41,8 @@ def main(argv):
     png = style_app.run(
         FLAGS.content, FLAGS.style, FLAGS.out, model=FLAGS.model, weights=weights,
         content_layers=FLAGS.content_layers, style_layers=FLAGS.style_layers, size=FLAGS.size, steps=FLAGS.steps,
-        overwrite=FLAGS.overwrite, preprocess=FLAGS.preprocess,
+        content_weight=FLAGS.content_weight, style_weight=FLAGS.style_weight, normalization=FLAGS.normalization,
+        preserve_color=FLAGS.preserve_color, overwrite=FLAGS.overwrite, preprocess=FLAGS.preprocess,
     )
     print(f"wrote {png}")
 

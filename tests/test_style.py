@@ -105,6 +105,7 @@ def test_layer_study_shapes(model):
     ({"style_layers": ["c9"]}, "not in"),
     ({"init": "zeros"}, "init 'zeros'"),
     ({"optimizer": "sgd"}, "optimizer 'sgd'"),
+    ({"normalization": "gram"}, "normalization 'gram'"),
     ({"style_layers": []}, "no style layers"),
 ])
 def test_bad_arguments_say_what_is_valid(model, options, message):
@@ -129,3 +130,71 @@ def test_reduced_precision_with_lbfgs_is_refused_and_auto_keeps_float32(model):
         style.transfer(content, style_img, model=model, size=None, steps=1, preprocess=to_unit,
                        content_layers=["c3"], style_layers=LAYERS, precision="bfloat16")
     assert style._precision_for("lbfgs", "auto") == "float32"
+
+
+def test_distance_normalization_makes_each_term_one_where_the_other_image_starts(model):
+    content, style_img = pair()
+    objective = style.Objective(model, list(LAYERS), to_unit)
+    targets = objective.targets(content.astype(np.float32), style_img.astype(np.float32), "distance")
+    content_at_style, _ = objective.layer_losses(style_img.astype(np.float32), targets)
+    _, style_at_content = objective.layer_losses(content.astype(np.float32), targets)
+    np.testing.assert_allclose(content_at_style, 1.0, rtol=1e-4)
+    np.testing.assert_allclose(style_at_content, 1.0, rtol=1e-4)
+    old = objective.targets(content.astype(np.float32), style_img.astype(np.float32), "target")
+    assert not np.allclose(objective.layer_losses(content.astype(np.float32), old)[1], 1.0, rtol=0.05)
+
+
+def test_identical_content_and_style_stay_finite(model):
+    content, _ = pair(16)
+    result = style.transfer(content, content, model=model, content_layers=["c3"], style_layers=LAYERS, size=None,
+                            steps=3, preprocess=to_unit)
+    assert np.isfinite(result.losses["total"]) and np.abs(result.image.astype(float) - content).mean() < 2
+
+
+def test_preserve_color_keeps_the_photos_chroma(model):
+    content, style_img = pair()
+    kwargs = {"model": model, "content_layers": ["c3"], "style_layers": LAYERS, "size": None, "steps": 20,
+              "preprocess": to_unit}
+    chroma = lambda image: style.to_yiq(image.astype(np.float32))[..., 1:]  # noqa: E731
+    kept = style.transfer(content, style_img, preserve_color=True, **kwargs).image
+    free = style.transfer(content, style_img, **kwargs).image
+    assert np.abs(chroma(kept) - chroma(content)).mean() < 1.0  # rounding to uint8 only
+    assert np.abs(chroma(free) - chroma(content)).mean() > 5.0  # the stripes' red and blue came in
+    luminance = lambda image: style.to_yiq(image.astype(np.float32))[..., 0]  # noqa: E731
+    assert np.abs(luminance(kept) - luminance(content)).mean() > 5.0  # and the style still changed it
+
+
+def test_luminance_only_matches_the_styles_luminance_to_the_photos():
+    content, style_img = pair()
+    grey_content, grey_style = style.luminance_only(content, style_img)
+    assert np.ptp(grey_style, axis=-1).max() == 0 and np.ptp(grey_content, axis=-1).max() == 0
+    y = style.to_yiq(content.astype(np.float32))[..., 0]
+    np.testing.assert_allclose([grey_style[..., 0].mean(), grey_style[..., 0].std()], [y.mean(), y.std()], rtol=1e-3)
+    np.testing.assert_allclose(style.with_chroma(content, content), content, atol=1e-3)
+
+
+def norm_ratios(model, image, content, style_img):
+    """The benchmark's ratios on the tiny model: |F - P| / |S - P| at c3, and the sum over c1..c3 of
+    |G - A| over the same sum for the content image (Frobenius norms)."""
+    objective = style.Objective(model, list(LAYERS), to_unit)
+    features = lambda x: objective._features(np.asarray(x, np.float32))  # noqa: E731
+    (*_, f_r), g_r = features(image)
+    (*_, f_p), g_p = features(content)
+    (*_, f_s), g_s = features(style_img)
+    norm = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
+    return (norm(f_r, f_p) / norm(f_s, f_p),
+            sum(map(norm, g_r, g_s)) / sum(map(norm, g_p, g_s)))
+
+
+def test_defaults_keep_the_content_and_take_the_style(model):
+    """The benchmark's two ratios on the tiny model: the defaults sit within bounds, and the style weight
+    trades one for the other (with the "distance" normalisation it means the same on any pair)."""
+    content, style_img = pair()
+    kwargs = {"model": model, "content_layers": ["c3"], "style_layers": LAYERS, "size": None, "steps": 30,
+              "preprocess": to_unit}
+    ratios = [norm_ratios(model, style.transfer(content, style_img, style_weight=w, **kwargs).image, content,
+                          style_img) for w in (0.3, style.STYLE_WEIGHT, 30.0)]
+    print("content / style ratios at style weight 0.3, default, 30:", ratios)
+    light, default, heavy = ratios
+    assert default[0] <= 0.65 and default[1] <= 0.6  # measured 0.58 and 0.55
+    assert light[0] < default[0] < heavy[0] and light[1] > default[1] > heavy[1]

@@ -42,7 +42,8 @@ def test_style_transfer_writes_png_and_json(pictures, tmp_path):
                   "--style_layers=block1_conv1,block2_conv1")
     assert done.returncode == 0, done.stderr[-2000:]
     facts = json.loads((tmp_path / "styled.json").read_text())
-    assert facts["style_layers"] == ["block1_conv1", "block2_conv1"] and facts["content_layers"] == ["block5_conv2"]
+    assert facts["style_layers"] == ["block1_conv1", "block2_conv1"] and facts["content_layers"] == ["block4_conv2"]
+    assert facts["normalization"] == "distance" and facts["preserve_color"] is False
     assert facts["weights"].startswith("offline") and set(facts["final_losses"]) >= {"content", "style", "total"}
     assert facts["size"] == [34, 48] and out.stat().st_size > 0
 

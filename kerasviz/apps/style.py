@@ -21,6 +21,9 @@ STUDY_CONTENT_LAYERS = tuple(f"block{b}_conv2" for b in range(1, 6))
 STUDY_STYLE_SETS = {f"block{b}": (f"block{b}_conv1",) for b in range(1, 6)} | {"gatys": style_lib.STYLE_LAYERS}
 STUDY_SIZE = 96  # longer side of each cell, pixels; with STUDY_STEPS, 30 cells fit a 2-core CPU budget
 STUDY_STEPS = 15
+# The defaults before issue 15 ("style transfer keeps the photo"), kept for the README's before/after
+# picture and benchmarks/style_pairs.py: keras-io's content layer and each loss over its target's size.
+BEFORE = {"content_layers": ("block5_conv2",), "content_weight": 1.0, "style_weight": 10.0, "normalization": "target"}
 
 
 def run(
@@ -34,13 +37,18 @@ def run(
     style_layers: Sequence[str] | None = None,
     size: int = style_lib.DEFAULT_SIZE,
     steps: int = style_lib.DEFAULT_STEPS,
+    content_weight: float = style_lib.CONTENT_WEIGHT,
+    style_weight: float = style_lib.STYLE_WEIGHT,
+    normalization: str = style_lib.DEFAULT_NORMALIZATION,
+    preserve_color: bool = False,
     overwrite: bool = False,
     preprocess: str | None = None,
 ) -> str:
     """Writes the stylised `out` (PNG) and `out` with .json; returns the PNG path. Images: paths or arrays.
 
     `model`: a name or a model file path, with `preprocess` (see models.load_model). Layers default
-    to style_lib.default_layers(model).
+    to style_lib.default_layers(model). `preserve_color` keeps the content's colours (luminance-only
+    transfer; see style.transfer).
     """
     png, sidecar = _paths(out)
     if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
@@ -56,7 +64,8 @@ def run(
     start = time.perf_counter()
     result = style_lib.transfer(
         content_img, style_img, model=net, content_layers=content_layers, style_layers=style_layers,
-        size=size, steps=steps, progress=Progress("style transfer"),
+        content_weight=content_weight, style_weight=style_weight, normalization=normalization,
+        preserve_color=preserve_color, size=size, steps=steps, progress=Progress("style transfer"),
     )
     seconds = time.perf_counter() - start
     io.write_png(png, result.image)
@@ -66,8 +75,9 @@ def run(
         "style": _describe(style),
         "content_layers": list(content_layers),
         "style_layers": list(style_layers),
-        "loss_weights": {"content": style_lib.CONTENT_WEIGHT, "style": style_lib.STYLE_WEIGHT,
-                         "tv": style_lib.TV_WEIGHT},
+        "loss_weights": {"content": content_weight, "style": style_weight, "tv": style_lib.TV_WEIGHT},
+        "normalization": normalization,
+        "preserve_color": preserve_color,
         "final_losses": result.losses,
         "optimizer": "lbfgs",
         "levels": style_lib.DEFAULT_LEVELS,
@@ -107,9 +117,10 @@ def study(
     net = models.load_model(model, weights, preprocess=preprocess)
     content_layers, style_sets = study_layers(net)
     start = time.perf_counter()
+    balance = {k: v for k, v in BEFORE.items() if k != "content_layers"}  # the balance its README text describes
     images, table = style_lib.layer_study(
         content_img, style_img, model=net, content_layers=content_layers, style_sets=style_sets,
-        size=size, steps=steps, progress=Progress("layer study"),
+        size=size, steps=steps, progress=Progress("layer study"), **balance,
     )
     seconds = time.perf_counter() - start
     rows, cols = images.shape[:2]
@@ -120,6 +131,7 @@ def study(
         "columns_style_sets": {k: list(v) for k, v in style_sets.items()},
         "losses": "relative: content = |F-P|^2/|F_style-P|^2 at the row's layer; style = |G-A|^2/|G_content-A|^2",
         "cells": table,
+        "loss_weights": balance,
         "size": list(images.shape[2:4]),
         "steps": steps,
         "seconds": round(seconds, 2),
@@ -166,7 +178,8 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
     """Writes the README's style pictures into `out`; returns their paths. Finished files are skipped.
 
     Content: scikit-image's chelsea (the cat); style: `swirls()`, a procedurally painted texture
-    (scikit-image ships no painting).
+    (scikit-image ships no painting). `style_before_after.png`: per row photo | style | the defaults
+    before issue 15 | today's defaults | today's with the photo's colours.
     """
     from skimage import data
 
@@ -177,9 +190,66 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
         swirls_path,
         run(data.chelsea(), swirls(), os.path.join(out, "style_chelsea_swirls.png"), weights=weights, size=224,
             steps=25, overwrite=overwrite),
+        before_after({"chelsea+swirls": (data.chelsea(), swirls()),
+                      "astronaut+brick": (data.astronaut(), data.brick())},
+                     os.path.join(out, "style_before_after.png"), weights=weights, overwrite=overwrite),
         study(data.chelsea(), swirls(), os.path.join(out, "style_layers_study.png"), weights=weights,
               overwrite=overwrite),
     ]
+
+
+def before_after(
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]],
+    out: str,
+    *,
+    weights: str | None = "auto",
+    size: int = 160,
+    steps: int = 30,
+    overwrite: bool = False,
+) -> str:
+    """A grid, one row per (content, style) pair: photo | style | BEFORE | defaults | defaults with
+    preserve_color, each `size` x `size` (results centre-cropped); `out`.json has the settings and seconds."""
+    png, sidecar = _paths(out)
+    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
+        log.info("%s exists; skipped", png)
+        return png
+    io.check_writable(os.path.dirname(os.path.abspath(png)))
+    net = models.load_model("vgg16", weights)
+    settings = {"before": BEFORE, "after": {}, "after_preserve_color": {"preserve_color": True}}
+    tiles, seconds = [], {}
+    progress = Progress("before/after")
+    for i, (name, (content, style_img)) in enumerate(pairs.items()):
+        content_img, style_img = io.as_batch(content)[0][0], io.as_batch(style_img)[0][0]
+        row = [content_img, style_img]
+        for key, options in settings.items():
+            start = time.perf_counter()
+            row.append(style_lib.transfer(content_img, style_img, model=net, size=size, steps=steps, **options).image)
+            seconds[f"{name} {key}"] = round(time.perf_counter() - start, 2)
+        tiles += [_square(image, size) for image in row]
+        progress(i + 1, len(pairs))
+    io.write_png(png, io.grid(np.stack(tiles), cols=2 + len(settings)))
+    io.write_json(sidecar, {
+        "weights": models.model_info(net).weights,
+        "rows": list(pairs),
+        "columns": ["content", "style", *settings],
+        "settings": {k: {n: list(v) if isinstance(v, tuple) else v for n, v in o.items()} for k, o in settings.items()},
+        "defaults": {"content_layers": list(style_lib.CONTENT_LAYERS), "style_layers": list(style_lib.STYLE_LAYERS),
+                     "content_weight": style_lib.CONTENT_WEIGHT, "style_weight": style_lib.STYLE_WEIGHT,
+                     "normalization": style_lib.DEFAULT_NORMALIZATION},
+        "size": size,
+        "steps_per_level": steps,
+        "seconds": seconds,
+    })
+    return png
+
+
+def _square(image: np.ndarray, side: int) -> np.ndarray:
+    """The centre square of `image`, resized to side x side, uint8."""
+    h, w = image.shape[:2]
+    k = min(h, w)
+    top, left = (h - k) // 2, (w - k) // 2
+    crop = io.resize(np.asarray(image, np.float32)[top:top + k, left:left + k], (side, side))
+    return np.clip(np.round(crop), 0, 255).astype(np.uint8)
 
 
 def swirls(shape: tuple[int, int] = (256, 256), seed: int = 0) -> np.ndarray:
