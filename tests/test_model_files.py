@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 
 from kerasviz import io, models
+from kerasviz import style as style_lib
 from kerasviz.apps import style as style_app
 from kerasviz.errors import KerasvizError
 from tests.helpers import tiny_cnn
@@ -198,6 +199,8 @@ def test_conv_stages_and_the_layer_rules():
     assert tuple(s[0] for s in stages) == style_app.STUDY_STYLE_SETS["gatys"]
     tiny = _classifier()
     assert models.conv_stages(tiny) == [["conv1"], ["conv2", "conv3"]]
+    # Content from the stage before the last (block4_conv2 on VGG16), style from each stage's first.
+    assert style_lib.default_layers(tiny) == (("conv1",), ("conv1", "conv2"))
     rows, columns = style_app.study_layers(tiny)
     assert rows == ("conv1", "conv3") and columns == {"stage1": ("conv1",), "stage2": ("conv2",),
                                                       "all": ("conv1", "conv2")}
