@@ -84,7 +84,7 @@ def dataset_exemplars(
     features = keras.Model(model.input, target.output)
     prep = models.preprocess_fn(model, preprocess)
     chosen = tf.constant(filters, tf.int32)
-    sides: dict[tuple[int, int], int] = {}  # receptive field per input shape (cached)
+    field = _Field(model, layer, features)
     heaps: list[list] = [[] for _ in filters]  # min-heaps of (activation, -sequence, Exemplar)
     seen = 0
     for batch in imagesets.batches(images, batch_size, max_side=size):
@@ -93,9 +93,7 @@ def dataset_exemplars(
         n, h, w, f = acts.shape
         flat = tf.reshape(tf.transpose(acts, (0, 3, 1, 2)), (n, f, h * w))
         peak, where = tf.reduce_max(flat, axis=-1).numpy(), tf.argmax(flat, axis=-1).numpy()
-        shape = pixels.shape[1:3]
-        if shape not in sides:
-            sides[shape] = _receptive_side(model, layer, features, shape)
+        side = field.side(pixels.shape[1:3])
         for i, (name, picture, scale) in enumerate(batch):
             sequence = seen + i
             for j, heap in enumerate(heaps):
@@ -103,7 +101,7 @@ def dataset_exemplars(
                 if len(heap) == top and key <= heap[0][:2]:
                     continue
                 row, col = divmod(int(where[i, j]), w)
-                box, patch = _cut(picture, (row, col), (h, w), sides[shape])
+                box, patch = _cut(picture, (row, col), (h, w), side)
                 box = tuple(int(round(v / scale)) for v in box)
                 item = (*key, Exemplar(filters[j], name, key[0], (row, col), box, patch))
                 if len(heap) < top:
@@ -116,17 +114,27 @@ def dataset_exemplars(
     return [[item[2] for item in sorted(heap, key=lambda e: e[:2], reverse=True)] for heap in heaps]
 
 
-def _receptive_side(model: keras.Model, layer: str, features: keras.Model, shape: tuple[int, int]) -> int:
-    """The receptive field of one position of `features`, measured by models.receptive_field.
+class _Field:
+    """The receptive field of one position of `layer`, measured once by models.receptive_field.
 
-    receptive_field takes the two central positions of an even map, one stride too wide; the
-    measurement is done on a square whose map side is odd, and at least as large as `shape`.
+    receptive_field takes the two central positions of an even map, one stride too wide, so it
+    is measured on a square whose map side is odd. It is a property of the network, measured again
+    only if it filled the whole square (it may be larger) and a larger image comes.
     """
-    side = max(shape)
-    map_side = features.compute_output_shape((1, side, side, 3))[1]
-    if map_side and map_side % 2 == 0:
-        side += -(-side // map_side)  # one stride more: the map gains a row
-    return models.receptive_field(model, layer, side)
+
+    def __init__(self, model: keras.Model, layer: str, features: keras.Model):
+        self.model, self.layer, self.features = model, layer, features
+        self.measured_at, self.value = 0, 0
+
+    def side(self, shape: tuple[int, int]) -> int:
+        square = max(shape)
+        if self.value and (self.value < self.measured_at or square <= self.measured_at):
+            return self.value
+        map_side = self.features.compute_output_shape((1, square, square, 3))[1]
+        if map_side and map_side % 2 == 0:
+            square += -(-square // map_side)  # one stride more: the map gains a row
+        self.measured_at, self.value = square, models.receptive_field(self.model, self.layer, square)
+        return self.value
 
 
 def box_around(position: tuple[int, int], map_shape: tuple[int, int], image_shape: tuple[int, int],
