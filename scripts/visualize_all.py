@@ -18,11 +18,12 @@ import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
 from kerasviz import KerasvizError, _cli, io, load_model, models
-from kerasviz.apps import dream, gallery, saliency, style, tensorboard
+from kerasviz.apps import dream, exemplars, feature_map, first_layer, gallery, saliency, style, tensorboard
 from kerasviz.apps import filters as filters_app
 
 FLAGS = flags.FLAGS
-PARTS = ("filters", "compare", "other_models", "saliency", "style", "dream")
+PARTS = ("filters", "compare", "other_models", "saliency", "style", "dream", "exemplars", "feature_map",
+         "first_layer")
 flags.DEFINE_string("out", "examples", "Output folder.")
 flags.DEFINE_string("weights", "auto", "Weights for every model: auto, imagenet or offline (VGG16 only).")
 flags.DEFINE_integer("filters_per_layer", 16, "Filters shown per layer (the first N).", lower_bound=1)
@@ -92,7 +93,10 @@ def main(argv):
                 continue
             _filter_grids(model, name, layers)
         timings["other_models"] = time.perf_counter() - t0
-    for part, job in (("saliency", saliency), ("style", style), ("dream", dream)):
+    # The lecture's other methods; exemplars and the feature map read scikit-image's sample photos.
+    jobs = (("saliency", saliency), ("style", style), ("dream", dream), ("exemplars", exemplars),
+            ("feature_map", feature_map), ("first_layer", first_layer))
+    for part, job in jobs:
         if part in FLAGS.only:
             t0 = time.perf_counter()
             written = job.readme_examples(FLAGS.out, weights=FLAGS.weights, overwrite=FLAGS.overwrite)

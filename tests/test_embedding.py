@@ -70,3 +70,31 @@ def test_pca_map_and_bad_input():
         nearest_neighbours(np.ones((1, 3)), 1)
     with pytest.raises(KerasvizError, match="k must be a positive integer; got 0"):
         nearest_neighbours(np.ones((3, 3)), 0)
+
+
+def test_feature_map_job_writes_map_panel_and_neighbours(tmp_path):
+    import json
+
+    import imageio.v3 as iio
+
+    from kerasviz.apps import feature_map
+
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(12):
+        iio.imwrite(folder / f"{'v' if i % 2 else 'h'}{i:02d}.png", stripes(rng, bool(i % 2)))
+    out = str(tmp_path / "map.png")
+    facts = feature_map.run(edge_energy_model(), str(folder), out, k=3, queries=2, size=None)
+    assert facts["layer"] == "edges" and len(facts["images"]) == 12 and facts["queries"] == ["h00.png", "v11.png"]
+    with open(tmp_path / "map.json") as f:
+        saved = json.load(f)
+    for entry in saved["neighbours"]:
+        assert {n["image"][0] for n in entry["nearest"]} == {entry["image"][0]}  # h with h, v with v
+    drawn = iio.imread(out)
+    assert drawn.shape[0] > drawn.shape[1] >= 400  # the map, then two rows of neighbours beneath
+    assert feature_map.run(edge_energy_model(), str(folder), out).get("skipped")
+    with pytest.raises(KerasvizError, match="image '0' seen at 2x2 pixels is too small for layer 'edges'"):
+        feature_map.run(edge_energy_model(), [np.zeros((2, 2, 3))] * 2, str(tmp_path / "tiny.png"))
+    with pytest.raises(KerasvizError, match="at least 2 images"):
+        feature_map.run(edge_energy_model(), [np.zeros((8, 8, 3))], str(tmp_path / "one.png"))
