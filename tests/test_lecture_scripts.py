@@ -76,3 +76,19 @@ def test_feature_map_script(folder, tmp_path):
     _one_line(_run("feature_map.py", f"--images={tmp_path / 'nowhere'}", f"--out={out}"), "does not exist")
     _one_line(_run("feature_map.py", f"--images={folder}", "--weights=none", "--layer=fc9", f"--out={out}",
                    "--overwrite"), "layer 'fc9' not in vgg16")
+
+
+def test_gallery_has_a_section_for_each(tmp_path):
+    from kerasviz import io
+    from kerasviz.apps import gallery
+
+    tile = np.zeros((8, 8, 3), np.uint8)
+    for name, facts in (("vgg16_block4_conv3_exemplars", {"layer": "block4_conv3", "filters": [0, 1], "top": 9}),
+                        ("feature_map_photos", {"layer": "block5_pool"}), ("first_layer_vgg16", {"kernels": 64})):
+        io.write_png(str(tmp_path / f"{name}.png"), tile)
+        io.write_json(str(tmp_path / f"{name}.json"), facts)
+    with open(gallery.write_index(str(tmp_path))) as f:
+        page = f.read()
+    for section in ("exemplars", "feature_map", "first_layer"):
+        assert f'<section id="{section}">' in page
+    assert 'id="model-vgg16"' not in page  # an exemplars sidecar names a layer and filters, yet is not a filter grid
