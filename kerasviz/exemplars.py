@@ -79,8 +79,8 @@ def dataset_exemplars(
     channels = int(target.output.shape[-1])
     bad = [f for f in filters if not 0 <= f < channels]
     if bad or not filters:
-        raise KerasvizError(f"filter {bad[0] if bad else 'list'} out of range for {layer}: "
-                            f"valid filters are 0-{channels - 1}")
+        given = f"filter {bad[0]} out of range" if bad else "no filters given"
+        raise KerasvizError(f"{given} for {layer}: valid filters are 0-{channels - 1}")
     features = keras.Model(model.input, target.output)
     prep = models.preprocess_fn(model, preprocess)
     chosen = tf.constant(filters, tf.int32)
