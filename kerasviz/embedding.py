@@ -47,20 +47,12 @@ def image_features(
     prep = models.preprocess_fn(model, preprocess)
     names, vectors = [], []
     for batch in imagesets.batches(images, batch_size, max_side=size):
-        pixels = tf.constant(np.stack([picture for _, picture, _ in batch]).astype(np.float32))
-        out = tf.cast(features(prep(pixels), training=False), tf.float32)
-        if out.shape.rank == 4 and 0 in out.shape[1:3]:
-            raise KerasvizError(_too_small(batch[0][0], pixels.shape[1:3], layer))
+        out = imagesets.features_of(features, prep, batch, layer)
         if out.shape.rank == 4:
             out = tf.reduce_mean(out, axis=(1, 2))
         vectors.append(tf.reshape(out, (out.shape[0], -1)).numpy())
         names.extend(name for name, _, _ in batch)
     return names, np.concatenate(vectors)
-
-
-def _too_small(name: str, shape, layer: str) -> str:
-    return (f"image {name!r} seen at {shape[0]}x{shape[1]} pixels is too small for layer {layer!r} "
-            f"(its map is empty); use larger images or a larger size")
 
 
 def nearest_neighbours(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

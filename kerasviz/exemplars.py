@@ -88,15 +88,11 @@ def dataset_exemplars(
     heaps: list[list] = [[] for _ in filters]  # min-heaps of (activation, -sequence, Exemplar)
     seen = 0
     for batch in imagesets.batches(images, batch_size, max_side=size):
-        pixels = np.stack([picture for _, picture, _ in batch]).astype(np.float32)
-        acts = tf.gather(tf.cast(features(prep(tf.constant(pixels)), training=False), tf.float32), chosen, axis=-1)
+        acts = tf.gather(imagesets.features_of(features, prep, batch, layer), chosen, axis=-1)
         n, h, w, f = acts.shape
-        if h == 0 or w == 0:
-            raise KerasvizError(f"image {batch[0][0]!r} seen at {pixels.shape[1]}x{pixels.shape[2]} pixels is too "
-                                f"small for layer {layer!r} (its map is empty); use larger images or a larger size")
         flat = tf.reshape(tf.transpose(acts, (0, 3, 1, 2)), (n, f, h * w))
         peak, where = tf.reduce_max(flat, axis=-1).numpy(), tf.argmax(flat, axis=-1).numpy()
-        side = field.side(pixels.shape[1:3])
+        side = field.side(batch[0][1].shape[:2])
         for i, (name, picture, scale) in enumerate(batch):
             sequence = seen + i
             for j, heap in enumerate(heaps):

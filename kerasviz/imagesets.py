@@ -60,6 +60,27 @@ def stream(images: Images, *, max_side: int | None = None) -> Iterator[tuple[str
         raise KerasvizError("no images given; give a folder with images or a non-empty list of (H, W, 3) arrays")
 
 
+def features_of(features, preprocess, batch: list, layer: str):
+    """float32 outputs of `features` (a model ending at `layer`) for one batch from `batches`.
+
+    An image too small for the layer (its map would be empty, or a convolution cannot take it)
+    raises KerasvizError naming the image and the size it was seen at.
+    """
+    import tensorflow as tf
+
+    pixels = np.stack([picture for _, picture, _ in batch]).astype(np.float32)
+    name, (height, width) = batch[0][0], pixels.shape[1:3]
+    small = (f"image {name!r} seen at {height}x{width} pixels is too small for layer {layer!r}; "
+             "use larger images or a larger size")
+    try:
+        out = tf.cast(features(preprocess(tf.constant(pixels)), training=False), tf.float32)
+    except (ValueError, tf.errors.InvalidArgumentError) as err:
+        raise KerasvizError(small) from err
+    if out.shape.rank == 4 and (out.shape[1] == 0 or out.shape[2] == 0):
+        raise KerasvizError(small)
+    return out
+
+
 def batches(images: Images, batch_size: int, *, max_side: int | None = None) -> Iterator[list]:
     """Groups `stream(...)` into lists of at most `batch_size` consecutive images of one shape."""
     if batch_size < 1:

@@ -95,6 +95,6 @@ def test_feature_map_job_writes_map_panel_and_neighbours(tmp_path):
     assert drawn.shape[0] > drawn.shape[1] >= 400  # the map, then two rows of neighbours beneath
     assert feature_map.run(edge_energy_model(), str(folder), out).get("skipped")
     with pytest.raises(KerasvizError, match="image '0' seen at 2x2 pixels is too small for layer 'edges'"):
-        feature_map.run(edge_energy_model(), [np.zeros((2, 2, 3))] * 2, str(tmp_path / "tiny.png"))
+        feature_map.run(edge_energy_model(), [np.zeros((2, 2, 3))] * 2, str(tmp_path / "tiny.png"), size=None)
     with pytest.raises(KerasvizError, match="at least 2 images"):
         feature_map.run(edge_energy_model(), [np.zeros((8, 8, 3))], str(tmp_path / "one.png"))

@@ -94,31 +94,35 @@ def run(
 
 
 def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:
-    """uint8 (side, side, 3): the image fitted inside the square (area resampling), on white."""
+    """uint8 (h, w, 3) with max(h, w) == side: the image fitted inside a side x side square (area resampling)."""
     h, w = image.shape[:2]
     scale = side / max(h, w)
     shape = max(1, round(h * scale)), max(1, round(w * scale))
-    small = np.clip(np.round(io.resize(image, shape)), 0, 255).astype(np.uint8)
-    tile = np.full((side, side, 3), 255, np.uint8)
-    top, left = (side - shape[0]) // 2, (side - shape[1]) // 2
-    tile[top:top + shape[0], left:left + shape[1]] = small
-    return tile
+    return np.clip(np.round(io.resize(image, shape)), 0, 255).astype(np.uint8)
+
+
+def _square(tile: np.ndarray, side: int) -> np.ndarray:
+    out = np.full((side, side, 3), 255, np.uint8)
+    top, left = (side - tile.shape[0]) // 2, (side - tile.shape[1]) // 2
+    out[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
+    return out
 
 
 def picture(thumbs: list[np.ndarray], xy: np.ndarray, nearest: np.ndarray, queries: list[int]) -> np.ndarray:
-    """The map (thumbnails at `xy` in [0, 1]) above rows of query, gap, neighbours; uint8 (H, W, 3)."""
-    side = thumbs[0].shape[0]
+    """The map (thumbnails centred at `xy` in [0, 1]) above rows of query, gap, neighbours; uint8 (H, W, 3)."""
+    side = max(max(t.shape[:2]) for t in thumbs)
     canvas = int(np.clip(side * math.ceil(math.sqrt(len(thumbs))) * 1.5, 400, 1000))
     top_map = np.full((canvas, canvas, 3), 255, np.uint8)
-    corners = np.round(xy * (canvas - side)).astype(int)
-    for tile, (x, y) in zip(thumbs, corners):
-        top_map[y:y + side, x:x + side] = _framed(tile)
+    centres = np.round(side / 2 + xy * (canvas - side)).astype(int)
+    for tile, (x, y) in zip(thumbs, centres):
+        h, w = tile.shape[:2]
+        top_map[y - h // 2:y - h // 2 + h, x - w // 2:x - w // 2 + w] = _framed(tile)
     rows = []
     for q in queries:
         lead = np.full((side, side + GAP, 3), 255, np.uint8)
-        lead[:, :side] = _framed(thumbs[q], colour=(224, 160, 40))
-        rows.append(np.concatenate([lead, io.grid(np.stack([thumbs[j] for j in nearest[q]]), cols=nearest.shape[1])],
-                                   axis=1))
+        lead[:, :side] = _square(_framed(thumbs[q], colour=(224, 160, 40)), side)
+        neighbours = np.stack([_square(thumbs[j], side) for j in nearest[q]])
+        rows.append(np.concatenate([lead, io.grid(neighbours, cols=nearest.shape[1])], axis=1))
     panel = io.grid(np.stack(rows), cols=1, pad=4)
     width = max(canvas, panel.shape[1])
     out = np.full((canvas + GAP * 2 + panel.shape[0], width, 3), 255, np.uint8)
