@@ -127,7 +127,7 @@ def test_a_folder_is_read_by_file_name(tmp_path):
         (dict(filters=[2]), "filter 2 out of range for units: valid filters are 0-1"),
         (dict(images=[]), "no images given"),
         (dict(batch_size=0), "batch_size must be at least 1"),
-        (dict(images=[np.zeros((1, 1, 3))]), "image '0' seen at 1x1 pixels is too small for layer 'units'"),
+        (dict(images=[np.zeros((1, 1, 3))], size=None), "image '0' seen at 1x1 pixels is too small for layer 'units'"),
         (dict(filters=[]), "no filters given for units: valid filters are 0-1"),
     ],
 )
