@@ -87,10 +87,9 @@ def run(
             for i in range(len(names))
         ],
         "seconds": round(time.perf_counter() - start, 2),
-        "png": png,
     }
     io.write_json(sidecar, facts)
-    return facts
+    return {**facts, "png": png}
 
 
 def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:

@@ -34,11 +34,10 @@ def run(model, out: str, *, layer: str | None = None, zoom: int | None = None, o
         "shown_as": "RGB (the weights are BGR, reversed)" if bgr else "RGB" if kernel.shape[2] == 3 else "grey",
         "normalisation": "each kernel: 0.5 + 0.5 * w / max|w| (grey = 0)",
         "max_abs_weight": [round(float(s), 5) for s in scales],
-        "png": png,
     }
     io.write_png(png, io.grid(pictures, pad=max(2, pictures.shape[1] // 12)))
     io.write_json(sidecar, facts)
-    return facts
+    return {**facts, "png": png}
 
 
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
