@@ -1,8 +1,11 @@
 """kerasviz: see what Keras convolutional networks have learned."""
 
 from kerasviz.dream import deep_dream
+from kerasviz.embedding import embed_2d, image_features, nearest_neighbours
 from kerasviz.errors import KerasvizError
+from kerasviz.exemplars import dataset_exemplars
 from kerasviz.io import load_image
+from kerasviz.kernels import kernel_pictures
 from kerasviz.models import MODELS, conv_layers, load_model, model_info
 from kerasviz.render import visualize_filters
 from kerasviz.saliency import saliency
@@ -15,10 +18,15 @@ __all__ = [
     "cartoon",
     "colour_regions",
     "conv_layers",
+    "dataset_exemplars",
     "deep_dream",
+    "embed_2d",
+    "image_features",
+    "kernel_pictures",
     "load_image",
     "load_model",
     "model_info",
+    "nearest_neighbours",
     "saliency",
     "segment",
     "style_transfer",

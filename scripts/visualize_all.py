@@ -18,11 +18,23 @@ import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
 from kerasviz import KerasvizError, _cli, io, load_model, models
-from kerasviz.apps import classes, dream, gallery, reconstruct, saliency, style, tensorboard
+from kerasviz.apps import (
+    classes,
+    dream,
+    exemplars,
+    feature_map,
+    first_layer,
+    gallery,
+    reconstruct,
+    saliency,
+    style,
+    tensorboard,
+)
 from kerasviz.apps import filters as filters_app
 
 FLAGS = flags.FLAGS
-PARTS = ("filters", "compare", "other_models", "saliency", "style", "dream", "inversion", "texture", "classes")
+PARTS = ("filters", "compare", "other_models", "saliency", "style", "dream", "inversion", "texture", "classes",
+         "exemplars", "feature_map", "first_layer")
 flags.DEFINE_string("out", "examples", "Output folder.")
 flags.DEFINE_string("weights", "auto", "Weights for every model: auto, imagenet or offline (VGG16 only).")
 flags.DEFINE_integer("filters_per_layer", 16, "Filters shown per layer (the first N).", lower_bound=1)
@@ -92,10 +104,12 @@ def main(argv):
                 continue
             _filter_grids(model, name, layers)
         timings["other_models"] = time.perf_counter() - t0
+    # The lecture's other methods; "classes" makes the class pictures and the fooling image; exemplars
+    # and the feature map read scikit-image's sample photos.
     jobs = {"saliency": saliency.readme_examples, "style": style.readme_examples, "dream": dream.readme_examples,
-            # The lecture's other methods; "classes" makes the class pictures and the fooling image.
             "inversion": reconstruct.readme_examples_inversion, "texture": reconstruct.readme_examples_texture,
-            "classes": classes.readme_examples}
+            "classes": classes.readme_examples, "exemplars": exemplars.readme_examples,
+            "feature_map": feature_map.readme_examples, "first_layer": first_layer.readme_examples}
     for part, job in jobs.items():
         if part in FLAGS.only:
             t0 = time.perf_counter()

@@ -11,14 +11,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECORD = textwrap.dedent("""
     import atexit, json, runpy, sys
     sys.path.insert(0, "scripts")
-    from kerasviz.apps import classes, dream, reconstruct, saliency, style
+    from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, reconstruct, saliency, style
     calls = {}
     def recorder(name):
         def readme_examples(out, **options):
             calls[name] = options
             return []
         return readme_examples
-    for module in (saliency, style, dream):
+    for module in (saliency, style, dream, exemplars, feature_map, first_layer):
         module.readme_examples = recorder(module.__name__.rsplit(".", 1)[-1])
     reconstruct.readme_examples_inversion = recorder("inversion")
     reconstruct.readme_examples_texture = recorder("texture")
@@ -29,10 +29,9 @@ RECORD = textwrap.dedent("""
 """)
 
 
-def _calls(tmp_path, *args):
-    result = subprocess.run([sys.executable, "-c", RECORD, "--only=saliency,style,dream,inversion,texture,classes",
-                             f"--out={tmp_path}", "--weights=offline", *args],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+def _calls(tmp_path, *args, only="saliency,style,dream,inversion,texture,classes"):
+    result = subprocess.run([sys.executable, "-c", RECORD, f"--only={only}", f"--out={tmp_path}",
+                             "--weights=offline", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(x for x in result.stdout.splitlines() if x.startswith("CALLS "))
     return json.loads(line[len("CALLS "):])
@@ -45,3 +44,9 @@ def test_overwrite_reaches_every_part(tmp_path):
     keep = _calls(tmp_path)
     assert set(keep) == {"saliency", "style", "dream", "inversion", "texture", "classes"}
     assert all(options["overwrite"] is False for options in keep.values())
+
+
+def test_lecture_parts_are_made_by_visualize_all(tmp_path):
+    calls = _calls(tmp_path, only="exemplars,feature_map,first_layer")
+    assert calls == {part: {"weights": "offline", "overwrite": False}
+                     for part in ("exemplars", "feature_map", "first_layer")}

@@ -32,7 +32,16 @@ _SECTIONS = (
     ("classes", "Class pictures", "The picture that maximises a class logit (Simonyan et al. 2014)."),
     ("fooling", "Fooling images",
      "The smallest change that makes the classifier answer another class, and that change magnified."),
+    ("exemplars", "Dataset exemplars",
+     "Per filter (one row): its synthetic picture, then the image patches that excite it most, best first, "
+     "each the unit's receptive field around its maximum (Zeiler & Fergus 2014)."),
+    ("feature_map", "Feature map and nearest neighbours",
+     "Images placed by t-SNE of their last-layer features; beneath, query images (orange frame) with their "
+     "nearest neighbours by cosine similarity."),
+    ("first_layer", "First-layer weights",
+     "Each kernel of the first convolution as a small RGB picture: grey is a zero weight."),
 )
+_WIDE_ROWS = ("saliency", "exemplars", "feature_map", "inversion", "classes", "fooling")  # long rows of panels
 
 
 @dataclasses.dataclass
@@ -58,11 +67,12 @@ def write_index(out: str) -> str:
         if picture is None:
             continue
         facts = picture.facts or {}
-        if isinstance(facts.get("layer"), str) and isinstance(facts.get("filters"), list):
+        section = _section_of(name)
+        if section == "other" and isinstance(facts.get("layer"), str) and isinstance(facts.get("filters"), list):
             model = str(facts.get("model", "model"))
             grids.setdefault(model, {}).setdefault(facts["layer"], []).append(picture)
         else:
-            others[_section_of(name)].append(picture)
+            others[section].append(picture)
     for model in grids.values():
         for pictures in model.values():
             pictures.sort(key=lambda p: (p.facts.get("method") == "classic", p.name))
@@ -113,6 +123,8 @@ def _section_of(name: str) -> str:
             return section
     if re.search(r"_(saliency|mask|cutout)\.png$", name):
         return "saliency"
+    if name.endswith("_exemplars.png"):
+        return "exemplars"
     return "other"
 
 
@@ -152,8 +164,7 @@ def _page(grids: dict[str, dict[str, list[_Picture]]], others: dict[str, list[_P
             continue
         nav.append(f'<div class="nav-group"><a class="nav-model" href="#{section}">{_e(title)}</a></div>')
         cards = "".join(_picture_card(p) for p in pictures)
-        # saliency, inversion, class and fooling pictures are long rows of panels
-        layout = "rows" if section in ("saliency", "inversion", "classes", "fooling") else "wide"
+        layout = "rows" if section in _WIDE_ROWS else "wide"
         body.append(f'<section id="{section}"><h2>{_e(title)}</h2><p class="lede">{_e(lede)}</p>'
                     f'<div class="cards {layout}">{cards}</div></section>')
     if not body:

@@ -1,0 +1,134 @@
+"""The dataset-exemplars job: DIR/MODEL_LAYER_exemplars.png (a row per filter) and its JSON sidecar."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from kerasviz import exemplars as exemplars_lib
+from kerasviz import imagesets, io, models, render
+
+TILE = 80  # display side of every patch and synthetic picture, pixels
+SYNTHETIC_SIZE = 128  # side the synthetic filter pictures are rendered at (the README grids' size)
+GAP = 8  # pixels between a filter's synthetic picture and its patches
+
+
+def output_stem(model_name: str, layer: str) -> str:
+    return f"{model_name}_{layer}_exemplars"
+
+
+def run(
+    model,
+    layer: str,
+    filters: Sequence[int],
+    images: imagesets.Images,
+    out: str,
+    *,
+    top: int = exemplars_lib.TOP,
+    size: int | None = exemplars_lib.SIZE,
+    batch_size: int = exemplars_lib.BATCH_SIZE,
+    synthetic: bool = True,
+    steps: int | None = None,
+    stem: str | None = None,
+    overwrite: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Writes DIR/STEM.png, a row per filter (its synthetic picture, then its `top` patches), and DIR/STEM.json.
+
+    `images`: a folder, or an iterable of arrays or (name, array) pairs, read once. A finished
+    picture with the same layer, filters and top is kept unless `overwrite`. Returns the JSON facts.
+    """
+    info = models.model_info(model)
+    model_name = info.name if info else model.name
+    stem = stem or output_stem(model_name, layer)
+    png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
+    if not overwrite and os.path.exists(png) and os.path.exists(sidecar):
+        with open(sidecar) as f:
+            facts = json.load(f)
+        if (facts.get("layer"), facts.get("filters"), facts.get("top")) == (layer, list(filters), top):
+            facts["skipped"] = True
+            return facts
+    io.check_writable(out)
+    start = time.perf_counter()
+    seen = [0]
+
+    def count(n: int) -> None:
+        seen[0] = n
+        if progress:
+            progress(n)
+
+    found = exemplars_lib.dataset_exemplars(model, layer, filters, images, top=top, batch_size=batch_size,
+                                            size=size, progress=count)
+    pictures, synthetic_facts = None, None
+    if synthetic:
+        pictures, activations = render.visualize_filters(model, layer, list(filters), size=SYNTHETIC_SIZE,
+                                                         steps=steps)
+        synthetic_facts = {"method": render.DEFAULT_METHOD, "size": SYNTHETIC_SIZE,
+                           "steps": steps or render.METHODS[render.DEFAULT_METHOD].steps,
+                           "activations": [round(float(a), 4) for a in activations]}
+    facts = {
+        "model": model_name,
+        "weights": info.weights if info else "user model",
+        "layer": layer,
+        "filters": list(filters),
+        "top": top,
+        "size": size,
+        "images_seen": seen[0],
+        "receptive_field": int(found[0][0].patch.shape[0]) if found[0] else None,
+        "synthetic": synthetic_facts,
+        "seconds": round(time.perf_counter() - start, 2),
+        "exemplars": [
+            {"filter": f, "patches": [{"image": e.image, "box": list(e.box), "activation": round(e.activation, 4),
+                                       "position": list(e.position)} for e in row]}
+            for f, row in zip(filters, found)
+        ],
+    }
+    io.write_png(png, picture(found, top, pictures))
+    io.write_json(sidecar, facts)
+    return facts
+
+
+def picture(found: list[list[exemplars_lib.Exemplar]], top: int, synthetic: np.ndarray | None = None) -> np.ndarray:
+    """One row per filter: its synthetic picture (when given), a gap, then its patches, best first; uint8."""
+    rows = []
+    for i, row in enumerate(found):
+        tiles = np.full((top, TILE, TILE, 3), 255, np.uint8)  # white where fewer images than `top`
+        for j, exemplar in enumerate(row):
+            tiles[j] = _tile(exemplar.patch)
+        strip = io.grid(tiles, cols=top)
+        if synthetic is not None:
+            lead = np.full((TILE, TILE + GAP, 3), 255, np.uint8)
+            lead[:, :TILE] = _tile(synthetic[i])
+            strip = np.concatenate([lead, strip], axis=1)
+        rows.append(strip)
+    return io.grid(np.stack(rows), cols=1, pad=4)
+
+
+def _tile(image: np.ndarray) -> np.ndarray:
+    """Any square uint8 picture at TILE x TILE: nearest when enlarged (pixels stay visible), area when reduced."""
+    side = image.shape[0]
+    if side == TILE:
+        return image
+    if side < TILE:
+        index = np.arange(TILE) * side // TILE
+        return image[index][:, index]
+    return np.clip(np.round(io.resize(image, (TILE, TILE))), 0, 255).astype(np.uint8)
+
+
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+    """The README's exemplars: VGG16 block4_conv3 filters 0-7 over scikit-image's sample photos."""
+    from kerasviz.apps.samples import sample_photos
+
+    model = models.load_model("vgg16", weights)
+    pictures = []
+    for layer, filters in README_LAYERS:
+        run(model, layer, filters, sample_photos(), out, stem=f"vgg16_{layer}_exemplars", overwrite=overwrite)
+        pictures.append(os.path.join(out, f"vgg16_{layer}_exemplars.png"))
+    return pictures
+
+
+README_LAYERS = (("block4_conv3", list(range(8))),)

@@ -1,0 +1,152 @@
+"""The feature-map job: a folder of images laid out by their features (t-SNE) plus nearest neighbours.
+
+FILE.png: the thumbnails at their 2-D positions, and beneath them a panel of a few query images,
+each followed by its k nearest neighbours by cosine similarity. FILE.json: the positions and every
+image's neighbours.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+
+from kerasviz import embedding, imagesets, io, models
+from kerasviz.errors import KerasvizError
+
+THUMB = 56  # thumbnail side on the map and in the neighbour panel, pixels
+K = 5
+QUERIES = 6
+GAP = 12
+README_NAME = "feature_map_photos.png"
+
+
+def run(
+    model,
+    images: imagesets.Images,
+    out: str,
+    *,
+    layer: str | None = None,
+    method: str = "tsne",
+    k: int = K,
+    queries: int = QUERIES,
+    size: int | None = 224,
+    batch_size: int = 16,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> dict:
+    """Writes `out` (PNG: the map above the neighbour panel) and its JSON; returns the facts.
+
+    layer: default the model's last layer (its features are averaged over space). `images` are read
+    once; only a thumbnail of each is kept. A finished picture is kept unless `overwrite`.
+    """
+    png, sidecar = _paths(out)
+    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
+        return {"skipped": True, "png": png}
+    if method not in embedding.MAP_METHODS:
+        raise KerasvizError(f"unknown map method {method!r}; valid: {', '.join(embedding.MAP_METHODS)}")
+    for name, value in (("k", k), ("queries", queries)):
+        if value < 1:
+            raise KerasvizError(f"{name} must be at least 1; got {value}")
+    io.check_writable(os.path.dirname(os.path.abspath(png)))
+    layer = layer or model.layers[-1].name
+    models.get_layer(model, layer)  # an unknown layer fails before any image is read
+    start = time.perf_counter()
+    thumbs: list[np.ndarray] = []
+
+    def keep_thumbnails():
+        for name, picture, _ in imagesets.stream(images):
+            thumbs.append(thumbnail(picture))
+            yield name, picture
+
+    names, features = embedding.image_features(model, layer, keep_thumbnails(), size=size, batch_size=batch_size)
+    if len(names) < 2:
+        raise KerasvizError(f"a feature map needs at least 2 images; got {len(names)}")
+    nearest, similarity = embedding.nearest_neighbours(features, k)
+    xy = embedding.embed_2d(features, method=method, seed=seed)
+    chosen = sorted(set(np.linspace(0, len(names) - 1, min(queries, len(names))).round().astype(int).tolist()))
+    io.write_png(png, picture(thumbs, xy, nearest, chosen))
+    info = models.model_info(model)
+    facts = {
+        "model": info.name if info else model.name,
+        "weights": info.weights if info else "user model",
+        "layer": layer,
+        "features": f"spatial mean of {layer}, {features.shape[1]} numbers per image",
+        "method": method,
+        "seed": seed,
+        "size": size,
+        "k": int(nearest.shape[1]),
+        "similarity": "cosine",
+        "queries": [names[i] for i in chosen],
+        "images": [{"image": n, "xy": [round(float(v), 4) for v in p]} for n, p in zip(names, xy)],
+        "neighbours": [
+            {"image": names[i], "nearest": [{"image": names[j], "similarity": round(float(s), 4)}
+                                            for j, s in zip(nearest[i], similarity[i])]}
+            for i in range(len(names))
+        ],
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    io.write_json(sidecar, facts)
+    return {**facts, "png": png}
+
+
+def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:
+    """uint8 (h, w, 3) with max(h, w) == side: the image fitted inside a side x side square (area resampling)."""
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    shape = max(1, round(h * scale)), max(1, round(w * scale))
+    return np.clip(np.round(io.resize(image, shape)), 0, 255).astype(np.uint8)
+
+
+def _square(tile: np.ndarray, side: int) -> np.ndarray:
+    out = np.full((side, side, 3), 255, np.uint8)
+    top, left = (side - tile.shape[0]) // 2, (side - tile.shape[1]) // 2
+    out[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
+    return out
+
+
+def picture(thumbs: list[np.ndarray], xy: np.ndarray, nearest: np.ndarray, queries: list[int]) -> np.ndarray:
+    """The map (thumbnails centred at `xy` in [0, 1]) above rows of query, gap, neighbours; uint8 (H, W, 3)."""
+    side = max(max(t.shape[:2]) for t in thumbs)
+    canvas = int(np.clip(side * math.ceil(math.sqrt(len(thumbs))) * 1.5, 400, 1000))
+    top_map = np.full((canvas, canvas, 3), 255, np.uint8)
+    centres = np.round(side / 2 + xy * (canvas - side)).astype(int)
+    for tile, (x, y) in zip(thumbs, centres):
+        h, w = tile.shape[:2]
+        top_map[y - h // 2:y - h // 2 + h, x - w // 2:x - w // 2 + w] = _framed(tile)
+    rows = []
+    for q in queries:
+        lead = np.full((side, side + GAP, 3), 255, np.uint8)
+        lead[:, :side] = _square(_framed(thumbs[q], colour=(224, 160, 40)), side)
+        neighbours = np.stack([_square(thumbs[j], side) for j in nearest[q]])
+        rows.append(np.concatenate([lead, io.grid(neighbours, cols=nearest.shape[1])], axis=1))
+    panel = io.grid(np.stack(rows), cols=1, pad=4)
+    width = max(canvas, panel.shape[1])
+    out = np.full((canvas + GAP * 2 + panel.shape[0], width, 3), 255, np.uint8)
+    out[:canvas, :canvas] = top_map
+    out[canvas + GAP, :] = 200  # a line between the map and the panel
+    out[canvas + 2 * GAP:, :panel.shape[1]] = panel
+    return out
+
+
+def _framed(tile: np.ndarray, colour=(150, 150, 150)) -> np.ndarray:
+    framed = tile.copy()
+    framed[[0, -1], :] = colour
+    framed[:, [0, -1]] = colour
+    return framed
+
+
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+    """The README's map: scikit-image's sample photos (and crops, flips) by VGG16's last layer."""
+    from kerasviz.apps.samples import sample_photos
+
+    facts = run(models.load_model("vgg16", weights), sample_photos(), os.path.join(out, README_NAME),
+                overwrite=overwrite)
+    return [facts["png"]]
+
+
+def _paths(out: str) -> tuple[str, str]:
+    stem = out[:-4] if out.lower().endswith(".png") else out
+    return stem + ".png", stem + ".json"

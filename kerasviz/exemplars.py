@@ -1,0 +1,161 @@
+"""Dataset exemplars (Zeiler & Fergus 2014): the image patches that excite each filter most.
+
+Images are streamed in batches and only a running top-k per filter is kept (its activation, its
+image's name, the position of the maximum and the patch), so any number of images fits in memory.
+Each patch is the unit's receptive field, measured from the model, around the position where
+the filter's activation peaks in that image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasviz import imagesets, models
+from kerasviz.errors import KerasvizError
+
+TOP = 9  # patches per filter, the 3x3 blocks of Zeiler & Fergus (2014), fig. 2
+BATCH_SIZE = 16
+SIZE = 224  # longer image side the network sees: the size VGG16 and ResNet50 were trained at
+PATCH_FILL = 128  # grey where a receptive field reaches past the image's border
+
+
+@dataclasses.dataclass(frozen=True)
+class Exemplar:
+    """One image's best response of one filter."""
+
+    filter: int
+    image: str  # the image's file name in a folder, or its position in the iterable (or the name given)
+    activation: float  # the filter's maximum over the image
+    position: tuple[int, int]  # (row, col) of that maximum in the layer's map
+    box: tuple[int, int, int, int]  # (top, left, bottom, right) in the original image's pixels, end exclusive
+    patch: np.ndarray = dataclasses.field(repr=False)  # uint8 (R, R, 3), R the receptive field in seen pixels
+
+
+def dataset_exemplars(
+    model: keras.Model,
+    layer: str,
+    filters: Sequence[int] | int,
+    images: imagesets.Images,
+    *,
+    top: int = TOP,
+    batch_size: int = BATCH_SIZE,
+    size: int | None = SIZE,
+    preprocess: Callable | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[list[Exemplar]]:
+    """The `top` images (and patches) where each filter of `layer` responds most, best first.
+
+    Args:
+      model: a Keras model; models from load_model bring their own preprocessing.
+      layer: the layer whose channels are ranked.
+      filters: channel indices of `layer`.
+      images: a folder of image files, or an iterable of RGB 0-255 `(H, W, 3)` arrays or
+        `(name, array)` pairs. Read once, `batch_size` images at a time; never held all together.
+      top: exemplars kept per filter (at most one per image: its maximum).
+      batch_size: images per forward pass (consecutive images of the same shape share one).
+      size: each image is resized so its longer side is `size` pixels (None: as given).
+      preprocess: RGB 0-255 -> model input, for models not from load_model.
+      progress: called with the number of images seen so far after each batch.
+
+    Returns:
+      One list per filter, in the order of `filters`, of at most `top` Exemplars by decreasing
+      activation (ties: the earlier image first). Boxes are in each original image's pixels.
+    """
+    filters = [filters] if isinstance(filters, int | np.integer) else [int(f) for f in filters]
+    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
+        raise KerasvizError(f"top must be a positive integer; got {top!r}")
+    if size is not None and size < 8:
+        raise KerasvizError(f"size must be at least 8 pixels or None; got {size}")
+    target = models.get_layer(model, layer)
+    if len(target.output.shape) != 4:
+        raise KerasvizError(f"layer {layer!r} has output shape {tuple(target.output.shape)}; exemplars need a "
+                            "spatial (N, H, W, C) layer such as a convolution")
+    channels = int(target.output.shape[-1])
+    bad = [f for f in filters if not 0 <= f < channels]
+    if bad or not filters:
+        given = f"filter {bad[0]} out of range" if bad else "no filters given"
+        raise KerasvizError(f"{given} for {layer}: valid filters are 0-{channels - 1}")
+    features = keras.Model(model.input, target.output)
+    prep = models.preprocess_fn(model, preprocess)
+    chosen = tf.constant(filters, tf.int32)
+    field = _Field(model, layer, features)
+    heaps: list[list] = [[] for _ in filters]  # min-heaps of (activation, -sequence, Exemplar)
+    seen = 0
+    for batch in imagesets.batches(images, batch_size, max_side=size):
+        acts = tf.gather(imagesets.features_of(features, prep, batch, layer), chosen, axis=-1)
+        n, h, w, f = acts.shape
+        flat = tf.reshape(tf.transpose(acts, (0, 3, 1, 2)), (n, f, h * w))
+        peak, where = tf.reduce_max(flat, axis=-1).numpy(), tf.argmax(flat, axis=-1).numpy()
+        side = field.side(batch[0][1].shape[:2])
+        for i, (name, picture, scale) in enumerate(batch):
+            sequence = seen + i
+            for j, heap in enumerate(heaps):
+                key = (float(peak[i, j]), -sequence)
+                if len(heap) == top and key <= heap[0][:2]:
+                    continue
+                row, col = divmod(int(where[i, j]), w)
+                box, patch = _cut(picture, (row, col), (h, w), side)
+                box = tuple(int(round(v / scale)) for v in box)
+                item = (*key, Exemplar(filters[j], name, key[0], (row, col), box, patch))
+                if len(heap) < top:
+                    heapq.heappush(heap, item)
+                else:
+                    heapq.heapreplace(heap, item)
+        seen += len(batch)
+        if progress:
+            progress(seen)
+    return [[item[2] for item in sorted(heap, key=lambda e: e[:2], reverse=True)] for heap in heaps]
+
+
+class _Field:
+    """The receptive field of one position of `layer`, measured once by models.receptive_field.
+
+    receptive_field takes the two central positions of an even map, one stride too wide, so it
+    is measured on a square whose map side is odd. It is a property of the network, measured again
+    only if it filled the whole square (it may be larger) and a larger image comes.
+    """
+
+    def __init__(self, model: keras.Model, layer: str, features: keras.Model):
+        self.model, self.layer, self.features = model, layer, features
+        self.measured_at, self.value = 0, 0
+
+    def side(self, shape: tuple[int, int]) -> int:
+        square = max(shape)
+        if self.value and (self.value < self.measured_at or square <= self.measured_at):
+            return self.value
+        map_side = self.features.compute_output_shape((1, square, square, 3))[1]
+        if map_side and map_side % 2 == 0:
+            square += -(-square // map_side)  # one stride more: the map gains a row
+        self.measured_at, self.value = square, models.receptive_field(self.model, self.layer, square)
+        return self.value
+
+
+def box_around(position: tuple[int, int], map_shape: tuple[int, int], image_shape: tuple[int, int],
+               side: int) -> tuple[int, int, int, int]:
+    """The `side` x `side` box (top, left, bottom, right), unclipped, centred on a map position's input centre.
+
+    A position (i, j) of an (h, w) map over an (H, W) image is centred at ((i + 0.5) H / h - 0.5, ...),
+    exact for chains of 'same'-padded convolutions and poolings.
+    """
+    corner = []
+    for index, cells, pixels in zip(position, map_shape, image_shape):
+        centre = (index + 0.5) * pixels / cells - 0.5
+        corner.append(int(np.floor(centre - side / 2 + 0.5)))
+    return corner[0], corner[1], corner[0] + side, corner[1] + side
+
+
+def _cut(picture: np.ndarray, position, map_shape, side: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The box clipped to the picture, and the (side, side, 3) patch, grey outside the picture."""
+    height, width = picture.shape[:2]
+    top, left, bottom, right = box_around(position, map_shape, (height, width), side)
+    clipped = max(top, 0), max(left, 0), min(bottom, height), min(right, width)
+    patch = np.full((side, side, 3), PATCH_FILL, np.uint8)
+    patch[clipped[0] - top:clipped[2] - top, clipped[1] - left:clipped[3] - left] = \
+        picture[clipped[0]:clipped[2], clipped[1]:clipped[3]]
+    return clipped, patch

@@ -1,0 +1,68 @@
+"""Dataset exemplars (Zeiler & Fergus 2014): the image patches of a folder that excite each filter most.
+
+Writes DIR/MODEL_LAYER_exemplars.png (a row per filter: its synthetic picture, then its top patches,
+each the unit's receptive field around its maximum) and DIR/MODEL_LAYER_exemplars.json (per patch:
+image file, box in that image's pixels, activation).
+
+  python scripts/dataset_exemplars.py --images=photos --layer=block4_conv3 --filters=0-7 --top=9 --out=out
+"""
+
+import os
+import sys
+import time
+
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
+
+from kerasviz import KerasvizError, _cli, exemplars, imagesets, io, load_model, models
+from kerasviz.apps import exemplars as exemplars_app
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
+flags.DEFINE_string("images", None, "Folder of images (PNG, JPEG, ...), read in batches.", required=True)
+flags.DEFINE_string("layer", "block4_conv3", "Layer whose filters to rank.")
+flags.DEFINE_string("filters", "0-7", "Filter indices: 'all', N, A-B (inclusive), joined by commas.")
+flags.DEFINE_integer("top", exemplars.TOP, "Patches per filter (one per image at most).", lower_bound=1)
+flags.DEFINE_integer("size", exemplars.SIZE, "Longer image side the network sees, pixels (0: as given).",
+                     lower_bound=0)
+flags.DEFINE_integer("batch_size", exemplars.BATCH_SIZE, "Images per forward pass.", lower_bound=1)
+flags.DEFINE_boolean("synthetic", True, "Show each filter's synthetic picture (gradient ascent) beside its patches.")
+flags.DEFINE_integer("steps", None, "Steps of the synthetic pictures (default: the method's).", lower_bound=1)
+flags.DEFINE_string("out", "out", "Output folder.")
+flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist.")
+
+
+def _report_every(seconds: float):
+    last = [time.perf_counter()]
+
+    def report(seen: int) -> None:
+        if time.perf_counter() - last[0] >= seconds:
+            last[0] = time.perf_counter()
+            print(f"  {seen} images seen", file=sys.stderr, flush=True)
+
+    return report
+
+
+def main(argv):
+    del argv
+    if FLAGS.size and FLAGS.size < 8:
+        raise KerasvizError(f"--size must be 0 (as given) or at least 8 pixels; got {FLAGS.size}")
+    imagesets.image_files(FLAGS.images)  # an empty or missing folder fails before the model loads
+    io.check_writable(FLAGS.out)
+    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
+    model = load_model(FLAGS.model, weights)
+    filters = _cli.parse_indices(FLAGS.filters, models.num_channels(model, FLAGS.layer))
+    facts = exemplars_app.run(
+        model, FLAGS.layer, filters, FLAGS.images, FLAGS.out, top=FLAGS.top, size=FLAGS.size or None,
+        batch_size=FLAGS.batch_size, synthetic=FLAGS.synthetic, steps=FLAGS.steps, overwrite=FLAGS.overwrite,
+        progress=_report_every(10.0),
+    )
+    stem = exemplars_app.output_stem(FLAGS.model, FLAGS.layer)
+    verb = "kept" if facts.get("skipped") else "wrote"
+    print(f"{verb} {os.path.join(FLAGS.out, stem)}.png ({len(filters)} filters x {FLAGS.top}, "
+          f"{facts['images_seen']} images, {facts['seconds']} s)")
+
+
+if __name__ == "__main__":
+    _cli.run(main)

@@ -1,0 +1,46 @@
+"""A folder of images laid out by the network's features (t-SNE), with nearest neighbours.
+
+Writes FILE.png (the thumbnails at their 2-D positions; beneath, a few query images, each with its
+k nearest neighbours by cosine similarity) and FILE.json (positions and every image's neighbours).
+
+  python scripts/feature_map.py --images=photos --layer=block5_pool --out=out/feature_map.png
+"""
+
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
+
+from kerasviz import _cli, embedding, imagesets, load_model, models
+from kerasviz.apps import feature_map
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
+flags.DEFINE_string("images", None, "Folder of images (PNG, JPEG, ...), read in batches.", required=True)
+flags.DEFINE_string("layer", None, "Layer whose features (averaged over space) place the images (default: the last).")
+flags.DEFINE_enum("method", "tsne", list(embedding.MAP_METHODS), "2-D layout: t-SNE (scikit-learn) or PCA.")
+flags.DEFINE_integer("k", feature_map.K, "Nearest neighbours per image.", lower_bound=1)
+flags.DEFINE_integer("queries", feature_map.QUERIES, "Query images shown with their neighbours.", lower_bound=1)
+flags.DEFINE_integer("size", 224, "Longer image side the network sees, pixels.", lower_bound=8)
+flags.DEFINE_integer("batch_size", 16, "Images per forward pass.", lower_bound=1)
+flags.DEFINE_integer("seed", 0, "Random seed of t-SNE.")
+flags.DEFINE_string("out", "out/feature_map.png", "Output PNG file; FILE.json is written beside it.")
+flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+
+
+def main(argv):
+    del argv
+    imagesets.image_files(FLAGS.images)  # an empty or missing folder fails before the model loads
+    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
+    model = load_model(FLAGS.model, weights)
+    facts = feature_map.run(
+        model, FLAGS.images, FLAGS.out, layer=FLAGS.layer, method=FLAGS.method, k=FLAGS.k, queries=FLAGS.queries,
+        size=FLAGS.size, batch_size=FLAGS.batch_size, seed=FLAGS.seed, overwrite=FLAGS.overwrite,
+    )
+    if facts.get("skipped"):
+        print(f"kept {facts['png']}")
+    else:
+        print(f"wrote {facts['png']} ({len(facts['images'])} images by {facts['layer']}, {facts['seconds']} s)")
+
+
+if __name__ == "__main__":
+    _cli.run(main)

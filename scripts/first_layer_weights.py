@@ -1,0 +1,36 @@
+"""First-layer weights as pictures: every kernel of the first convolution as a small RGB image.
+
+Writes FILE.png (a grid; each kernel normalised symmetrically around 0, grey = 0, enlarged with
+nearest neighbour) and FILE.json (layer, kernel size, each kernel's max |w|).
+
+  python scripts/first_layer_weights.py --model=resnet50 --weights=imagenet --out=out/first_layer.png
+"""
+
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
+
+from kerasviz import _cli, load_model, models
+from kerasviz.apps import first_layer
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
+flags.DEFINE_string("layer", None, "A convolution taking 1 or 3 channels (default: the first).")
+flags.DEFINE_integer("zoom", None, "Pixels per weight (default: about 48 pixels per kernel).", lower_bound=1)
+flags.DEFINE_string("out", "out/first_layer.png", "Output PNG file; FILE.json is written beside it.")
+flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+
+
+def main(argv):
+    del argv
+    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
+    model = load_model(FLAGS.model, weights)
+    facts = first_layer.run(model, FLAGS.out, layer=FLAGS.layer, zoom=FLAGS.zoom, overwrite=FLAGS.overwrite)
+    if facts.get("skipped"):
+        print(f"kept {facts['png']}")
+    else:
+        print(f"wrote {facts['png']} ({facts['kernels']} kernels of {facts['layer']})")
+
+
+if __name__ == "__main__":
+    _cli.run(main)
