@@ -209,10 +209,18 @@ def atomic_path(path: str) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, _new_file_mode())  # mkstemp's 0600 would make a shared gallery unreadable to others
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _new_file_mode() -> int:
+    """The mode the user's umask gives any new file (0o644 under the usual umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_png(path: str, image: np.ndarray) -> None:

@@ -1,6 +1,7 @@
 """Any image in (kerasviz.io.load_image), and outputs written atomically."""
 
 import os
+import stat
 import subprocess
 import sys
 
@@ -177,3 +178,17 @@ def test_atomic_writers_replace_whole_files(tmp_path):
     io.write_png(str(tmp_path / "a.png"), _photo())
     assert np.array_equal(io.load_image(str(tmp_path / "a.png")), _photo())
     assert sorted(os.listdir(tmp_path)) == ["a.json", "a.png"]
+
+
+def test_finished_files_get_the_mode_the_umask_gives(tmp_path):
+    old = os.umask(0o022)
+    try:
+        io.write_png(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
+        io.write_json(str(tmp_path / "a.json"), {"x": 1})
+        os.umask(0o077)
+        io.write_json(str(tmp_path / "private.json"), {"x": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "a.png").st_mode) == 0o644  # readable when the gallery is shared
+    assert stat.S_IMODE(os.stat(tmp_path / "a.json").st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(tmp_path / "private.json").st_mode) == 0o600
