@@ -2,9 +2,10 @@
 
 Writes DIR/MODEL_LAYER_exemplars.png (a row per filter: its synthetic picture, then its top patches,
 each the unit's receptive field around its maximum) and DIR/MODEL_LAYER_exemplars.json (per patch:
-image file, box in that image's pixels, activation).
+image file, box in that image's pixels, activation). MODEL: the network's name, or a model file's stem.
 
   python scripts/dataset_exemplars.py --images=photos --layer=block4_conv3 --filters=0-7 --top=9 --out=out
+  python scripts/dataset_exemplars.py --model=mine.keras --preprocess=tf --images=photos --out=out
 """
 
 import os
@@ -18,10 +19,11 @@ from kerasviz import KerasvizError, _cli, exemplars, imagesets, io, load_model, 
 from kerasviz.apps import exemplars as exemplars_app
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+_cli.define_model_flags("vgg16")
 flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_string("images", None, "Folder of images (PNG, JPEG, ...), read in batches.", required=True)
-flags.DEFINE_string("layer", "block4_conv3", "Layer whose filters to rank.")
+flags.DEFINE_string("layer", None, "Layer whose filters to rank (default: block4_conv3 where the model has it, "
+                    "else the last convolution of the stage before the last).")
 flags.DEFINE_string("filters", "0-7", "Filter indices: 'all', N, A-B (inclusive), joined by commas.")
 flags.DEFINE_integer("top", exemplars.TOP, "Patches per filter (one per image at most).", lower_bound=1)
 flags.DEFINE_integer("size", exemplars.SIZE, "Longer image side the network sees, pixels (0: as given).",
@@ -51,14 +53,15 @@ def main(argv):
     imagesets.image_files(FLAGS.images)  # an empty or missing folder fails before the model loads
     io.check_writable(FLAGS.out)
     weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    model = load_model(FLAGS.model, weights)
-    filters = _cli.parse_indices(FLAGS.filters, models.num_channels(model, FLAGS.layer))
+    model = load_model(FLAGS.model, weights, preprocess=FLAGS.preprocess)
+    layer = FLAGS.layer or exemplars_app.default_layer(model)
+    filters = _cli.parse_indices(FLAGS.filters, models.num_channels(model, layer))
     facts = exemplars_app.run(
-        model, FLAGS.layer, filters, FLAGS.images, FLAGS.out, top=FLAGS.top, size=FLAGS.size or None,
+        model, layer, filters, FLAGS.images, FLAGS.out, top=FLAGS.top, size=FLAGS.size or None,
         batch_size=FLAGS.batch_size, synthetic=FLAGS.synthetic, steps=FLAGS.steps, overwrite=FLAGS.overwrite,
         progress=_report_every(10.0),
     )
-    stem = exemplars_app.output_stem(FLAGS.model, FLAGS.layer)
+    stem = exemplars_app.output_stem(facts["model"], layer)  # a model file: its stem
     verb = "kept" if facts.get("skipped") else "wrote"
     print(f"{verb} {os.path.join(FLAGS.out, stem)}.png ({len(filters)} filters x {FLAGS.top}, "
           f"{facts['images_seen']} images, {facts['seconds']} s)")

@@ -9,11 +9,11 @@ k nearest neighbours by cosine similarity) and FILE.json (positions and every im
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, embedding, imagesets, load_model, models
+from kerasviz import _cli, embedding, imagesets, load_model
 from kerasviz.apps import feature_map
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+_cli.define_model_flags("vgg16")
 flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_string("images", None, "Folder of images (PNG, JPEG, ...), read in batches.", required=True)
 flags.DEFINE_string("layer", None, "Layer whose features (averaged over space) place the images (default: the last).")
@@ -31,7 +31,7 @@ def main(argv):
     del argv
     imagesets.image_files(FLAGS.images)  # an empty or missing folder fails before the model loads
     weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    model = load_model(FLAGS.model, weights)
+    model = load_model(FLAGS.model, weights, preprocess=FLAGS.preprocess)
     facts = feature_map.run(
         model, FLAGS.images, FLAGS.out, layer=FLAGS.layer, method=FLAGS.method, k=FLAGS.k, queries=FLAGS.queries,
         size=FLAGS.size, batch_size=FLAGS.batch_size, seed=FLAGS.seed, overwrite=FLAGS.overwrite,

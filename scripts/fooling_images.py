@@ -16,10 +16,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("image", None, "The image to change.", required=True)
 flags.DEFINE_integer("target_class", None, "The class the classifier should answer.", required=True, lower_bound=0)
 flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
-flags.DEFINE_string("model", "vgg16", "vgg16, resnet50, inceptionv3 (with ImageNet heads) or a saved model file.")
+_cli.define_model_flags("vgg16", "an ImageNet head for the names")
 flags.DEFINE_string("weights", "auto", "auto or imagenet (the offline backbone has no classifier), or a weights file.")
-flags.DEFINE_enum("preprocess", None, list(app.PREPROCESS),
-                  "How a model file's inputs are scaled (default: none, 0-255 RGB; named models: their own).")
 flags.DEFINE_enum("method", adversarial.DEFAULT_METHOD, list(adversarial.METHODS),
                   "fgsm: one signed-gradient step, the smallest epsilon that flips; iterative: projected small steps.")
 flags.DEFINE_integer("epsilon", adversarial.EPSILON, "L-inf budget of the change, 0-255 levels.", lower_bound=1)

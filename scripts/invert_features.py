@@ -7,15 +7,17 @@ and FILE.json (the relative feature distance of each reconstruction).
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, models
+from kerasviz import _cli
 from kerasviz import reconstruct as lib
 from kerasviz.apps import reconstruct as app
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("image", None, "The photo to invert.", required=True)
-flags.DEFINE_list("layers", list(app.README_LAYERS), "Layers, joined by commas: one reconstruction each.")
+flags.DEFINE_list("layers", None, "Layers, joined by commas: one reconstruction each (default: "
+                  f"{','.join(app.README_LAYERS)} where the model has them, else the last convolution of each "
+                  "stage).")
 flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
-flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+_cli.define_model_flags("vgg16")
 flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_integer("size", lib.INVERT_SIZE, "Longer side of the reconstructions, pixels.", lower_bound=16)
 flags.DEFINE_integer("steps", lib.INVERT_STEPS, "L-BFGS iterations per level (half size, then full).", lower_bound=1)
@@ -28,8 +30,8 @@ def main(argv):
     del argv
     weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
     png = app.run_inversion(FLAGS.image, FLAGS.layers, FLAGS.out, model=FLAGS.model, weights=weights,
-                            size=FLAGS.size, steps=FLAGS.steps, tv_weight=FLAGS.tv_weight, seed=FLAGS.seed,
-                            overwrite=FLAGS.overwrite)
+                            preprocess=FLAGS.preprocess, size=FLAGS.size, steps=FLAGS.steps, tv_weight=FLAGS.tv_weight,
+                            seed=FLAGS.seed, overwrite=FLAGS.overwrite)
     print(f"wrote {png}")
 
 

@@ -7,16 +7,18 @@ Gram matrices at --layers, and FILE.json (the Gram distance per layer, relative 
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, models
+from kerasviz import _cli
 from kerasviz import reconstruct as lib
 from kerasviz.apps import reconstruct as app
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("style", None, "The texture image to take statistics from.", required=True)
-flags.DEFINE_list("layers", list(lib.TEXTURE_LAYERS), "Layers whose Gram matrices to match, joined by commas.")
+flags.DEFINE_list("layers", None, "Layers whose Gram matrices to match, joined by commas (default: "
+                  f"{','.join(lib.TEXTURE_LAYERS)} where the model has them, else the first convolution of "
+                  "each stage).")
 flags.DEFINE_string("size", "256,256", "Output size H,W in pixels (independent of the source's size).")
 flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
-flags.DEFINE_enum("model", "vgg16", list(models.MODELS), "Network from keras.applications.")
+_cli.define_model_flags("vgg16")
 flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_integer("steps", lib.TEXTURE_STEPS, "L-BFGS iterations per level (half size, then full).",
                      lower_bound=1)
@@ -29,7 +31,8 @@ def main(argv):
     del argv
     weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
     png = app.run_texture(FLAGS.style, FLAGS.out, layers=FLAGS.layers, size=app.parse_size(FLAGS.size),
-                          model=FLAGS.model, weights=weights, steps=FLAGS.steps, max_source=FLAGS.max_source,
+                          model=FLAGS.model, weights=weights, preprocess=FLAGS.preprocess, steps=FLAGS.steps,
+                          max_source=FLAGS.max_source,
                           seed=FLAGS.seed, overwrite=FLAGS.overwrite)
     print(f"wrote {png}")
 

@@ -16,10 +16,8 @@ from kerasviz.apps import classes as app
 FLAGS = flags.FLAGS
 flags.DEFINE_list("classes", None, "Class indices, joined by commas.", required=True)
 flags.DEFINE_string("out", None, "Output folder.", required=True)
-flags.DEFINE_string("model", "vgg16", "vgg16, resnet50, inceptionv3 (with ImageNet heads) or a saved model file.")
+_cli.define_model_flags("vgg16", "an ImageNet head for the names")
 flags.DEFINE_string("weights", "auto", "auto or imagenet (the offline backbone has no classifier), or a weights file.")
-flags.DEFINE_enum("preprocess", None, list(app.PREPROCESS),
-                  "How a model file's inputs are scaled (default: none, 0-255 RGB; named models: their own).")
 flags.DEFINE_integer("size", None, "Picture side in pixels (default: the model's input size, else 128).",
                      lower_bound=8)
 flags.DEFINE_integer("steps", None, "Optimisation steps (default: the filter pictures' method's).", lower_bound=1)

@@ -61,6 +61,9 @@ def files(tmp_path_factory):
     # Longer than io.MAX_IMAGE_SIDE, yet few pixels: a cheap dream past the image-loading cap.
     wide = np.tile(np.linspace(0, 255, io.MAX_IMAGE_SIDE + 52, dtype=np.float32)[None, :, None], (36, 1, 3))
     iio.imwrite(folder / "wide.png", wide.astype(np.uint8))
+    (folder / "photos").mkdir()
+    for i in range(3):
+        iio.imwrite(folder / "photos" / f"p{i}.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
     return {"folder": folder, "model": model, **paths}
 
 
@@ -182,6 +185,49 @@ def test_every_script_runs_on_a_model_file(files, tmp_path, script, kind, args, 
         assert iio.imread(os.path.join(out, picture)).shape[:2] == shape
 
 
+# The lecture scripts on the same file, --preprocess=none: (script, arguments, the picture, facts its sidecar holds).
+# The layers the file's model lacks (VGG's names) default by stage: conv_stages(tinyclf) is [[conv1], [conv2, conv3]].
+LECTURE_SCRIPTS = [
+    ("dataset_exemplars.py", ["--images={photos}", "--filters=0-1", "--top=2", "--size=32", "--nosynthetic"],
+     "tinyclf_conv1_exemplars.png", {"layer": "conv1", "images_seen": 3}),
+    ("feature_map.py", ["--images={photos}", "--layer=conv3", "--method=pca", "--size=32", "--k=1", "--queries=2",
+                        "--out={out}/map.png"], "map.png", {"layer": "conv3"}),
+    ("first_layer_weights.py", ["--out={out}/kernels.png"], "kernels.png", {"layer": "conv1", "kernels": 8}),
+    ("invert_features.py", ["--image={photo}", "--size=16", "--steps=1", "--out={out}/inv.png"], "inv.png",
+     {"layers": ["conv1", "conv3"]}),
+    ("texture_synthesis.py", ["--style={texture}", "--size=16,16", "--steps=1", "--out={out}/tex.png"], "tex.png",
+     {"layers": ["conv1", "conv2"]}),
+    ("visualize_classes.py", ["--classes=1,3", "--size=16", "--steps=1"], "tinyclf_classes.png", {"classes": [1, 3]}),
+    ("fooling_images.py", ["--image={photo}", "--target_class=2", "--size=24", "--out={out}/fooled.png"],
+     "fooled.png", {"target_class": 2}),
+]
+
+
+@pytest.mark.parametrize("script,args,picture,expected", LECTURE_SCRIPTS, ids=[s[0] for s in LECTURE_SCRIPTS])
+def test_lecture_scripts_run_on_a_model_file(files, tmp_path, script, args, picture, expected):
+    folder, out = files["folder"], str(tmp_path)
+    names = {"photo": folder / "photo.png", "texture": folder / "texture.png", "photos": folder / "photos", "out": out}
+    argv = [f"--model={files['keras']}", "--preprocess=none", *(a.format(**names) for a in args)]
+    if not any(a.startswith("--out=") for a in argv):
+        argv.append(f"--out={out}")
+    result = _script(script, *argv)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert os.path.isfile(os.path.join(out, picture)), os.listdir(out)
+    with open(os.path.join(out, os.path.splitext(picture)[0] + ".json")) as f:
+        facts = json.load(f)
+    assert (facts["model"], facts["preprocessing"]) == ("tinyclf", "none")
+    assert facts["model_file"] == files["keras"] and facts["model_sha256"] == _sha256(files["keras"])
+    assert {k: facts[k] for k in expected} == expected
+
+
+def test_a_layer_that_the_file_lacks_is_one_line_and_exit_2(files, tmp_path):
+    result = _script("dataset_exemplars.py", f"--model={files['keras']}", "--preprocess=none", "--layer=block4_conv3",
+                     f"--images={files['folder'] / 'photos'}", f"--out={tmp_path}")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "layer 'block4_conv3' not in tinyclf" in lines[0]
+
+
 def test_deep_dream_app_caps_only_when_asked(files, tmp_path):
     from kerasviz.apps import dream as dream_app
 
@@ -197,10 +243,20 @@ def test_conv_stages_and_the_layer_rules():
     # The stage rule on VGG16 picks the layers the study and Gatys name.
     assert tuple(s[1] for s in stages) == style_app.STUDY_CONTENT_LAYERS
     assert tuple(s[0] for s in stages) == style_app.STUDY_STYLE_SETS["gatys"]
+    # The lecture defaults: VGG16's named layers, which the stage rule also gives.
+    from kerasviz.apps import exemplars as exemplars_app
+    from kerasviz.apps import reconstruct as reconstruct_app
+
+    assert exemplars_app.default_layer(vgg) == "block4_conv3" == stages[-2][-1]
+    assert reconstruct_app.inversion_layers(vgg) == reconstruct_app.README_LAYERS == tuple(s[-1] for s in stages)
+    assert reconstruct_app.texture_layers(vgg) == tuple(s[0] for s in stages)
     tiny = _classifier()
     assert models.conv_stages(tiny) == [["conv1"], ["conv2", "conv3"]]
     # Content from the stage before the last (block4_conv2 on VGG16), style from each stage's first.
     assert style_lib.default_layers(tiny) == (("conv1",), ("conv1", "conv2"))
+    assert exemplars_app.default_layer(tiny) == "conv1"
+    assert reconstruct_app.inversion_layers(tiny) == ("conv1", "conv3")
+    assert reconstruct_app.texture_layers(tiny) == ("conv1", "conv2")
     rows, columns = style_app.study_layers(tiny)
     assert rows == ("conv1", "conv3") and columns == {"stage1": ("conv1",), "stage2": ("conv2",),
                                                       "all": ("conv1", "conv2")}

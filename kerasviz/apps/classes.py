@@ -23,8 +23,7 @@ from kerasviz.errors import KerasvizError
 
 log = logging.getLogger("kerasviz")
 
-PREPROCESS = ("caffe", "tf", "torch", "none")
-_TORCH_MEAN, _TORCH_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+PREPROCESS = models.PREPROCESSING
 
 
 def load_classifier(model: str, weights: str | None = "auto", preprocess: str | None = None
@@ -32,9 +31,9 @@ def load_classifier(model: str, weights: str | None = "auto", preprocess: str | 
     """(classifier, RGB 0-255 -> its input, description) for a model name or a saved model file.
 
     Names load with their ImageNet head; the offline weights have none, which is one clear error.
+    A file loads through models.load_model (Keras' safe mode; its stem and sha256 in model_facts).
     """
-    if preprocess is not None and preprocess not in PREPROCESS:
-        raise KerasvizError(f"unknown preprocess {preprocess!r}; valid: {', '.join(PREPROCESS)}")
+    models._check_preprocessing(preprocess)
     key = model.lower()
     if key in models.MODELS:
         if weights == "offline":
@@ -43,28 +42,15 @@ def load_classifier(model: str, weights: str | None = "auto", preprocess: str | 
                 "head): use --weights=imagenet (where it can be downloaded, e.g. on Colab) or --model=PATH to a saved "
                 "classifier (.keras, .h5)")
         try:  # "auto" means ImageNet here: the offline fallback has no head
-            net = models.load_model(key, "imagenet" if weights == "auto" else weights, include_top=True)
+            net = models.load_model(key, "imagenet" if weights == "auto" else weights, include_top=True,
+                                    preprocess=preprocess)
         except KerasvizError as err:
             raise KerasvizError(
                 f"{err}; class pictures and fooling images need a classifier (the offline weights have none): "
                 "connect once so Keras caches the ImageNet file, or pass --model=PATH to a saved classifier") from None
-        fn = _preprocessor(preprocess) if preprocess else models.preprocess_fn(net)
-        return net, fn, f"{key} ({models.model_info(net).weights})"
-    if not os.path.isfile(model):
-        raise KerasvizError(f"model {model!r} is neither one of {', '.join(models.MODELS)} nor a saved model file")
-    try:
-        net = keras.models.load_model(model, compile=False)
-    except Exception as err:  # Keras raises many kinds for a file it cannot read
-        raise KerasvizError(f"cannot load model file {model!r}: {str(err).splitlines()[0][:200]}") from None
-    return net, _preprocessor(preprocess or "none"), f"file:{model}"
-
-
-def _preprocessor(name: str) -> Callable:
-    if name == "none":
-        return lambda x: x
-    if name == "torch":
-        return lambda x: (x / 255.0 - tf.constant(_TORCH_MEAN, x.dtype)) / tf.constant(_TORCH_STD, x.dtype)
-    return models._PREPROCESSORS[name]
+        return net, models.preprocess_fn(net), f"{key} ({models.model_info(net).weights})"
+    net = models.load_model(model, weights, preprocess=preprocess)
+    return net, models.preprocess_fn(net), f"file:{model}"
 
 
 def run_classes(
@@ -104,6 +90,7 @@ def run_classes(
     io.write_png(png, io.labelled_row(images, [_name(class_names, c) for c in classes]))
     io.write_json(sidecar, {
         "classifier": description,
+        **_facts(net),
         **(about or {}),
         "classes": classes,
         "names": [_name(class_names, c) for c in classes],
@@ -163,6 +150,7 @@ def run_fooling(
     io.write_json(sidecar, {
         "image": image if isinstance(image, str) else f"array {list(np.shape(image))}",
         "classifier": description,
+        **_facts(net),
         **(about or {}),
         "target_class": int(target_class),
         "before": result.before.facts(),
@@ -277,9 +265,13 @@ def _classifier(model, weights, preprocess) -> tuple[keras.Model, Callable, str]
 
 
 def _stem(model, net: keras.Model) -> str:
-    if isinstance(model, str):
-        return os.path.splitext(os.path.basename(model))[0] if os.path.isfile(model) else model.lower()
-    return net.name
+    info = models.model_info(net)
+    return info.name if info else net.name  # a model file: its stem
+
+
+def _facts(net: keras.Model) -> dict:
+    """model_facts for a classifier from load_model (name, weights, preprocessing, file and sha256); {} else."""
+    return models.model_facts(net) if models.model_info(net) else {}
 
 
 def _fit_input(net: keras.Model, picture: np.ndarray, size: int | None) -> np.ndarray:

@@ -11,19 +11,35 @@ import numpy as np
 
 from kerasviz import exemplars as exemplars_lib
 from kerasviz import imagesets, io, models, render
+from kerasviz.errors import KerasvizError
 
 TILE = 80  # display side of every patch and synthetic picture, pixels
 SYNTHETIC_SIZE = 128  # side the synthetic filter pictures are rendered at (the README grids' size)
 GAP = 8  # pixels between a filter's synthetic picture and its patches
 
 
+DEFAULT_LAYER = "block4_conv3"  # VGG16's; other models take the rule in default_layer
+
+
 def output_stem(model_name: str, layer: str) -> str:
     return f"{model_name}_{layer}_exemplars"
 
 
+def default_layer(model) -> str:
+    """DEFAULT_LAYER when the model has it; otherwise the same place by resolution stage
+    (models.conv_stages): the last convolution of the stage before the last (block4_conv3 on VGG16)."""
+    if DEFAULT_LAYER in models.conv_layers(model):
+        return DEFAULT_LAYER
+    stages = models.conv_stages(model)
+    if not stages:
+        raise KerasvizError(f"{models.model_facts(model)['model']} has no Conv2D layers of its own to rank; "
+                            "name a layer with --layer")
+    return (stages[-2] if len(stages) > 1 else stages[-1])[-1]
+
+
 def run(
     model,
-    layer: str,
+    layer: str | None,
     filters: Sequence[int],
     images: imagesets.Images,
     out: str,
@@ -40,10 +56,11 @@ def run(
     """Writes DIR/STEM.png, a row per filter (its synthetic picture, then its `top` patches), and DIR/STEM.json.
 
     `images`: a folder, or an iterable of arrays or (name, array) pairs, read once. A finished
-    picture with the same layer, filters and top is kept unless `overwrite`. Returns the JSON facts.
+    picture with the same layer, filters and top is kept unless `overwrite`. `layer` None: default_layer.
+    Returns the JSON facts.
     """
-    info = models.model_info(model)
-    model_name = info.name if info else model.name
+    layer = layer or default_layer(model)
+    model_name = models.model_facts(model)["model"]  # a model file: its stem
     stem = stem or output_stem(model_name, layer)
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
     if not overwrite and os.path.exists(png) and os.path.exists(sidecar):
@@ -71,8 +88,7 @@ def run(
                            "steps": steps or render.METHODS[render.DEFAULT_METHOD].steps,
                            "activations": [round(float(a), 4) for a in activations]}
     facts = {
-        "model": model_name,
-        "weights": info.weights if info else "user model",
+        **models.model_facts(model),
         "layer": layer,
         "filters": list(filters),
         "top": top,

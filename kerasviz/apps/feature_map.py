@@ -68,10 +68,8 @@ def run(
     xy = embedding.embed_2d(features, method=method, seed=seed)
     chosen = sorted(set(np.linspace(0, len(names) - 1, min(queries, len(names))).round().astype(int).tolist()))
     io.write_png(png, picture(thumbs, xy, nearest, chosen))
-    info = models.model_info(model)
     facts = {
-        "model": info.name if info else model.name,
-        "weights": info.weights if info else "user model",
+        **models.model_facts(model),
         "layer": layer,
         "features": f"spatial mean of {layer}, {features.shape[1]} numbers per image",
         "method": method,

@@ -24,8 +24,7 @@ def run(model, out: str, *, layer: str | None = None, zoom: int | None = None, o
     info = models.model_info(model)
     bgr = info is not None and info.preprocessing == "caffe" and kernel.shape[2] == 3
     facts = {
-        "model": info.name if info else model.name,
-        "weights": info.weights if info else "user model",
+        **models.model_facts(model),
         "layer": name,
         "kernels": int(kernel.shape[3]),
         "kernel_size": [int(kernel.shape[0]), int(kernel.shape[1])],

@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Sequence
 
+import keras
 import numpy as np
 
 from kerasviz import io, models
@@ -19,27 +20,61 @@ log = logging.getLogger("kerasviz")
 README_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 
 
+def inversion_layers(model: keras.Model) -> tuple[str, ...]:
+    """README_LAYERS when the model has them (VGG16); otherwise the last convolution of each resolution
+    stage (models.conv_stages), the same rule that gives README_LAYERS on VGG16."""
+    return _stage_layers(model, README_LAYERS, -1)
+
+
+def texture_layers(model: keras.Model) -> tuple[str, ...]:
+    """lib.TEXTURE_LAYERS when the model has them (VGG); otherwise the first convolution of each
+    resolution stage, the rule that gives TEXTURE_LAYERS on VGG16."""
+    return _stage_layers(model, lib.TEXTURE_LAYERS, 0)
+
+
+def _stage_layers(model: keras.Model, named: Sequence[str], position: int) -> tuple[str, ...]:
+    if set(models.conv_layers(model)).issuperset(named):
+        return tuple(named)
+    stages = models.conv_stages(model)
+    if not stages:
+        raise KerasvizError(f"{models.model_facts(model)['model']} has no Conv2D layers of its own to take by "
+                            "default; name them with --layers")
+    return tuple(stage[position] for stage in stages)
+
+
+def _network(model: str | keras.Model, weights: str | None, preprocess: str | None) -> keras.Model:
+    if isinstance(model, keras.Model):
+        return model
+    return models.load_model(model, weights, preprocess=preprocess)
+
+
 def run_inversion(
     image: str | np.ndarray,
-    layers: Sequence[str],
+    layers: Sequence[str] | None,
     out: str,
     *,
-    model: str = "vgg16",
+    model: str | keras.Model = "vgg16",
     weights: str | None = "auto",
+    preprocess: str | None = None,
     size: int = lib.INVERT_SIZE,
     steps: int = lib.INVERT_STEPS,
     tv_weight: float = lib.INVERT_TV_WEIGHT,
     seed: int = 0,
     overwrite: bool = False,
 ) -> str:
-    """Writes `out` (PNG: the photo, then one labelled reconstruction per layer) and `out` with .json."""
+    """Writes `out` (PNG: the photo, then one labelled reconstruction per layer) and `out` with .json.
+
+    `model`: a name or model file (load_model with `weights`, `preprocess`) or a loaded model;
+    `layers` None: inversion_layers(model).
+    """
     png, sidecar = _paths(out)
     if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
         log.info("%s exists; skipped", png)
         return png
     io.check_writable(os.path.dirname(os.path.abspath(png)))
     photo = _image(image)
-    net = models.load_model(model, weights)
+    net = _network(model, weights, preprocess)
+    layers = layers or inversion_layers(net)
     for layer in layers:
         models.get_layer(net, layer)  # a bad name fails before any work
     start = time.perf_counter()
@@ -51,8 +86,7 @@ def run_inversion(
     io.write_png(png, io.labelled_row([shown, *result.images], labels))
     io.write_json(sidecar, {
         "image": _describe(image),
-        "model": model,
-        "weights": models.model_info(net).weights,
+        **models.model_facts(net),
         "layers": result.layers,
         "relative_feature_distance": {k: float(v) for k, v in zip(result.layers, result.distances)},
         "start_relative_feature_distance": {k: float(v) for k, v in zip(result.layers, result.start_distances)},
@@ -72,10 +106,11 @@ def run_texture(
     style: str | np.ndarray,
     out: str,
     *,
-    layers: Sequence[str] = lib.TEXTURE_LAYERS,
+    layers: Sequence[str] | None = None,
     size: tuple[int, int] = (256, 256),
-    model: str = "vgg16",
+    model: str | keras.Model = "vgg16",
     weights: str | None = "auto",
+    preprocess: str | None = None,
     steps: int = lib.TEXTURE_STEPS,
     max_source: int = 512,
     seed: int = 0,
@@ -84,6 +119,7 @@ def run_texture(
     """Writes the texture `out` (PNG, exactly `size` = (H, W)) and `out` with .json; returns the PNG path.
 
     A source larger than `max_source` pixels on its longer side is first shrunk to it (its patterns too).
+    `model` as for run_inversion; `layers` None: texture_layers(model).
     """
     png, sidecar = _paths(out)
     if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
@@ -94,7 +130,8 @@ def run_texture(
     if max(source.shape[:2]) > max_source:
         h, w = source.shape[:2]
         source = io.resize(source, (round(h * max_source / max(h, w)), round(w * max_source / max(h, w))))
-    net = models.load_model(model, weights)
+    net = _network(model, weights, preprocess)
+    layers = layers or texture_layers(net)
     for layer in layers:
         models.get_layer(net, layer)
     start = time.perf_counter()
@@ -104,8 +141,7 @@ def run_texture(
     io.write_png(png, result.image)
     io.write_json(sidecar, {
         "style": _describe(style),
-        "model": model,
-        "weights": models.model_info(net).weights,
+        **models.model_facts(net),
         "layers": result.layers,
         "gram_distance": {k: float(v) for k, v in zip(result.layers, result.gram_distances)},
         "distance": "|G(x) - G(source)|^2 / |G(start) - G(source)|^2 per layer; the start is grey plus noise",
