@@ -23,6 +23,10 @@ TOP = 9  # patches per filter, the 3x3 blocks of Zeiler & Fergus (2014), fig. 2
 BATCH_SIZE = 16
 SIZE = 224  # longer image side the network sees: the size VGG16 and ResNet50 were trained at
 PATCH_FILL = 128  # grey where a receptive field reaches past the image's border
+# A position counts only when at least this share of its receptive field lies inside the image:
+# units tuned to edges fire hardest where the zero padding meets the picture, which is not a
+# property of any image (half the block4_conv3 patches of the sample photos were half grey).
+MIN_INSIDE = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,9 +94,13 @@ def dataset_exemplars(
     for batch in imagesets.batches(images, batch_size, max_side=size):
         acts = tf.gather(imagesets.features_of(features, prep, batch, layer), chosen, axis=-1)
         n, h, w, f = acts.shape
+        side = field.side(batch[0][1].shape[:2])
+        eligible = inside_share((h, w), batch[0][1].shape[:2], side) >= MIN_INSIDE
+        if not eligible.any():  # a receptive field larger than the image: every position is as good
+            eligible[:] = True
+        acts = tf.where(eligible[None, :, :, None], acts, tf.constant(-np.inf, acts.dtype))
         flat = tf.reshape(tf.transpose(acts, (0, 3, 1, 2)), (n, f, h * w))
         peak, where = tf.reduce_max(flat, axis=-1).numpy(), tf.argmax(flat, axis=-1).numpy()
-        side = field.side(batch[0][1].shape[:2])
         for i, (name, picture, scale) in enumerate(batch):
             sequence = seen + i
             for j, heap in enumerate(heaps):
@@ -148,6 +156,15 @@ def box_around(position: tuple[int, int], map_shape: tuple[int, int], image_shap
         centre = (index + 0.5) * pixels / cells - 0.5
         corner.append(int(np.floor(centre - side / 2 + 0.5)))
     return corner[0], corner[1], corner[0] + side, corner[1] + side
+
+
+def inside_share(map_shape: tuple[int, int], image_shape: tuple[int, int], side: int) -> np.ndarray:
+    """float `(h, w)`: the share of each map position's `side` x `side` receptive field inside the image."""
+    shares = []
+    for axis, (cells, pixels) in enumerate(zip(map_shape, image_shape)):
+        starts = np.array([box_around((i, i), map_shape, image_shape, side)[axis] for i in range(cells)])
+        shares.append((np.minimum(starts + side, pixels) - np.maximum(starts, 0)).clip(0) / side)
+    return np.outer(*shares)
 
 
 def _cut(picture: np.ndarray, position, map_shape, side: int) -> tuple[tuple[int, int, int, int], np.ndarray]:

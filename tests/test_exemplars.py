@@ -142,3 +142,19 @@ def test_an_empty_folder_is_an_error(tmp_path):
     (tmp_path / "readme.txt").write_text("x")
     with pytest.raises(KerasvizError, match="has no images"):
         imagesets.image_files(str(tmp_path))
+
+
+def test_positions_mostly_in_the_padding_are_not_exemplars():
+    # A centre-minus-surround unit fires hardest at the border, where the zero padding starts.
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 5, padding="same", name="units")(inputs))
+    kernel = np.full((5, 5, 3, 1), -1 / 75, np.float32)
+    kernel[2, 2, :, 0] += 1 / 3
+    model.get_layer("units").set_weights([kernel, np.zeros(1, np.float32)])
+    rng = np.random.default_rng(0)
+    image = rng.uniform(120, 136, (30, 30, 3)).astype(np.uint8)
+    activations = model(image[None].astype(np.float32)).numpy()[0, ..., 0]
+    assert np.unravel_index(activations.argmax(), activations.shape) in {(0, 0), (0, 29), (29, 0), (29, 29)}
+    (found,), = dataset_exemplars(model, "units", [0], [image], top=1, size=None)
+    top, left, bottom, right = found.box
+    assert (bottom - top) * (right - left) >= 0.5 * found.patch.shape[0] ** 2
