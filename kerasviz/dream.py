@@ -58,8 +58,8 @@ class TiledGradients:
     def __init__(self, model: keras.Model, layers: Mapping[str, float], preprocess: Callable | None = None):
         if not layers:
             raise KerasvizError("no DeepDream layers given; pass {layer: weight}, e.g. {'block5_conv1': 1.0}")
-        outputs = [models.get_layer(model, name).output for name in layers]
-        self._extract = keras.Model(model.inputs, outputs)
+        self._extract = models.feature_model(model, list(layers))
+        self._fixed = models.fixed_input_size(model)  # each tile is resized to it
         self._weights = tf.constant([float(w) for w in layers.values()], tf.float32)
         self._preprocess = models.preprocess_fn(model, preprocess)
         spec = [tf.TensorSpec((None, None, 3), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int32)]
@@ -76,7 +76,10 @@ class TiledGradients:
 
     def loss(self, tile: tf.Tensor) -> tf.Tensor:
         """sum_l w_l * mean(activation_l) for a (h, w, 3) 0-255 tile."""
-        outputs = self._extract(self._preprocess(tile[None]))
+        x = tile[None]
+        if self._fixed is not None:
+            x = tf.image.resize(x, self._fixed, method="bilinear", antialias=True)
+        outputs = self._extract(self._preprocess(x))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         return tf.reduce_sum(self._weights * tf.stack([tf.reduce_mean(o) for o in outputs]))
 

@@ -102,7 +102,11 @@ def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Cal
     if info is not None:
         return _PREPROCESSORS[info.preprocessing]
     channels = input_channels(model)
-    return _identity if channels == 3 else functools.partial(adapt_channels, channels=channels)
+    if channels == 3:
+        return _identity
+    if channels not in (1, 4):
+        adapt_channels(tf.zeros((1, 1, 1, 3)), channels)  # the error, now rather than inside a compiled step
+    return functools.partial(adapt_channels, channels=channels)
 
 
 def adapt_channels(rgb: tf.Tensor, channels: int) -> tf.Tensor:

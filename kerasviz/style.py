@@ -158,9 +158,10 @@ class Objective:
 
     def __init__(self, model: keras.Model, layers: list[str], preprocess: Callable | None = None,
                  precision: str = "float32"):
-        outputs = [models.get_layer(model, name).output for name in layers]
+        self._extract = models.feature_model(model, layers)
+        self._fixed = models.fixed_input_size(model)
+        outputs = self._extract.outputs
         self.layers = list(layers)
-        self._extract = keras.Model(model.inputs, outputs)
         self.precision = render.resolve_precision(precision)
         if self.precision != "float32":  # features in reduced precision; Gram matrices and losses in float32
             self._extract = render._cast_model(self._extract, f"mixed_{self.precision}")
@@ -215,7 +216,10 @@ class Objective:
         return parts["content"].numpy(), parts["style"].numpy()
 
     def _features_and_grams(self, image: tf.Tensor) -> tuple[tuple, tuple]:
-        outputs = self._extract(self._preprocess(image[None]))
+        x = image[None]
+        if self._fixed is not None:  # a model with a fixed input size sees every image resized to it
+            x = tf.image.resize(x, self._fixed, method="bilinear", antialias=True)
+        outputs = self._extract(self._preprocess(x))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         features = tuple(tf.cast(o[0], tf.float32) for o in outputs)
         return features, tuple(gram(f) for f in features)
@@ -344,8 +348,8 @@ def _fit_longer(shape: tuple[int, int], side: int) -> tuple[int, int]:
 
 
 def _output_shape(model: keras.Model, shape: tuple[int, int], size: int | None) -> tuple[int, int]:
-    fixed = tuple(model.input_shape[1:3])
-    if None not in fixed:
+    fixed = models.fixed_input_size(model)
+    if fixed is not None:
         return int(fixed[0]), int(fixed[1])
     if size is None:
         return int(shape[0]), int(shape[1])
