@@ -143,7 +143,8 @@ def deep_dream(
         )
     model = model if model is not None else default_model()
     layers = dict(layers) if layers is not None else default_layers(model)
-    gradients = TiledGradients(model, layers, preprocess)
+    with models.model_errors(model, "building DeepDream's gradients"):
+        gradients = TiledGradients(model, layers, preprocess)
     original = batch[0]
     shapes = [tuple(max(1, round(s / octave_scale**k)) for s in original.shape[:2]) for k in range(octaves)][::-1]
     dream = io.resize(original, shapes[0])
@@ -156,7 +157,8 @@ def deep_dream(
             dream = io.resize(dream, shape) + (io.resize(original, shape) - io.resize(shrunk, shape))
             shrunk = io.resize(original, shape)
         for _ in range(steps):
-            grad = gradients(dream, tile_size, int(rng.integers(2**31)))
+            with models.model_errors(model, f"dreaming at {shape[0]} x {shape[1]}"):
+                grad = gradients(dream, tile_size, int(rng.integers(2**31)))
             dream = np.clip(dream + step_size * grad, 0.0, 255.0)
             done += 1
             if progress is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -403,6 +404,25 @@ def feature_model(
             raise KerasvizError(f"layer {path!r} has several outputs; name a layer with one output")
     cache[key] = keras.Model(model.inputs[0], tensors)
     return cache[key]
+
+
+@contextlib.contextmanager
+def model_errors(model: keras.Model, doing: str):
+    """Turns a raw error of Keras or TensorFlow while running `model` into one KerasvizError line that
+    names the model, what was being done and what would work; KerasvizError passes as it is."""
+    try:
+        yield
+    except KerasvizError:
+        raise
+    except (ValueError, TypeError, NotImplementedError, tf.errors.InvalidArgumentError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line.lower()]
+        detail = (errors or lines or [""])[-1]
+        raise KerasvizError(
+            f"{_model_name(model)} failed while {doing} ({type(err).__name__}: {detail[:300]}); kerasviz takes a "
+            "Functional or Sequential model with one image input, at a size it accepts (a larger image or size= "
+            "where the input is too small for its strides)"
+        ) from None
 
 
 def num_channels(model: keras.Model, layer: str) -> int:

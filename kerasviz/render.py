@@ -155,6 +155,12 @@ def visualize_filters(
     replicas = strategy.num_replicas_in_sync
     batch = batch_size or _default_batch(size, len(filters), replicas)
     batch = -(-batch // replicas) * replicas  # whole shards per replica
+    with models.model_errors(model, f"rendering {size} x {size} pictures of {layer}"):
+        return _visualize(model, filters, size, batch, method_spec, objective, precision, preprocess, strategy,
+                          seed, progress)
+
+
+def _visualize(model, filters, size, batch, method_spec, objective, precision, preprocess, strategy, seed, progress):
     renderer = _renderer(model, objective, size, batch, method_spec, precision, preprocess, strategy)
     coarse = None
     if method_spec.coarse_fraction > 0 and size // 2 >= MIN_COARSE_SIZE and renderer.param.resize is not None:

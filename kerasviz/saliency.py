@@ -121,6 +121,15 @@ def saliency(
     target = parse_target(model, target, output=output)
     output = None if isinstance(target, str) else models.resolve_output(model, output)
 
+    with models.model_errors(model, f"computing {method} saliency on {batch.shape[1]} x {batch.shape[2]} images"):
+        maps = _maps(model, batch, target, method, layer, preprocess, chunk, output, precision, samples, noise, seed,
+                     steps, baseline, patch, stride)
+    maps = _resize_maps(maps, (height, width))
+    return maps[0] if single else maps
+
+
+def _maps(model, batch, target, method, layer, preprocess, chunk, output, precision, samples, noise, seed, steps,
+          baseline, patch, stride) -> np.ndarray:
     if method == "activation":
         maps = _activation_map(model, batch, target, layer, preprocess, chunk)
     elif method == "gradcam":
@@ -138,8 +147,7 @@ def saliency(
             maps = _integrated_gradients(step, batch, baseline, steps, chunk)
         if precision != "float32" and not np.all(np.isfinite(maps)):
             raise KerasvizError(f"the {precision} gradients overflowed on these images; use precision='float32'")
-    maps = _resize_maps(maps, (height, width))
-    return maps[0] if single else maps
+    return maps
 
 
 def randomized_copy(model: keras.Model, layers, *, seed: int = 0) -> keras.Model:

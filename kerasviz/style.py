@@ -112,7 +112,8 @@ def transfer(
     model = model if model is not None else models.load_model("vgg16", "auto")
     content_w = _layer_weights(content_layers, "content")
     style_w = _layer_weights(style_layers, "style")
-    objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
+    with models.model_errors(model, "building the style transfer's features"):
+        objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
     content_img, style_img = _single(content, "content"), _single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
     weights = objective.weights(content_w, style_w, content_weight, style_weight, tv_weight)
@@ -126,7 +127,8 @@ def transfer(
         level_shape = (max(1, round(shape[0] / 2**level)), max(1, round(shape[1] / 2**level)))
         c = io.resize(content_img, level_shape)
         s = io.resize(style_img, _fit_longer(style_img.shape[:2], max(level_shape)))
-        targets = objective.targets(c, s)
+        with models.model_errors(model, f"computing style targets at {level_shape[0]} x {level_shape[1]}"):
+            targets = objective.targets(c, s)
         if x is None:
             x = _initial(init, c, io.resize(style_img, level_shape), rng)
         else:

@@ -249,3 +249,13 @@ def test_reduced_precision_with_keras_ops_in_the_graph():
         assert np.isfinite(maps).all() and maps.max() > 0
         _, act = kerasviz.visualize_filters(model, "c2", [0], size=SIZE, steps=1, precision=precision)
         assert np.isfinite(act).all()
+
+
+def test_an_input_too_small_for_the_model_is_one_clear_line():
+    inputs = keras.Input((None, None, 3))
+    x = layers.Conv2D(4, 9, name="wide")(inputs)  # "valid": needs at least 9 x 9 pixels
+    model = keras.Model(inputs, layers.Dense(2)(layers.GlobalAveragePooling2D()(x)))
+    with pytest.raises(kerasviz.KerasvizError, match=r"failed while computing vanilla saliency on 6 x 6 .*larger"):
+        kerasviz.saliency(model, _image(6, 6), 0)
+    with pytest.raises(kerasviz.KerasvizError, match="failed while .*wide"):
+        kerasviz.visualize_filters(model, "wide", [0], size=8, steps=1)
