@@ -96,3 +96,15 @@ def test_every_saliency_method_on_a_classification_head(family, precision):
 def test_layers_of_the_base_by_plain_name(family):
     inner = family.stages()[1].rsplit("/", 1)[-1]
     assert models.resolve_layer(family.model, inner) == f"{family.base.name}/{inner}"
+
+
+def test_masks_dream_and_style(family):
+    stages = family.stages()
+    mask = kerasviz.segment(family.image, model=family.model)
+    assert mask.shape == family.image.shape[:2] and mask.dtype == bool
+    dream = kerasviz.deep_dream(family.image, model=family.model, layers={stages[-2]: 1.0}, octaves=1, steps=1)
+    assert dream.shape == family.image.shape and np.abs(dream.astype(float) - family.image).max() > 0
+    styled = kerasviz.style_transfer(family.image, family.image[::-1], model=family.model,
+                                     content_layers=[stages[-2]], style_layers=stages[:2], size=None, steps=1,
+                                     levels=1, optimizer="adam")
+    assert styled.shape == (family.size, family.size, 3)  # a fixed-size model's own size
