@@ -61,8 +61,8 @@ class TiledGradients:
     def __init__(self, model: keras.Model, layers: Mapping[str, float], preprocess: Callable | None = None):
         if not layers:
             raise KerasvizError("no DeepDream layers given; pass {layer: weight}, e.g. {'block5_conv1': 1.0}")
-        outputs = [models.get_layer(model, name).output for name in layers]
-        self._extract = keras.Model(model.inputs, outputs)
+        self._extract = models.feature_model(model, list(layers))
+        self._fixed = models.fixed_input_size(model)  # each tile is resized to it
         self._weights = tf.constant([float(w) for w in layers.values()], tf.float32)
         self._preprocess = models.preprocess_fn(model, preprocess)
         spec = [tf.TensorSpec((None, None, 3), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int32)]
@@ -79,7 +79,10 @@ class TiledGradients:
 
     def loss(self, tile: tf.Tensor) -> tf.Tensor:
         """sum_l w_l * mean(activation_l) for a (h, w, 3) 0-255 tile."""
-        outputs = self._extract(self._preprocess(tile[None]))
+        x = tile[None]
+        if self._fixed is not None:
+            x = tf.image.resize(x, self._fixed, method="bilinear", antialias=True)
+        outputs = self._extract(self._preprocess(x))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         return tf.reduce_sum(self._weights * tf.stack([tf.reduce_mean(o) for o in outputs]))
 
@@ -143,7 +146,8 @@ def deep_dream(
         )
     model = model if model is not None else default_model()
     layers = dict(layers) if layers is not None else default_layers(model)
-    gradients = TiledGradients(model, layers, preprocess)
+    with models.model_errors(model, "building DeepDream's gradients"):
+        gradients = TiledGradients(model, layers, preprocess)
     original = batch[0]
     shapes = [tuple(max(1, round(s / octave_scale**k)) for s in original.shape[:2]) for k in range(octaves)][::-1]
     dream = io.resize(original, shapes[0])
@@ -156,7 +160,8 @@ def deep_dream(
             dream = io.resize(dream, shape) + (io.resize(original, shape) - io.resize(shrunk, shape))
             shrunk = io.resize(original, shape)
         for _ in range(steps):
-            grad = gradients(dream, tile_size, int(rng.integers(2**31)))
+            with models.model_errors(model, f"dreaming at {shape[0]} x {shape[1]}"):
+                grad = gradients(dream, tile_size, int(rng.integers(2**31)))
             dream = np.clip(dream + step_size * grad, 0.0, 255.0)
             done += 1
             if progress is not None:

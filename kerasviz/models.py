@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import difflib
+import functools
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
@@ -152,18 +155,89 @@ def model_info(model: keras.Model) -> ModelInfo | None:
 def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Callable[[tf.Tensor], tf.Tensor]:
     """The function from RGB float in 0-255, (N, H, W, 3), to the model's input.
 
-    `preprocess`, when given (a function, or a name in PREPROCESSING), wins; then the model's own
-    (for models from load_model); otherwise the model is taken to expect 0-255 RGB as it is.
+    `preprocess`, when given (a function, which must give the model's channels, or a name in
+    PREPROCESSING), wins; then the model's own (for models from load_model); otherwise the model is
+    taken to expect 0-255 as it is, in the channels of its input (see adapt_channels: grey for one
+    channel, RGB plus opaque alpha for four). The named scalings other than "none" are for RGB models.
     """
     if isinstance(preprocess, str):
         _check_preprocessing(preprocess)
-        return _PREPROCESSORS[preprocess]
-    if preprocess is not None:
+        name = preprocess
+    elif preprocess is not None:
         return preprocess
-    info = model_info(model)
-    if info is None:
+    else:
+        info = model_info(model)
+        name = info.preprocessing if info is not None else "none"
+    if name != "none":
+        return _PREPROCESSORS[name]
+    channels = input_channels(model)
+    if channels == 3:
         return _identity
-    return _PREPROCESSORS[info.preprocessing]
+    if channels not in (1, 4):
+        adapt_channels(tf.zeros((1, 1, 1, 3)), channels)  # the error, now rather than inside a compiled step
+    return functools.partial(adapt_channels, channels=channels)
+
+
+def adapt_channels(rgb: tf.Tensor, channels: int) -> tf.Tensor:
+    """RGB 0-255 (N, H, W, 3) -> (N, H, W, channels): 3 as is; 1 the luma (ITU-R BT.601 weights, as
+    PIL's "L"); 4 RGB plus a fourth channel of 255 (opaque alpha: kerasviz composites RGBA over white
+    when it loads images, so a picture is opaque). Other channel counts need `preprocess=`."""
+    if channels == 3:
+        return rgb
+    if channels == 1:
+        return tf.reduce_sum(rgb * tf.constant(LUMA_WEIGHTS, rgb.dtype), axis=-1, keepdims=True)
+    if channels == 4:
+        return tf.concat([rgb, tf.fill(tf.concat([tf.shape(rgb)[:-1], [1]], 0), tf.constant(255.0, rgb.dtype))], -1)
+    raise KerasvizError(
+        f"the model's input has {channels} channels; kerasviz maps RGB to 1, 3 or 4 channels itself, for "
+        f"{channels} pass preprocess= taking RGB 0-255 (N, H, W, 3) to (N, H, W, {channels})"
+    )
+
+
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def input_channels(model: keras.Model) -> int:
+    """The channel count of the model's one image input (N, H, W, C)."""
+    shape = image_input_shape(model)
+    return int(shape[-1])
+
+
+def image_input_shape(model: keras.Model) -> tuple:
+    """The shape (None, H, W, C) of the model's one image input; H and W are None where any size works.
+
+    Raises KerasvizError for a model with several inputs, an unbuilt model, or a non-image input.
+    """
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise KerasvizError(
+            f"model {model.name!r} has no defined input (a Sequential model never called, or a subclassed "
+            "model); build it with keras.Input((H, W, C)) as its first layer, or wrap it in "
+            "keras.Model(inputs, outputs)"
+        )
+    if len(inputs) != 1:
+        names = ", ".join(f"{t.name} {tuple(t.shape)}" for t in inputs)
+        raise KerasvizError(
+            f"model {model.name!r} has {len(inputs)} inputs ({names}); kerasviz explains one image input: "
+            "wrap the model in keras.Model(image_input, outputs) with the other inputs fixed"
+        )
+    shape = tuple(inputs[0].shape)
+    if len(shape) != 4 or shape[-1] is None:
+        raise KerasvizError(
+            f"model {model.name!r} takes input of shape {shape}; kerasviz needs images (N, H, W, C) with a known C"
+        )
+    return shape
+
+
+def fixed_input_size(model: keras.Model) -> tuple[int, int] | None:
+    """(H, W) of a model whose input size is fixed (e.g. include_top classifiers), else None."""
+    height, width = image_input_shape(model)[1:3]
+    if height is None or width is None:
+        return None
+    return int(height), int(width)
 
 
 def _identity(x: tf.Tensor) -> tf.Tensor:
@@ -187,22 +261,242 @@ def _torch(x: tf.Tensor) -> tf.Tensor:
 _PREPROCESSORS = {"caffe": _caffe, "tf": _tf, "torch": _torch, "none": _identity}
 
 
-def get_layer(model: keras.Model, name: str) -> keras.layers.Layer:
-    """model.get_layer with an error that names the closest valid layers."""
-    names = [layer.name for layer in model.layers]
-    if name in names:
-        return model.get_layer(name)
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+# --- layers of nested models ------------------------------------------------------------------
+# A transfer-learning model holds a whole network as one of its layers (Sequential([MobileNetV2, ...])
+# or x = base(inputs) in a functional model). The base's layers are connected to the base's own input,
+# not to the outer model's, so keras.Model(outer.input, inner_layer.output) is "not connected". kerasviz
+# traces the model once more from its input, calling every leaf operation of every nested Functional or
+# Sequential model on the outer tensors, and keeps each layer's input and output tensor by its path
+# ("base/block_3_expand"); feature models are then cut from that one flat graph. The leaf layers are
+# the model's own (shared weights); nothing about the model changes.
+
+
+def _is_sequential(layer) -> bool:
+    return isinstance(layer, keras.Sequential)
+
+
+def _is_functional(layer) -> bool:
+    return isinstance(layer, keras.Model) and not _is_sequential(layer) and hasattr(layer, "_run_through_graph") and (
+        hasattr(layer, "_nodes_by_depth"))
+
+
+def _is_container(layer) -> bool:
+    return _is_sequential(layer) or _is_functional(layer)
+
+
+def layer_paths(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """Every layer of the model tree by its path ("base/block_3_expand"), input to output; a nested
+    model comes after its own layers. Nested models' input layers are left out."""
+    cache = model.__dict__.get("_kerasviz_layer_paths")
+    if cache is None:
+        cache = {}
+        _collect(model, "", cache, top=True)
+        model.__dict__["_kerasviz_layer_paths"] = cache
+    return cache
+
+
+def _collect(model, prefix: str, out: dict, *, top: bool) -> None:
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer) and not top:
+            continue
+        path = prefix + layer.name
+        if _is_container(layer):
+            _collect(layer, path + "/", out, top=False)
+        out[path] = layer
+
+
+def resolve_layer(model: keras.Model, name: str) -> str:
+    """The path of a layer named by its path or by its plain name when unique in the model tree.
+
+    Raises KerasvizError naming the closest valid layers, or every path of an ambiguous name.
+    """
+    if not isinstance(name, str):
+        raise KerasvizError(f"a layer is named by a string; got {name!r}")
+    paths = layer_paths(model)
+    if name in paths:
+        return name
+    matches = [path for path in paths if path.rsplit("/", 1)[-1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise KerasvizError(
+            f"layer name {name!r} is ambiguous in {_model_name(model)}; name one of: {', '.join(matches)}"
+        )
+    head, _, _ = name.rpartition("/")
+    if head and head in paths and not _is_container(paths[head]):
+        raise KerasvizError(
+            f"layer {head!r} of {_model_name(model)} is a {type(paths[head]).__name__}, not a Functional or Sequential "
+            f"model, so kerasviz cannot reach the layers inside it; use {head!r} itself"
+        )
+    plain = list(dict.fromkeys([*paths, *(p.rsplit("/", 1)[-1] for p in paths)]))
+    close = difflib.get_close_matches(name, plain, n=3, cutoff=0.5)
     if close:
         hint = f"closest: {', '.join(close)}"
     else:
-        hint = f"valid layers include: {', '.join(conv_layers(model)[:5] or names[:5])}, ..."
+        hint = f"valid layers include: {', '.join(conv_layers(model)[:5] or list(paths)[:5])}, ..."
     raise KerasvizError(f"layer {name!r} not in {_model_name(model)}; {hint}")
 
 
+def get_layer(model: keras.Model, name: str) -> keras.layers.Layer:
+    """The layer named by its path or unique plain name (resolve_layer), with a clear error otherwise."""
+    return layer_paths(model)[resolve_layer(model, name)]
+
+
 def conv_layers(model: keras.Model) -> list[str]:
-    """Names of the model's 2-D convolution layers, input to output."""
-    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    """Names of the 2-D convolution layers of the whole model tree, input to output: the plain name
+    where it is unique, else the path."""
+    paths = layer_paths(model)
+    counts = collections.Counter(path.rsplit("/", 1)[-1] for path in paths)
+    return [
+        path.rsplit("/", 1)[-1] if counts[path.rsplit("/", 1)[-1]] == 1 else path
+        for path, layer in paths.items()
+        if isinstance(layer, keras.layers.Conv2D)
+    ]
+
+
+def output_names(model: keras.Model) -> list[str]:
+    """The names of the model's outputs, in order (what `output=` takes besides an index)."""
+    names = list(getattr(model, "output_names", None) or [])
+    count = len(model.outputs)
+    if len(names) != count:
+        names = [t._keras_history.operation.name if hasattr(t, "_keras_history") else str(i)
+                 for i, t in enumerate(model.outputs)]
+    return names
+
+
+def resolve_output(model: keras.Model, output: int | str | None) -> int:
+    """The index of the chosen output: `output` is its name or index; None for a one-output model."""
+    names = output_names(model)
+    listing = ", ".join(f"{i}: {n}" for i, n in enumerate(names))
+    if output is None:
+        if len(names) == 1:
+            return 0
+        raise KerasvizError(
+            f"{_model_name(model)} has {len(names)} outputs ({listing}); choose one with output=NAME or INDEX"
+        )
+    if isinstance(output, str) and output in names:
+        return names.index(output)
+    if isinstance(output, int | np.integer) and not isinstance(output, bool) and -len(names) <= output < len(names):
+        return int(output) % len(names)
+    raise KerasvizError(f"output {output!r} not in {_model_name(model)}; valid outputs: {listing}")
+
+
+def _trace(model: keras.Model) -> tuple[dict, list]:
+    """Traces the model from its own inputs through every nested model: ({path: (input, output)}, outputs).
+
+    Cached on the model; the tensors are symbolic and belong to the flat graph.
+    """
+    cached = model.__dict__.get("_kerasviz_trace")
+    if cached is not None:
+        return cached
+    image_input_shape(model)  # one defined image input, or a clear error
+    taps: dict[str, tuple] = {}
+    inputs = list(model.inputs)
+    for tensor in inputs:
+        history = getattr(tensor, "_keras_history", None)
+        if history is not None:
+            taps[history.operation.name] = (tensor, tensor)
+    try:
+        outputs = _run(model, inputs[0] if len(inputs) == 1 else inputs, "", taps)
+    except KerasvizError:
+        raise
+    except (ValueError, TypeError, AttributeError, NotImplementedError) as err:
+        raise KerasvizError(
+            f"cannot trace the layers of {_model_name(model)} ({type(err).__name__}: {str(err).splitlines()[0]}); "
+            "kerasviz takes Functional and Sequential models, nested or not"
+        ) from None
+    flat = [outputs] if not isinstance(outputs, list | tuple | dict) else list(keras.tree.flatten(outputs))
+    model.__dict__["_kerasviz_trace"] = (taps, flat)
+    return taps, flat
+
+
+def _run(model, inputs, prefix: str, taps: dict):
+    """Calls the leaf operations of `model` on `inputs`, recording taps; returns its outputs."""
+    if _is_sequential(model):
+        x = inputs
+        for layer in model.layers:
+            x = _call(layer, (x,), {}, prefix, taps)
+        return x
+    if _is_functional(model):
+        # Keras' own graph walk (private API), with each operation replaced by _call.
+        return model._run_through_graph(inputs, operation_fn=lambda op: _caller(op, prefix, taps))
+    raise KerasvizError(
+        f"{model.name!r} is a {type(model).__name__} (subclassed) model; kerasviz needs a Functional or Sequential "
+        "model to reach its layers (rebuild it with keras.Input and the functional API)"
+    )
+
+
+def _caller(op, prefix: str, taps: dict) -> Callable:
+    return lambda *args, **kwargs: _call(op, args, kwargs, prefix, taps)
+
+
+def _call(op, args: tuple, kwargs: dict, prefix: str, taps: dict):
+    """op(*args, **kwargs), a nested model inlined; records taps[path] = (first input, output)."""
+    path = prefix + op.name
+    if _is_container(op):
+        nested = args[0] if len(args) == 1 else list(args)
+        out = _run(op, nested, path + "/", taps)
+    else:
+        out = op(*args, **kwargs)
+    taps[path] = (args[0] if args else None, out)
+    return out
+
+
+def feature_model(
+    model: keras.Model,
+    layers: Sequence[str] = (),
+    *,
+    output: int | str | None | bool = False,
+    layer_inputs: Sequence[str] = (),
+) -> keras.Model:
+    """A flat functional model from the model's input to the outputs of `layers` (names or paths,
+    anywhere in nested models), the inputs of `layer_inputs`, then the model's chosen output.
+
+    Its outputs, in order: one per name in `layers`, one per name in `layer_inputs`, and, unless
+    `output` is False, the model output `output` (a name or index; None for a one-output model).
+    It has no nested models, so it can be cloned layer by layer; its layers are the model's own.
+    """
+    paths = [resolve_layer(model, name) for name in layers]
+    input_paths = [resolve_layer(model, name) for name in layer_inputs]
+    index = None if output is False else resolve_output(model, output)
+    key = (tuple(paths), tuple(input_paths), index)
+    cache = model.__dict__.setdefault("_kerasviz_feature_models", {})
+    if key in cache:
+        return cache[key]
+    taps, outputs = _trace(model)
+    missing = [p for p in paths + input_paths if p not in taps]
+    if missing:
+        raise KerasvizError(
+            f"layer {missing[0]!r} of {_model_name(model)} is not on the path from the model's input to its "
+            "outputs; name a layer the input reaches"
+        )
+    tensors = [taps[p][1] for p in paths] + [taps[p][0] for p in input_paths]
+    if index is not None:
+        tensors.append(outputs[index])
+    for path, tensor in zip(paths + input_paths, tensors):
+        if isinstance(tensor, list | tuple | dict):
+            raise KerasvizError(f"layer {path!r} has several outputs; name a layer with one output")
+    cache[key] = keras.Model(model.inputs[0], tensors)
+    return cache[key]
+
+
+@contextlib.contextmanager
+def model_errors(model: keras.Model, doing: str):
+    """Turns a raw error of Keras or TensorFlow while running `model` into one KerasvizError line that
+    names the model, what was being done and what would work; KerasvizError passes as it is."""
+    try:
+        yield
+    except KerasvizError:
+        raise
+    except (ValueError, TypeError, NotImplementedError, tf.errors.InvalidArgumentError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line.lower()]
+        detail = (errors or lines or [""])[-1]
+        raise KerasvizError(
+            f"{_model_name(model)} failed while {doing} ({type(err).__name__}: {detail[:300]}); kerasviz takes a "
+            "Functional or Sequential model with one image input, at a size it accepts (a larger image or size= "
+            "where the input is too small for its strides)"
+        ) from None
 
 
 def num_channels(model: keras.Model, layer: str) -> int:
@@ -222,8 +516,18 @@ def receptive_field(model: keras.Model, layer: str, size: int) -> int:
     layer's central position (all channels) on a random `size` x `size` picture. Where the layer's
     map has an even side, the two central positions are taken, so the extent may be one stride more.
     """
-    features = keras.Model(model.input, get_layer(model, layer).output)
-    image = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)), tf.float32)
+    fixed = fixed_input_size(model)
+    if fixed is not None:  # measured at the model's size, scaled to a `size` picture resized to it
+        side = receptive_field_at(model, layer, fixed)
+        return min(size, int(round(side * size / min(fixed))))
+    return receptive_field_at(model, layer, (size, size))
+
+
+def receptive_field_at(model: keras.Model, layer: str, shape: tuple[int, int]) -> int:
+    """receptive_field on a picture of `shape` (H, W) that the model takes as it is."""
+    size = min(shape)
+    features = feature_model(model, [layer])
+    image = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, *shape, 3)), tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(image)
         out = tf.cast(features(preprocess_fn(model)(image)), tf.float32)

@@ -144,8 +144,8 @@ def visualize_filters(
     method_spec = _method(method, steps)
     if size < 8:
         raise KerasvizError(f"size must be at least 8 pixels; got {size}")
-    target = models.get_layer(model, layer)
-    channels = int(target.output.shape[-1])
+    layer = models.resolve_layer(model, layer)
+    channels = int(models.feature_model(model, [layer]).outputs[0].shape[-1])
     bad = [f for f in filters if not 0 <= f < channels]
     if bad:
         raise KerasvizError(f"filter {bad[0]} out of range for {layer}: valid filters are 0-{channels - 1}")
@@ -155,6 +155,12 @@ def visualize_filters(
     replicas = strategy.num_replicas_in_sync
     batch = batch_size or _default_batch(size, len(filters), replicas)
     batch = -(-batch // replicas) * replicas  # whole shards per replica
+    with models.model_errors(model, f"rendering {size} x {size} pictures of {layer}"):
+        return _visualize(model, filters, size, batch, method_spec, objective, precision, preprocess, strategy,
+                          seed, progress)
+
+
+def _visualize(model, filters, size, batch, method_spec, objective, precision, preprocess, strategy, seed, progress):
     renderer = _renderer(model, objective, size, batch, method_spec, precision, preprocess, strategy)
     coarse = None
     if method_spec.coarse_fraction > 0 and size // 2 >= MIN_COARSE_SIZE and renderer.param.resize is not None:
@@ -236,8 +242,8 @@ def _renderer(model, objective, size, batch, method, precision, preprocess, stra
 
 def _relu_layer(layer: keras.layers.Layer) -> bool:
     """True where the layer ends in a ReLU we can undo: a Conv2D with relu, or a ReLU layer."""
-    if isinstance(layer, keras.layers.ReLU):
-        return True
+    if isinstance(layer, keras.layers.ReLU):  # not ReLU6 (MobileNet) nor leaky: those are kept as they are
+        return not layer.max_value and not layer.negative_slope and not layer.threshold
     if isinstance(layer, keras.layers.Activation | keras.layers.Conv2D):
         return layer.get_config().get("activation") == "relu" and not isinstance(
             layer, keras.layers.DepthwiseConv2D | keras.layers.Conv2DTranspose
@@ -246,11 +252,13 @@ def _relu_layer(layer: keras.layers.Layer) -> bool:
 
 
 def _cast_model(model: keras.Model, dtype_policy: str) -> keras.Model:
-    """A copy of a functional model whose layers compute in `dtype_policy`, same weights."""
+    """A copy of a flat functional model (models.feature_model) whose layers compute in `dtype_policy`,
+    same weights. Operations that are not layers (keras.ops.add in ConvNeXt's graph) have no dtype
+    policy: they compute in the type of their inputs."""
 
     def clone_layer(layer):
         config = layer.get_config()
-        if not isinstance(layer, keras.layers.InputLayer):
+        if isinstance(layer, keras.layers.Layer) and not isinstance(layer, keras.layers.InputLayer):
             config["dtype"] = dtype_policy
         return layer.__class__.from_config(config)
 
@@ -267,6 +275,8 @@ class _Renderer:
         self.precision = precision
         self.objective = objective
         self.preprocess = models.preprocess_fn(model, preprocess)
+        self.fixed = models.fixed_input_size(model)  # the picture is resized to it after the transforms
+        self.grey = models.input_channels(model) == 1
         receptive_field = max(models.receptive_field(model, name, size) for name in objective.layers)
         self.param = method.parameterization(batch // strategy.num_replicas_in_sync, size, receptive_field)
         self.transform = method.transform(size) if method.transform else None
@@ -274,8 +284,11 @@ class _Renderer:
         layers = [models.get_layer(model, name) for name in objective.layers]
         self.relu = [_relu_layer(layer) for layer in layers]
         # Outputs: a ReLU layer's input (to recompute its pre-activation), else its output.
-        outputs = [layer.input if relu else layer.output for layer, relu in zip(layers, self.relu)]
-        features = keras.Model(model.input, outputs)
+        plain = [name for name, relu in zip(objective.layers, self.relu) if not relu]
+        relu_names = [name for name, relu in zip(objective.layers, self.relu) if relu]
+        flat = models.feature_model(model, plain, layer_inputs=relu_names)
+        by_name = dict(zip(plain + relu_names, flat.outputs))
+        features = keras.Model(flat.inputs[0], [by_name[name] for name in objective.layers])
         self.layers = layers
         self.exact = features  # float32, for scoring saved images
         policy = {"float32": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[precision]
@@ -305,13 +318,16 @@ class _Renderer:
         so ReLU, border crop and best positions run on one channel instead of all of a large map; on
         a CPU a ReLU Conv2D then computes that channel alone (_single_channel_conv).
         """
-        outputs = feature_model(self.preprocess(images01 * 255.0))
+        images = images01 * 255.0
+        if self.fixed is not None and tuple(images.shape[1:3]) != self.fixed:
+            images = tf.image.resize(images, self.fixed, method="bilinear", antialias=True)
+        outputs = feature_model(self.preprocess(images))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         narrow = self.objective.channel
         acts = {}
-        for layer, relu, out in zip(self.layers, self.relu, outputs):
+        for name, layer, relu, out in zip(self.objective.layers, self.layers, self.relu, outputs):
             bias = None
-            narrowed = narrow is not None and narrow.layer == layer.name
+            narrowed = narrow is not None and narrow.layer == name
             if relu and isinstance(layer, keras.layers.Conv2D):
                 bias = layer.bias if layer.use_bias else None
                 if narrowed and self.single_channel_conv and _depthwise_ok(layer):
@@ -327,7 +343,7 @@ class _Renderer:
                 out = narrow.select(out, indices)[..., None]
             pre = tf.cast(out, tf.float32)
             pre = pre + tf.cast(bias, tf.float32) if bias is not None else pre
-            acts[layer.name] = (pre, tf.nn.relu(pre) if relu else pre)
+            acts[name] = (pre, tf.nn.relu(pre) if relu else pre)
         return acts
 
     def _evaluate(self, acts, indices):
@@ -483,6 +499,8 @@ class _Renderer:
             axes = (1, 2, 3)
             image = image - tf.reduce_mean(image, axis=axes, keepdims=True)
             image = image / (tf.math.reduce_std(image, axis=axes, keepdims=True) + 1e-5) * 0.1 + 0.5
+        if self.grey:  # the model sees the luma only: the picture is that grey
+            image = tf.tile(models.adapt_channels(image, 1), [1, 1, 1, 3])
         return tf.clip_by_value(image, 0.0, 1.0).numpy()
 
     # -- scoring saved images -----------------------------------------------------------

@@ -64,11 +64,14 @@ def saliency(
     seed: int = 0,
     batch_size: int | None = None,
     precision: str = DEFAULT_PRECISION,
+    output: int | str | None = None,
 ) -> np.ndarray:
     """Saliency maps of `target` on `images`.
 
     Args:
-      model: a Keras model; one from load_model gets its own preprocessing.
+      model: a Keras model (Functional or Sequential, with nested models or not); one from
+        load_model gets its own preprocessing. Layers are named by path ("base/block_3_expand") or
+        by their plain name when unique in the whole model tree.
       images: RGB 0-255, `(N, H, W, 3)` or one `(H, W, 3)` (greyscale and RGBA are converted).
         A model with a fixed input size gets resized copies; maps come back at the input's H, W.
       target: a class index (on logits; a final softmax is removed on a copy of the model),
@@ -97,6 +100,8 @@ def saliency(
         "float32", "bfloat16", "float16" (scaled against underflow) or "auto" (bfloat16 where the
         hardware has it, as for filters); inputs, scores and gradients stay float32. The other
         methods run in float32.
+      output: for a model with several outputs, the one a class target or a callable reads: its
+        name or index.
 
     Returns:
       float32 `(N, H, W)`, or `(H, W)` when one image was given.
@@ -113,16 +118,27 @@ def saliency(
     batch = _fit_input(model, batch)
     preprocess = models.preprocess_fn(model, preprocess)
     chunk = batch_size or _chunk_size(model, batch.shape[1:3])
+    target = parse_target(model, target, output=output)
+    output = None if isinstance(target, str) else models.resolve_output(model, output)
 
+    with models.model_errors(model, f"computing {method} saliency on {batch.shape[1]} x {batch.shape[2]} images"):
+        maps = _maps(model, batch, target, method, layer, preprocess, chunk, output, precision, samples, noise, seed,
+                     steps, baseline, patch, stride)
+    maps = _resize_maps(maps, (height, width))
+    return maps[0] if single else maps
+
+
+def _maps(model, batch, target, method, layer, preprocess, chunk, output, precision, samples, noise, seed, steps,
+          baseline, patch, stride) -> np.ndarray:
     if method == "activation":
         maps = _activation_map(model, batch, target, layer, preprocess, chunk)
     elif method == "gradcam":
-        maps = _gradcam(model, batch, target, layer, preprocess, chunk)
+        maps = _gradcam(model, batch, target, layer, preprocess, chunk, output)
     elif method == "occlusion":
-        maps = _occlusion(model, batch, target, preprocess, patch, stride, chunk)
+        maps = _occlusion(model, batch, target, preprocess, patch, stride, chunk, output)
     else:
         guided = method == "guided_backprop"
-        step = _gradient_step(model, target, preprocess, guided=guided, precision=precision)
+        step = _gradient_step(model, target, preprocess, guided=guided, precision=precision, output=output)
         if method in ("vanilla", "guided_backprop"):
             maps = _max_abs(_run_chunked(step, batch, chunk)[1])
         elif method == "smoothgrad":
@@ -131,8 +147,7 @@ def saliency(
             maps = _integrated_gradients(step, batch, baseline, steps, chunk)
         if precision != "float32" and not np.all(np.isfinite(maps)):
             raise KerasvizError(f"the {precision} gradients overflowed on these images; use precision='float32'")
-    maps = _resize_maps(maps, (height, width))
-    return maps[0] if single else maps
+    return maps
 
 
 def randomized_copy(model: keras.Model, layers, *, seed: int = 0) -> keras.Model:
@@ -150,10 +165,10 @@ def randomized_copy(model: keras.Model, layers, *, seed: int = 0) -> keras.Model
     """
     if isinstance(layers, str):
         layers = [layers]
-    names = [models.get_layer(model, name).name for name in layers]
+    names = [models.resolve_layer(model, name) for name in layers]
     copy = _clone(model, lambda layer, config: config)
     for name in names:
-        redraw_weights(copy.get_layer(name), seed=seed)
+        redraw_weights(models.get_layer(copy, name), seed=seed)
     info = models.model_info(model)
     if info is not None:
         object.__setattr__(copy, "kerasviz_info", info)
@@ -188,53 +203,66 @@ def _initializer_of(layer: keras.layers.Layer, variable) -> keras.initializers.I
 # --- targets: what the score is --------------------------------------------------------------
 
 
-def parse_target(model: keras.Model, target: Target) -> Target:
-    """Checks a target against a model; strings of digits become class indices.
+def parse_target(model: keras.Model, target: Target, *, output: int | str | None = None) -> Target:
+    """Checks a target against a model; strings of digits become class indices, layer names become
+    paths through nested models ("base/block_3_expand", "base/block_3_expand:7").
 
     Raises KerasvizError that names what was given and what is valid.
     """
     if callable(target):
+        models.resolve_output(model, output)
         return target
     if isinstance(target, bool) or not isinstance(target, int | np.integer | str):
         raise KerasvizError(f"target must be a class index, 'LAYER', 'LAYER:FILTER' or a callable; got {target!r}")
     if isinstance(target, str) and target.strip().lstrip("-").isdigit():
         target = int(target)
     if isinstance(target, int | np.integer):
-        outputs = model.outputs[0].shape if model.outputs else None
-        if outputs is None or len(outputs) != 2:
+        models.image_input_shape(model)  # one image input, or a clear error
+        chosen = model.outputs[models.resolve_output(model, output)].shape
+        if len(chosen) != 2:
             raise KerasvizError(
                 f"class target {target} needs a classifier, but {model.name}'s output has shape "
-                f"{outputs}; use a layer target such as {_example_layer(model)!r}"
+                f"{tuple(chosen)}; use a layer target such as {_example_layer(model)!r}"
             )
-        if not 0 <= int(target) < outputs[-1]:
-            raise KerasvizError(f"class {target} out of range: valid classes are 0-{outputs[-1] - 1}")
+        if not 0 <= int(target) < chosen[-1]:
+            raise KerasvizError(f"class {target} out of range: valid classes are 0-{chosen[-1] - 1}")
         return int(target)
-    name, _, channel = target.partition(":")
-    layer = models.get_layer(model, name.strip())
+    name, _, channel = target.rpartition(":") if target.rpartition(":")[2].strip().isdigit() else (target, "", "")
+    path = models.resolve_layer(model, name.strip())
     if channel:
-        count = int(layer.output.shape[-1])
-        if not channel.strip().isdigit() or not 0 <= int(channel) < count:
+        count = int(models.feature_model(model, [path]).outputs[0].shape[-1])
+        if not 0 <= int(channel) < count:
             raise KerasvizError(f"filter {channel!r} of layer {name!r} out of range: valid filters are 0-{count - 1}")
-        return f"{layer.name}:{int(channel)}"
-    return layer.name
+        return f"{path}:{int(channel)}"
+    if ":" in target:
+        raise KerasvizError(f"target {target!r}: the filter after ':' must be an index, as in 'LAYER:7'")
+    return path
 
 
-def _scored_model(model: keras.Model, target: Target, extra: list | None = None) -> Callable:
-    """target -> fn(model input) -> (scores (N,), *extra layer outputs)."""
-    target = parse_target(model, target)
-    extra = extra or []
+def _layer_of(target: str) -> str:
+    """The layer path of a parsed layer target ("base/conv:7" -> "base/conv")."""
+    return target.rpartition(":")[0] if ":" in target else target
+
+
+def _head(model: keras.Model, target: Target, extra: list | None = None, output: int | None = None) -> keras.Model:
+    """A flat model (no nested models) whose outputs are [what the target reads, *extra layers]:
+    the chosen model output for a class or callable target, the target layer for a layer target."""
+    extra = list(extra or [])
+    if isinstance(target, str):
+        return models.feature_model(model, [_layer_of(target), *extra])
+    flat = models.feature_model(model, extra, output=output)
+    return keras.Model(flat.inputs[0], [flat.outputs[-1], *flat.outputs[:-1]])
+
+
+def _scored_model(head: keras.Model, target: Target) -> Callable:
+    """target and a _head model -> fn(model input) -> (scores (N,), *extra layer outputs)."""
     if isinstance(target, int):
-        logits = _logits_model(model)
-        head = keras.Model(logits.inputs, [logits.outputs[0], *[logits.get_layer(e).output for e in extra]])
         index = target
         return _with_score(head, lambda out: out[:, index])
     if callable(target):
-        head = keras.Model(model.inputs, [model.outputs[0], *[model.get_layer(e).output for e in extra]])
         return _with_score(head, target)
-    name, _, channel = target.partition(":")
-    head = keras.Model(model.inputs, [model.get_layer(name).output, *[model.get_layer(e).output for e in extra]])
-    if channel:
-        index = int(channel)
+    if ":" in target:
+        index = int(target.rpartition(":")[2])
         return _with_score(head, lambda out: tf.reduce_mean(out[..., index], axis=_spatial_axes(out)))
     return _with_score(head, lambda out: tf.reduce_mean(out, axis=list(range(1, len(out.shape)))))
 
@@ -253,23 +281,31 @@ def _with_score(head: keras.Model, score_fn: Callable) -> Callable:
     return scored
 
 
-def _logits_model(model: keras.Model) -> keras.Model:
-    """The model, or a copy that ends in logits when its last layer applies a softmax."""
-    last = model.layers[-1]
+def _output_op(head: keras.Model):
+    """The operation that computes the head's first output, and the input tensor of that call."""
+    history = head.outputs[0]._keras_history
+    node = history.operation._inbound_nodes[history.node_index]
+    inputs = node.input_tensors
+    return history.operation, (inputs[0] if inputs else None)
+
+
+def _logits_model(head: keras.Model) -> keras.Model:
+    """The head, or a copy that ends in logits where its first output is a softmax."""
+    last, last_input = _output_op(head)
     if isinstance(last, keras.layers.Softmax) or (
         isinstance(last, keras.layers.Activation) and _is_softmax(last.activation)
     ):
-        return keras.Model(model.inputs, last.input)
+        return keras.Model(head.inputs[0], [last_input, *head.outputs[1:]])
     if _is_softmax(getattr(last, "activation", None)):
-        return _clone(model, lambda layer, config: _linear_if(layer is last, config))
-    return model
+        return _clone(head, lambda layer, config: _linear_if(layer is last, config))
+    return head
 
 
-def _copies_for(model: keras.Model, target: Target) -> bool:
+def _copies_for(head: keras.Model, target: Target) -> bool:
     """Whether scoring `target` needs _logits_model's copy (a class target, softmax fused in the last layer)."""
-    last = model.layers[-1]
     if not isinstance(target, int):
         return False
+    last, _ = _output_op(head)
     fused = not isinstance(last, keras.layers.Softmax | keras.layers.Activation)
     return fused and _is_softmax(getattr(last, "activation", None))
 
@@ -308,15 +344,20 @@ def _compiled(model: keras.Model, key: tuple, build: Callable[[], Callable], *, 
 
 
 def _gradient_step(
-    model: keras.Model, target: Target, preprocess: Callable, *, guided: bool, precision: str = "float32"
+    model: keras.Model, target: Target, preprocess: Callable, *, guided: bool, precision: str = "float32",
+    output: int | None = None,
 ) -> Callable:
     """One compiled step: 0-255 RGB (B, H, W, 3) -> (scores (B,), d score / d input (B, H, W, 3))."""
-    target = parse_target(model, target)
-    compute = _compute_copy(model, precision)
+    head = _head(model, target, output=output)
+    if isinstance(target, int):
+        logits = None if guided else _logits_model(head)
     scale = FLOAT16_LOSS_SCALE if precision == "float16" else 1.0
+    key = ("gradient", guided, target, preprocess, precision, output)
+    on_copy = guided or _copies_for(head, target)
+    compute = None if guided else _compute_copy(model, logits if isinstance(target, int) else head, precision, key)
 
     def build():
-        net = _guided_copy(model, logits=isinstance(target, int)) if guided else compute
+        net = _guided_copy(head, logits=isinstance(target, int)) if guided else compute
         scored = _scored_model(net, target)
 
         @tf.function(input_signature=[_IMAGES])
@@ -329,24 +370,22 @@ def _gradient_step(
 
         return step
 
-    on_copy = guided or _copies_for(model, target)
-    return _compiled(model, ("gradient", guided, target, preprocess, precision), build, on_copy=on_copy)
+    return _compiled(model, key, build, on_copy=on_copy)
 
 
-def _compute_copy(model: keras.Model, precision: str) -> keras.Model:
-    """`model` for float32; else a copy computing in bfloat16/float16, kept on the model and given the
-    model's current weights (matched by name) on every call, so it never goes stale. Its weights stay
-    float32: it holds a second copy of them (about 0.5 GB for VGG16 with its classifier)."""
+def _compute_copy(model: keras.Model, head: keras.Model, precision: str, key: tuple) -> keras.Model:
+    """`head` for float32; else a copy computing in bfloat16/float16, kept on the model and given the
+    head's current weights on every call, so it never goes stale. Its weights stay float32: it holds
+    a second copy of them (about 0.5 GB for VGG16 with its classifier)."""
     if precision == "float32":
-        return model
+        return head
     copies = model.__dict__.setdefault("_kerasviz_precision_copies", {})
-    if precision not in copies:
-        copies[precision] = render._cast_model(model, f"mixed_{precision}")
+    if key not in copies:
+        copies[key] = render._cast_model(head, f"mixed_{precision}")
     else:
-        current = {w.path: w for w in model.weights}
-        for mine in copies[precision].weights:
-            mine.assign(current[mine.path])
-    return copies[precision]
+        for mine, current in zip(copies[key].weights, head.weights, strict=True):
+            mine.assign(current)
+    return copies[key]
 
 
 def _run_chunked(step: Callable, inputs, chunk: int, count: int | None = None) -> list[np.ndarray]:
@@ -409,13 +448,14 @@ def _baseline(baseline, shape: tuple) -> np.ndarray:
     return np.ascontiguousarray(base)
 
 
-def _gradcam(model, batch, target, layer, preprocess, chunk) -> np.ndarray:
-    layer = layer or _last_spatial_layer(model, target)
-    models.get_layer(model, layer)
-    target = parse_target(model, target)
+def _gradcam(model, batch, target, layer, preprocess, chunk, output=None) -> np.ndarray:
+    layer = models.resolve_layer(model, layer or _last_spatial_layer(model, target))
+    head = _head(model, target, [layer], output)
+    if isinstance(target, int):
+        head = _logits_model(head)
 
     def build():
-        scored = _scored_model(model, target, extra=[layer])
+        scored = _scored_model(head, target)
 
         @tf.function(input_signature=[_IMAGES])
         def step(x):
@@ -427,20 +467,24 @@ def _gradcam(model, batch, target, layer, preprocess, chunk) -> np.ndarray:
 
         return step
 
-    step = _compiled(model, ("gradcam", layer, target, preprocess), build, on_copy=_copies_for(model, target))
+    key = ("gradcam", layer, target, preprocess, output)
+    step = _compiled(model, key, build, on_copy=_copies_for(_head(model, target, [layer], output), target))
     return _run_chunked(step, batch, chunk)[0]
 
 
 def _last_spatial_layer(model: keras.Model, target: Target) -> str:
     """The last layer whose output is 4-D with height and width > 1, before a layer target.
 
-    For a layer target, the layers before it come first (Grad-CAM of a layer's own mean
-    activation would only repeat the activation map); the target layer itself is the fallback.
+    Layers are taken input to output through nested models, a nested model after its own layers (so
+    a transfer-learning model's base output comes first). For a layer target, the layers before it
+    come first (Grad-CAM of a layer's own mean activation would only repeat the activation map); the
+    target layer itself is the fallback.
     """
-    target = parse_target(model, target)
-    names = [layer.name for layer in model.layers]
-    stop = names.index(target.partition(":")[0]) if isinstance(target, str) else len(names)
-    for layer in [*reversed(model.layers[:stop]), *model.layers[stop : stop + 1]]:
+    paths = models.layer_paths(model)
+    names = list(paths)
+    stop = names.index(_layer_of(target)) if isinstance(target, str) else len(names)
+    for name in [*reversed(names[:stop]), *names[stop : stop + 1]]:
+        layer = paths[name]
         shape = _output_shape(layer)
         if (
             shape is not None
@@ -448,8 +492,11 @@ def _last_spatial_layer(model: keras.Model, target: Target) -> str:
             and not isinstance(layer, keras.layers.InputLayer)
             and all(d is None or d > 1 for d in shape[1:3])
         ):
-            return layer.name
-    raise KerasvizError(f"{model.name} has no 4-D layer output with height and width > 1 for Grad-CAM")
+            return name
+    raise KerasvizError(
+        f"{model.name} has no 4-D layer output with height and width > 1 for Grad-CAM; "
+        "pass layer= or use another method"
+    )
 
 
 def _output_shape(layer) -> tuple | None:
@@ -459,11 +506,13 @@ def _output_shape(layer) -> tuple | None:
         return None
 
 
-def _occlusion(model, batch, target, preprocess, patch, stride, chunk) -> np.ndarray:
-    target = parse_target(model, target)
+def _occlusion(model, batch, target, preprocess, patch, stride, chunk, output=None) -> np.ndarray:
+    head = _head(model, target, output=output)
+    if isinstance(target, int):
+        head = _logits_model(head)
 
     def build():
-        scored = _scored_model(model, target)
+        scored = _scored_model(head, target)
 
         @tf.function(input_signature=[_IMAGES])
         def step(x):
@@ -471,7 +520,7 @@ def _occlusion(model, batch, target, preprocess, patch, stride, chunk) -> np.nda
 
         return step
 
-    step = _compiled(model, ("score", target, preprocess), build, on_copy=_copies_for(model, target))
+    step = _compiled(model, ("score", target, preprocess, output), build, on_copy=_copies_for(head, target))
     n, h, w = batch.shape[:3]
     patch = patch or max(1, round(min(h, w) * OCCLUSION_FRACTION))
     stride = stride or max(1, patch // 2)
@@ -505,11 +554,13 @@ def _starts(size: int, patch: int, stride: int) -> list[int]:
 def _activation_map(model, batch, target, layer, preprocess, chunk) -> np.ndarray:
     if layer is None:
         parsed = parse_target(model, target)
-        layer = parsed.partition(":")[0] if isinstance(parsed, str) else _example_layer(model)
-    output = models.get_layer(model, layer).output
+        layer = _layer_of(parsed) if isinstance(parsed, str) else _example_layer(model)
+    layer = models.resolve_layer(model, layer)
+    if len(models.feature_model(model, [layer]).outputs[0].shape) != 4:
+        raise KerasvizError(f"the activation map needs a layer with a spatial (N, H, W, C) output; {layer!r} has none")
 
     def build():
-        head = keras.Model(model.inputs, output)
+        head = models.feature_model(model, [layer])
 
         @tf.function(input_signature=[_IMAGES])
         def step(x):
@@ -538,9 +589,9 @@ def _guided_relu(x: tf.Tensor):
 def _guided_copy(model: keras.Model, *, logits: bool) -> keras.Model:
     """A copy of `model`, same weights, with every ReLU made guided (the model is not changed).
 
-    With `logits`, a softmax on the last layer becomes linear in the same copy.
+    With `logits`, a softmax on the layer computing the first output becomes linear in the same copy.
     """
-    last = model.layers[-1]
+    last, _ = _output_op(model)
 
     def guided(layer, config: dict) -> dict | keras.layers.Layer:
         if logits and layer is last and _is_softmax(getattr(layer, "activation", None)):
@@ -573,12 +624,9 @@ def _clone(model: keras.Model, edit: Callable) -> keras.Model:
 
 
 def _fit_input(model: keras.Model, batch: np.ndarray) -> np.ndarray:
-    """Resizes the batch to the model's fixed input size, if it has one."""
-    shape = model.inputs[0].shape if model.inputs else None
-    if shape is None or len(shape) != 4:
-        return batch
-    size = tuple(shape[1:3])
-    if None in size or size == batch.shape[1:3]:
+    """Resizes the batch to the model's fixed input size, if it has one (the maps are resized back)."""
+    size = models.fixed_input_size(model)
+    if size is None or size == batch.shape[1:3]:
         return batch
     return tf.image.resize(batch, size, method="bilinear", antialias=True).numpy()
 
@@ -593,7 +641,7 @@ def _resize_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def _chunk_size(model: keras.Model, size: tuple[int, int], budget: int = MEMORY_BUDGET_BYTES) -> int:
     """How many images of `size` fit one compiled call within `budget` bytes of activations."""
     floats = 0
-    for layer in model.layers:
+    for layer in _leaf_layers(model):
         shape = _output_shape(layer)
         if shape is None:
             continue
@@ -612,13 +660,18 @@ def _downsampling(model: keras.Model, layer) -> int:
     counting strided and pooling layers up to `layer` gives it for plain chains like VGG.
     """
     factor = 1
-    for other in model.layers:
+    for other in _leaf_layers(model):
         strides = getattr(other, "strides", None) or getattr(other, "pool_size", None)
         if strides is not None and not isinstance(other, keras.layers.InputLayer):
             factor *= int(np.atleast_1d(strides)[0])
         if other is layer:
             break
     return factor
+
+
+def _leaf_layers(model: keras.Model) -> list:
+    """The layers of the model tree that are not themselves models, input to output."""
+    return [layer for layer in models.layer_paths(model).values() if not isinstance(layer, keras.Model)]
 
 
 def _check_positive(**values) -> None:

@@ -219,24 +219,23 @@ def _feature_model(model: keras.Model, stages: int = FEATURE_STAGES) -> tuple[li
     if cached is not None and cached[0] == stages:
         return cached[1], cached[2]
     candidates = []
-    for layer in model.layers:
+    for path, layer in models.layer_paths(model).items():  # through nested models, by path
         if isinstance(layer, _NOT_FEATURES):
             continue
         try:
             output = layer.output
         except (AttributeError, ValueError):  # a layer used more than once has no single output
             continue
-        if len(output.shape) == 4:
-            candidates.append((layer.name, output))
+        if not isinstance(output, list | tuple | dict) and len(output.shape) == 4:
+            candidates.append(path)
     if not candidates:
         raise KerasvizError(f"model {model.name!r} has no layer with a spatial (N, H, W, C) output to segment with")
     probe_shape = _input_size(model, (_PROBE_SIDE, _PROBE_SIDE), _PROBE_SIDE)
-    probe = keras.Model(model.input, [output for _, output in candidates])
-    shapes = probe(np.zeros((1, *probe_shape, 3), np.float32), training=False)
+    probe = models.feature_model(model, candidates)
+    shapes = probe(models.preprocess_fn(model)(np.zeros((1, *probe_shape, 3), np.float32)), training=False)
     shapes = shapes if isinstance(shapes, list | tuple) else [shapes]
     widest: dict[int, tuple[int, str]] = {}  # stride -> (channels, name) of the stage's output
-    outputs = dict(candidates)
-    for (name, _), value in zip(candidates, shapes, strict=True):
+    for name, value in zip(candidates, shapes, strict=True):
         height, channels = int(value.shape[1]), int(value.shape[-1])
         if height < 1:
             continue
@@ -244,16 +243,16 @@ def _feature_model(model: keras.Model, stages: int = FEATURE_STAGES) -> tuple[li
         if channels >= widest.get(stride, (0, ""))[0]:
             widest[stride] = (channels, name)
     chosen = [widest[s][1] for s in sorted(widest)[-stages:]]
-    feature_model = keras.Model(model.input, [outputs[name] for name in chosen])
+    feature_model = models.feature_model(model, chosen)
     _FEATURE_MODELS[model] = (stages, chosen, feature_model)
     return chosen, feature_model
 
 
 def _input_size(model: keras.Model, size: tuple[int, int], side: int) -> tuple[int, int]:
     """The input size the model sees: its fixed size, or `size` scaled so its shorter side is `side`."""
-    fixed = tuple(model.input_shape[1:3]) if len(model.input_shape) == 4 else (None, None)
-    if None not in fixed:
-        return int(fixed[0]), int(fixed[1])
+    fixed = models.fixed_input_size(model)
+    if fixed is not None:
+        return fixed
     scale = side / min(size)
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 

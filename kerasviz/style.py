@@ -152,7 +152,8 @@ def transfer(
         style_layers = default_style if style_layers is None else style_layers
     content_w = _layer_weights(content_layers, "content")
     style_w = _layer_weights(style_layers, "style")
-    objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
+    with models.model_errors(model, "building the style transfer's features"):
+        objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
     content_img, style_img = _single(content, "content"), _single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
     color_img = content_img
@@ -169,7 +170,8 @@ def transfer(
         level_shape = (max(1, round(shape[0] / 2**level)), max(1, round(shape[1] / 2**level)))
         c = io.resize(content_img, level_shape)
         s = io.resize(style_img, _fit_longer(style_img.shape[:2], max(level_shape)))
-        targets = objective.targets(c, s, normalization)
+        with models.model_errors(model, f"computing style targets at {level_shape[0]} x {level_shape[1]}"):
+            targets = objective.targets(c, s, normalization)
         if x is None:
             x = _initial(init, c, io.resize(style_img, level_shape), rng)
         else:
@@ -206,9 +208,10 @@ class Objective:
 
     def __init__(self, model: keras.Model, layers: list[str], preprocess: Callable | None = None,
                  precision: str = "float32"):
-        outputs = [models.get_layer(model, name).output for name in layers]
+        self._extract = models.feature_model(model, layers)
+        self._fixed = models.fixed_input_size(model)
+        outputs = self._extract.outputs
         self.layers = list(layers)
-        self._extract = keras.Model(model.inputs, outputs)
         self.precision = render.resolve_precision(precision)
         if self.precision != "float32":  # features in reduced precision; Gram matrices and losses in float32
             self._extract = render._cast_model(self._extract, f"mixed_{self.precision}")
@@ -273,7 +276,10 @@ class Objective:
         return parts["content"].numpy(), parts["style"].numpy()
 
     def _features_and_grams(self, image: tf.Tensor) -> tuple[tuple, tuple]:
-        outputs = self._extract(self._preprocess(image[None]))
+        x = image[None]
+        if self._fixed is not None:  # a model with a fixed input size sees every image resized to it
+            x = tf.image.resize(x, self._fixed, method="bilinear", antialias=True)
+        outputs = self._extract(self._preprocess(x))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         features = tuple(tf.cast(o[0], tf.float32) for o in outputs)
         return features, tuple(gram(f) for f in features)
@@ -433,8 +439,8 @@ def _fit_longer(shape: tuple[int, int], side: int) -> tuple[int, int]:
 
 
 def _output_shape(model: keras.Model, shape: tuple[int, int], size: int | None) -> tuple[int, int]:
-    fixed = tuple(model.input_shape[1:3])
-    if None not in fixed:
+    fixed = models.fixed_input_size(model)
+    if fixed is not None:
         return int(fixed[0]), int(fixed[1])
     if size is None:
         return int(shape[0]), int(shape[1])
