@@ -8,7 +8,7 @@ import pytest
 
 from kerasviz import imagesets
 from kerasviz.errors import KerasvizError
-from kerasviz.exemplars import dataset_exemplars
+from kerasviz.exemplars import MIN_INSIDE, dataset_exemplars
 
 RF = 10  # detect 5x5, then 2x2 average pooling (+1), then a 3x3 at stride 2 (+4)
 
@@ -157,4 +157,4 @@ def test_positions_mostly_in_the_padding_are_not_exemplars():
     assert np.unravel_index(activations.argmax(), activations.shape) in {(0, 0), (0, 29), (29, 0), (29, 29)}
     (found,), = dataset_exemplars(model, "units", [0], [image], top=1, size=None)
     top, left, bottom, right = found.box
-    assert (bottom - top) * (right - left) >= 0.5 * found.patch.shape[0] ** 2
+    assert (bottom - top) * (right - left) >= MIN_INSIDE * found.patch.shape[0] ** 2
