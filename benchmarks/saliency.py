@@ -95,7 +95,7 @@ def main() -> None:
     print(f"{name}:  first {other_first:6.2f} s, best {other_best:6.2f} s")
     print(f"speed-up (best): {other_best / best:.2f}x")
     reduced = render.resolve_precision("auto")
-    if reduced != "float32":  # the precision choice of issue 5, on the same image
+    if reduced != "float32":  # the reduced precision, on the same image
         fast = lambda: saliency(model, image, TARGET, method="smoothgrad", samples=args.samples, noise=NOISE,  # noqa: E731
                                 precision=reduced)
         fast_first, fast_best = best_of(fast, args.repeats)

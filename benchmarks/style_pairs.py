@@ -41,7 +41,7 @@ PAIRS = {
     "cat+hubble_deep_field": ("cat", "hubble_deep_field"),
 }
 # Keyword arguments of style.transfer; "new" is the library's defaults.
-OLD = BEFORE  # the defaults before issue 15
+OLD = BEFORE  # the defaults before distance normalisation and block4_conv2 content
 CONFIGS = {
     "old": OLD,
     "new": {},

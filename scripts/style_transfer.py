@@ -30,7 +30,7 @@ flags.DEFINE_float("content_weight", style.CONTENT_WEIGHT, "Weight of the conten
 flags.DEFINE_float("style_weight", style.STYLE_WEIGHT, "Weight of the style term (shared over the style layers).",
                    lower_bound=0)
 flags.DEFINE_enum("normalization", style.DEFAULT_NORMALIZATION, list(style.NORMALIZATIONS),
-                  "distance: each term is 1 at the other image; target: over its target's size (before issue 15).")
+                  "distance: each term is 1 at the other image; target: over its target's size (the earlier default).")
 flags.DEFINE_boolean("preserve_color", False, "Keep the content's colours: transfer luminance only.")
 flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
 

@@ -19,7 +19,7 @@ import scenes  # noqa: E402
 
 GRADIENT_METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "guided_backprop", "gradcam")
 # Pointing game (Zhang et al. 2016): the share of held-out scenes where the maximum of the
-# lightly smoothed map lands on the object. Thresholds from issue 3.
+# lightly smoothed map lands on the object.
 POINTING = {"gradcam": 0.9, "integrated_gradients": 0.9, "guided_backprop": 0.9, "smoothgrad": 0.8, "vanilla": 0.5}
 POINTING_SIGMA = 1.5  # pixels of Gaussian smoothing before the argmax
 POINTING_TOLERANCE = 2  # pixels around the object's box (Zhang et al. use 15 px at 224 px)

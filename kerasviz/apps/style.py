@@ -21,7 +21,7 @@ STUDY_CONTENT_LAYERS = tuple(f"block{b}_conv2" for b in range(1, 6))
 STUDY_STYLE_SETS = {f"block{b}": (f"block{b}_conv1",) for b in range(1, 6)} | {"gatys": style_lib.STYLE_LAYERS}
 STUDY_SIZE = 96  # longer side of each cell, pixels; with STUDY_STEPS, 30 cells fit a 2-core CPU budget
 STUDY_STEPS = 15
-# The defaults before issue 15 ("style transfer keeps the photo"), kept for the README's before/after
+# The defaults before distance normalisation and block4_conv2 content, kept for the README's before/after
 # picture and benchmarks/style_pairs.py: keras-io's content layer and each loss over its target's size.
 BEFORE = {"content_layers": ("block5_conv2",), "content_weight": 1.0, "style_weight": 10.0, "normalization": "target"}
 
@@ -178,8 +178,8 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
     """Writes the README's style pictures into `out`; returns their paths. Finished files are skipped.
 
     Content: scikit-image's chelsea (the cat); style: `swirls()`, a procedurally painted texture
-    (scikit-image ships no painting). `style_before_after.png`: per row photo | style | the defaults
-    before issue 15 | today's defaults | today's with the photo's colours.
+    (scikit-image ships no painting). `style_before_after.png`: per row photo | style | the earlier
+    defaults | today's defaults | today's with the photo's colours.
     """
     from skimage import data
 
