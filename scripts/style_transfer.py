@@ -20,7 +20,7 @@ flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside i
 _cli.define_model_flags("vgg16")
 flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_list("content_layers", None, f"Content layers, joined by commas (default: {','.join(style.CONTENT_LAYERS)}"
-                  " on VGG; otherwise the second convolution of the last resolution stage).")
+                  " on VGG; otherwise the second convolution of the resolution stage before the last).")
 flags.DEFINE_list("style_layers", None, f"Style layers, joined by commas (default: {','.join(style.STYLE_LAYERS)} on "
                   "VGG; otherwise the first convolution of each of the last five resolution stages).")
 flags.DEFINE_integer("size", style.DEFAULT_SIZE, "Longer side of the result, pixels.", lower_bound=16)
