@@ -43,7 +43,8 @@ def image_features(
     Returns:
       (names, features): the images' names, and float32 (N, D).
     """
-    features = keras.Model(model.input, models.get_layer(model, layer).output)
+    features = models.feature_model(model, [layer])  # reaches layers inside nested models too
+    features = keras.Model(features.inputs[0], features.outputs[0])  # one tensor, not a list of one
     prep = models.preprocess_fn(model, preprocess)
     names, vectors = [], []
     for batch in imagesets.batches(images, batch_size, max_side=size):

@@ -77,16 +77,17 @@ def dataset_exemplars(
         raise KerasvizError(f"top must be a positive integer; got {top!r}")
     if size is not None and size < 8:
         raise KerasvizError(f"size must be at least 8 pixels or None; got {size}")
-    target = models.get_layer(model, layer)
-    if len(target.output.shape) != 4:
-        raise KerasvizError(f"layer {layer!r} has output shape {tuple(target.output.shape)}; exemplars need a "
+    features = models.feature_model(model, [layer])  # reaches layers inside nested models too
+    features = keras.Model(features.inputs[0], features.outputs[0])  # one tensor, not a list of one
+    shape = tuple(features.outputs[0].shape)
+    if len(shape) != 4:
+        raise KerasvizError(f"layer {layer!r} has output shape {shape}; exemplars need a "
                             "spatial (N, H, W, C) layer such as a convolution")
-    channels = int(target.output.shape[-1])
+    channels = int(shape[-1])
     bad = [f for f in filters if not 0 <= f < channels]
     if bad or not filters:
         given = f"filter {bad[0]} out of range" if bad else "no filters given"
         raise KerasvizError(f"{given} for {layer}: valid filters are 0-{channels - 1}")
-    features = keras.Model(model.input, target.output)
     prep = models.preprocess_fn(model, preprocess)
     chosen = tf.constant(filters, tf.int32)
     field = _Field(model, layer, features)

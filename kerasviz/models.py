@@ -168,13 +168,23 @@ def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Cal
     else:
         info = model_info(model)
         name = info.preprocessing if info is not None else "none"
-    if name != "none":
-        return _PREPROCESSORS[name]
     channels = input_channels(model)
+    if name != "none":
+        if channels != 3:
+            raise KerasvizError(
+                f"preprocessing {name!r} scales RGB images, but the model's input has {channels} channels; pass "
+                "preprocess='none' (kerasviz maps RGB to 1 or 4 channels) or a function giving the model's channels"
+            )
+        return _PREPROCESSORS[name]
     if channels == 3:
         return _identity
-    if channels not in (1, 4):
-        adapt_channels(tf.zeros((1, 1, 1, 3)), channels)  # the error, now rather than inside a compiled step
+    return _channel_adapter(channels)
+
+
+@functools.cache
+def _channel_adapter(channels: int) -> Callable[[tf.Tensor], tf.Tensor]:
+    """One function per channel count, so compiled steps keyed by the preprocessing are reused."""
+    adapt_channels(tf.zeros((1, 1, 1, 3)), channels)  # the error for other counts, now rather than in a step
     return functools.partial(adapt_channels, channels=channels)
 
 
@@ -559,8 +569,8 @@ def conv_stages(model: keras.Model) -> list[list[str]]:
         return []
     fixed = tuple(model.inputs[0].shape[1:3])
     height, width = fixed if None not in fixed else (STAGE_PROBE_SIZE, STAGE_PROBE_SIZE)
-    probe = keras.Model(model.inputs[0], [model.get_layer(name).output for name in convs])
-    specs = probe.compute_output_spec(keras.KerasTensor((1, height, width, model.inputs[0].shape[-1])))
+    probe = feature_model(model, convs)  # reaches layers inside nested models too
+    specs = probe.compute_output_spec(keras.KerasTensor((1, height, width, probe.inputs[0].shape[-1])))
     stages: list[list[str]] = []
     previous = None
     for name, spec in zip(convs, specs if isinstance(specs, list | tuple) else [specs], strict=True):

@@ -259,3 +259,29 @@ def test_an_input_too_small_for_the_model_is_one_clear_line():
         kerasviz.saliency(model, _image(6, 6), 0)
     with pytest.raises(kerasviz.KerasvizError, match="failed while .*wide"):
         kerasviz.visualize_filters(model, "wide", [0], size=8, steps=1)
+
+
+def test_default_layers_exemplars_and_features_reach_into_a_nested_base(nested):
+    from kerasviz import embedding, exemplars, style
+
+    model, twin = nested
+    assert models.conv_stages(model) == [["conv1", "conv2"], ["conv3"]]  # stages of the base, by stride
+    assert style.default_layers(model) == (("conv2",), ("conv1", "conv3"))
+    images = [_image(SIZE, SIZE, seed=s) for s in range(3)]
+    found = exemplars.dataset_exemplars(model, "conv3", [0, 5], images, top=2, size=None)
+    expected = twin.get_layer("conv3").output
+    flat = keras.Model(twin.input, expected)
+    for column, rows in zip((0, 5), found):
+        peaks = [float(flat(image[None]).numpy()[0, ..., column].max()) for image in images]
+        assert rows[0].activation <= max(peaks) + 1e-4 and len(rows) == 2
+    names, vectors = embedding.image_features(model, "base/conv3", images, size=None)
+    assert vectors.shape == (3, 12)
+    want = flat(np.round(images[0])[None]).numpy()[0].mean(axis=(0, 1))  # images are read as whole levels
+    np.testing.assert_allclose(vectors[0], want, rtol=1e-2, atol=1e-3)
+
+
+def test_one_preprocessing_function_per_channel_count_and_named_scalings_need_rgb():
+    grey = _base(channels=1)
+    assert models.preprocess_fn(grey) is models.preprocess_fn(grey)  # compiled steps keyed by it are reused
+    with pytest.raises(kerasviz.KerasvizError, match="scales RGB images, but the model's input has 1 channels"):
+        models.preprocess_fn(grey, "tf")
