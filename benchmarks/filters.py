@@ -12,7 +12,9 @@ then contrast-normalised to std 0.15 around 0.5. Every saved (uint8) picture is 
 - naturalness: the share of grey-level spectral power above half the Nyquist frequency (photos
   0.03-0.06), median over pictures that excite their unit (robust activation above 1);
 - frame: the outer 6% ring against the band inside it (mean colour difference in units of the
-  picture's std, and the ratio of their std), median and worst;
+  picture's std, and the ratio of their std), median and worst; as a control, the median mean
+  difference of the same pictures rolled by half their side, which puts the ring inside the picture
+  (a frame scores higher at the border than rolled; large colour regions score alike in both);
 - specificity: the rank of the target unit among all units of the layer by response to the picture,
   each divided by its mean response on photos (0 = the target responds most), median;
 - seconds per picture (tracing included, as a user meets it).
@@ -60,7 +62,10 @@ def spread_filters(channels: int, count: int) -> list[int]:
 def scores(model, layer: str, images: np.ndarray, filters: list[int], photos: np.ndarray) -> dict[str, np.ndarray]:
     """Every score of every picture, float (N,) each."""
     difference, std_ratio = quality.frame_scores(images)
+    half = images.shape[1] // 2  # the same statistic half a picture away from the border: a control
+    rolled, _ = quality.frame_scores(np.roll(images, (half, half), axis=(1, 2)))
     return {
+        "frame_rolled": rolled,
         "robust": quality.robust_activation(model, layer, images, filters),
         "high_freq": quality.high_frequency_share(images),
         "frame_mean": difference,
@@ -78,7 +83,8 @@ def summary(ours: dict, base: dict) -> str:
     return (f"robust median {np.median(ours['robust']):7.2f}  vs baseline {ratio_text:26s}  "
             f"alive {alive.sum():2d}/{len(alive)}  high-freq {natural:4.2f}  "
             f"frame {np.median(ours['frame_mean']):4.2f}/{ours['frame_mean'].max():4.2f} std "
-            f"{np.median(ours['frame_std']):4.2f}/{ours['frame_std'].max():4.2f}  rank {np.median(ours['rank']):5.1f}")
+            f"{np.median(ours['frame_std']):4.2f}/{ours['frame_std'].max():4.2f} "
+            f"(rolled {np.median(ours['frame_rolled']):4.2f})  rank {np.median(ours['rank']):5.1f}")
 
 
 def main(argv):

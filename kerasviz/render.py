@@ -46,6 +46,7 @@ class Method:
     coarse_fraction: float = 0.0  # share of the steps run at half size first (progressive resolution)
 
 
+FFT_LEARNING_RATE = 0.1  # Adam step on the Fourier coefficients: twice lucid's 0.05 (benchmarks/filters.py)
 FFT_CHROMA_POWER = 0.25  # colour axes at the fourth root of photos' chroma spread (param.color_correlation)
 MACO_LEARNING_RATE = 0.2  # radians of phase per Adam step
 METHODS: dict[str, Method] = {
@@ -61,12 +62,12 @@ METHODS: dict[str, Method] = {
         contrast_normalize=True,
     ),
     # Olah et al. 2017 / Mordvintsev et al. 2018 (lucid): a 1/f Fourier image in decorrelated colour,
-    # Adam 0.05 under transformation robustness; the spectrum flattens below the unit's receptive
+    # Adam under transformation robustness; the spectrum flattens below the unit's receptive
     # field and chroma moves more freely than photos' (benchmarks/filters.py measured both).
     "fft": Method(
         name="fft",
         steps=48,
-        learning_rate=0.05,
+        learning_rate=FFT_LEARNING_RATE,
         update="adam",
         parameterization=lambda batch, size, receptive_field: param.fourier(
             batch, size, chroma_power=FFT_CHROMA_POWER, receptive_field=receptive_field),
