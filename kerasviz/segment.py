@@ -11,8 +11,8 @@ positions, and use one general cue: the image border is mostly background.
 Each soft map is cut at Otsu's threshold and snapped to the photo's edges and colours with GrabCut
 (Rother et al. 2004) inside the box that holds the cut, at REFINE_SIDE pixels on the shorter side
 whatever the photo's size (GrabCut's balance of edges and colours depends on the pixel count).
-With `regions=K`, spectral clustering of the
-same features gives K regions; `cartoon` paints them flat with dark edges.
+With `regions=K`, spectral clustering of the same features gives K regions; `cartoon` paints them
+flat with dark edges.
 
 Saliency methods (Simonyan et al. 2014, §3.2) take a saliency map instead: "grabcut" and "threshold".
 """
