@@ -9,7 +9,8 @@ the best of ELLIPSE_SIZES, chosen on the same photos, so an optimistic baseline)
 a rectangle RECT_MARGIN inside the borders; with --saliency, GrabCut from a SmoothGrad map of
 block5_conv3's mean. Seconds per photo include the network. The split-half columns are the mean IoU
 on the photos in alphabetical order at even and at odd positions: a method that wins on both halves
-does not win by a few photos.
+does not win by a few photos. --scale=S resizes every photo and its mask by S first (the truth
+by nearest neighbour), as photos of another size would come: a method should score the same.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def rect_grabcut(rgb: np.ndarray, margin: float = RECT_MARGIN) -> np.ndarray:
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
 
 
-def load_pairs(folder: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_pairs(folder: str, scale: float = 1.0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     masks = sorted(glob.glob(os.path.join(folder, "*_mask.png")))
     pairs = {}
     for mask_path in masks:
@@ -63,7 +64,12 @@ def load_pairs(folder: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         photo = os.path.join(folder, name + ".jpg")
         if os.path.isfile(photo):
             truth = cv2.imread(mask_path, cv2.IMREAD_GRAYSCALE) > 127
-            pairs[name] = (kerasviz.load_image(photo), truth)
+            rgb = kerasviz.load_image(photo)
+            if scale != 1:
+                size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+                truth = cv2.resize(truth.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            pairs[name] = (rgb, truth)
     return pairs
 
 
@@ -75,11 +81,15 @@ def main(argv=None) -> int:
     parser.add_argument("--saliency", action="store_true", help="also GrabCut from SmoothGrad of block5_conv3")
     parser.add_argument("--feature_side", type=int, default=FEATURE_SIDE, help="shorter side the network sees")
     parser.add_argument("--prior", action="store_true", help="also each method with a Grad-CAM map as its prior")
+    parser.add_argument("--scale", type=float, default=1.0, help="resize the photos and masks by this factor first")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.data):
         print(f"error: data folder {args.data!r} does not exist; pass --data=DIR", file=sys.stderr)
         return 2
-    pairs = load_pairs(args.data)
+    if not 0.05 <= args.scale <= 4:
+        print(f"error: --scale must be from 0.05 to 4; got {args.scale}", file=sys.stderr)
+        return 2
+    pairs = load_pairs(args.data, args.scale)
     if not pairs:
         print(f"error: no NAME.jpg + NAME_mask.png pairs in {args.data!r}", file=sys.stderr)
         return 2
@@ -91,7 +101,8 @@ def main(argv=None) -> int:
         return 2
     model = kerasviz.load_model("vgg16", args.weights)
     names = list(pairs)
-    print(f"{len(names)} photos from {args.data}; VGG16 weights: {kerasviz.model_info(model).weights}")
+    weights = kerasviz.model_info(model).weights
+    print(f"{len(names)} photos from {args.data} (scaled by {args.scale:g}); VGG16 weights: {weights}")
     print(f"feature layers: {', '.join(feature_layers(model))}; shorter side {args.feature_side} px")
     kerasviz.segment(pairs[names[0]][0], model=model)  # builds the feature model once, outside the clock
 

@@ -283,3 +283,29 @@ def test_grabcut_does_not_depend_on_opencvs_random_state():
         grab_cut(image, labels, rect=(32, 32, 256, 256))
         masks.append(labels)
     np.testing.assert_array_equal(*masks)
+
+
+def test_feature_masks_are_refined_at_one_size_whatever_the_photo_size(net, monkeypatch):
+    import importlib
+
+    import cv2
+
+    segment_module = importlib.import_module("kerasviz.segment")  # the package's `segment` is the function
+    shapes = []
+    real_grab_cut = segment_module.grab_cut
+
+    def recording_grab_cut(rgb, labels, **kwargs):
+        shapes.append(rgb.shape[:2])
+        real_grab_cut(rgb, labels, **kwargs)
+
+    monkeypatch.setattr(segment_module, "grab_cut", recording_grab_cut)
+    image, truth = object_scene()
+    masks = {}
+    for scale in (1, 8):  # 72 x 96 and 576 x 768 pixels
+        big = cv2.resize(image, (96 * scale, 72 * scale), interpolation=cv2.INTER_NEAREST)
+        masks[scale] = segment(big, model=net)
+        assert masks[scale].shape == big.shape[:2]
+    side = segment_module.REFINE_SIDE
+    assert shapes == [(side, side * 4 // 3)] * 2  # GrabCut saw both photos at the working size
+    small_again = cv2.resize(masks[8].astype(np.float32), (96, 72), interpolation=cv2.INTER_AREA) > 0.5
+    assert iou(masks[1], truth) > 0.8 and iou(small_again, masks[1]) > 0.95
