@@ -1,4 +1,4 @@
-"""What every kerasviz script shares: one-line errors with exit status 2, index lists, progress."""
+"""What every kerasviz script shares: one-line errors with exit status 2, common flags, index lists, progress bars."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from absl import app, flags
+from tqdm import tqdm
 
 from kerasviz import models
 from kerasviz.errors import KerasvizError
@@ -44,8 +45,13 @@ def run(main: Callable[[list[str]], None]) -> None:
     app.run(guarded, flags_parser=_parse_flags)
 
 
-def define_model_flags(default: str | None = "vgg16", what: str | None = None) -> None:
-    """Defines --model (a name in models.MODELS or the path of a saved .keras/.h5 model) and --preprocess.
+WEIGHTS_HELP = "auto, imagenet, offline (VGG16 only), a weights file, or none."
+
+
+def define_model_flags(default: str | None = "vgg16", what: str | None = None, *,
+                       weights_help: str = WEIGHTS_HELP) -> None:
+    """Defines --model (a name in models.MODELS or the path of a saved .keras/.h5 model), --preprocess and
+    --weights (read it with `weights()`).
 
     `what` replaces the default's description in --model's help (e.g. for a default of None).
     """
@@ -64,6 +70,19 @@ def define_model_flags(default: str | None = "vgg16", what: str | None = None) -
         "model", lambda value: value is None or models.is_model_file(value) or value.lower() in models.MODELS,
         message=f"--model must be one of {names} or the path of a .keras or .h5 file",
     )
+    flags.DEFINE_string("weights", "auto", weights_help)
+
+
+def weights() -> str | None:
+    """--weights as load_model takes it: None (random weights) for 'none'."""
+    value = flags.FLAGS.weights
+    return None if value.lower() == "none" else value
+
+
+def define_overwrite_flag(*, many: bool = False) -> None:
+    """Defines --overwrite: redo outputs that a finished earlier run left (they are skipped otherwise)."""
+    flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist." if many
+                         else "Redo the output if it already exists.")
 
 
 def parse_indices(spec: str, count: int, *, what: str = "filter") -> list[int]:
@@ -90,18 +109,60 @@ def parse_indices(spec: str, count: int, *, what: str = "filter") -> list[int]:
     return sorted(indices)
 
 
-class Progress:
-    """A progress(done, total) callback printing 'label: P% (elapsed, ~left)' on stderr every few seconds."""
+class ProgressBar:
+    """A progress(done, total) callback drawing a tqdm bar (rate and time left) on stderr.
 
-    def __init__(self, label: str, every: float = 5.0):
-        self.label, self.every = label, every
-        self.start = self.last = time.perf_counter()
+    When stderr is not a terminal (a log file, a pipe, CI) the bar stays silent and `close` prints one
+    plain line instead. `total` may be None where it is not known (a count and a rate, no ETA).
+    Use it as a context manager, or call `close`, so an early stop still ends the line.
+    """
 
-    def __call__(self, done: float, total: float) -> None:
-        now = time.perf_counter()
-        if done < total and now - self.last < self.every:
-            return
-        self.last = now
-        elapsed = now - self.start
-        left = f", ~{elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
-        print(f"  {self.label}: {100 * done / total:.0f}% ({elapsed:.0f} s{left})", file=sys.stderr, flush=True)
+    def __init__(self, label: str, unit: str = "step"):
+        self.label, self.unit = label, unit
+        self.done, self.total = 0.0, None
+        self._start = time.perf_counter()
+        self._bar = tqdm(desc=label, unit=unit, disable=None, file=sys.stderr, dynamic_ncols=True, leave=True)
+
+    def __call__(self, done: float, total: float | None = None) -> None:
+        if total != self.total:
+            self.total = self._bar.total = total
+            self._bar.refresh()
+        self._bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self._bar.disable and self.done:
+            of = f"/{self.total:g}" if self.total else ""
+            seconds = time.perf_counter() - self._start
+            print(f"  {self.label}: {self.done:g}{of} {self.unit}s in {seconds:.0f} s", file=sys.stderr, flush=True)
+        self._bar.close()
+        self.done = 0.0  # closed: a second close says nothing
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ProgressBars:
+    """A factory of ProgressBar for jobs with several long steps: bars(label) closes the last bar, opens one."""
+
+    def __init__(self):
+        self._bar: ProgressBar | None = None
+
+    def __call__(self, label: str) -> ProgressBar:
+        self.close()
+        self._bar = ProgressBar(label)
+        return self._bar
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

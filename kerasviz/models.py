@@ -364,6 +364,12 @@ def conv_layers(model: keras.Model) -> list[str]:
     ]
 
 
+def last_conv(model: keras.Model) -> str:
+    """The name of the model's last 2-D convolution (see conv_layers), or of its last layer if it has none."""
+    convs = conv_layers(model)
+    return convs[-1] if convs else model.layers[-1].name
+
+
 def output_names(model: keras.Model) -> list[str]:
     """The names of the model's outputs, in order (what `output=` takes besides an index)."""
     names = list(getattr(model, "output_names", None) or [])

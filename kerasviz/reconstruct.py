@@ -88,7 +88,7 @@ def invert_features(
     _check_steps(steps, levels)
     model = model if model is not None else models.load_model("vgg16", "auto")
     photo = _single(image)
-    shape = _fit(photo.shape[:2], size)
+    shape = _output_shape(photo.shape[:2], size)
     total = len(layers) * steps * levels
     images, distances, starts = [], [], []
     for i, layer in enumerate(layers):
@@ -203,12 +203,12 @@ def _single(image) -> np.ndarray:
     return batch[0]
 
 
-def _fit(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
+def _output_shape(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
     if size is None:
         return int(shape[0]), int(shape[1])
     if size < 16:
         raise KerasvizError(f"size must be at least 16 pixels; got {size}")
-    return _scaled(shape, size / max(shape))
+    return io.fit_shape(shape, size)
 
 
 def _scaled(shape: tuple[int, int], factor: float) -> tuple[int, int]:

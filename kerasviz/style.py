@@ -169,7 +169,7 @@ def transfer(
     for level in range(levels - 1, -1, -1):
         level_shape = (max(1, round(shape[0] / 2**level)), max(1, round(shape[1] / 2**level)))
         c = io.resize(content_img, level_shape)
-        s = io.resize(style_img, _fit_longer(style_img.shape[:2], max(level_shape)))
+        s = io.resize(style_img, io.fit_shape(style_img.shape[:2], max(level_shape)))
         with models.model_errors(model, f"computing style targets at {level_shape[0]} x {level_shape[1]}"):
             targets = objective.targets(c, s, normalization)
         if x is None:
@@ -433,11 +433,6 @@ def _single(image, what: str) -> np.ndarray:
     return batch[0]
 
 
-def _fit_longer(shape: tuple[int, int], side: int) -> tuple[int, int]:
-    scale = side / max(shape)
-    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
-
-
 def _output_shape(model: keras.Model, shape: tuple[int, int], size: int | None) -> tuple[int, int]:
     fixed = models.fixed_input_size(model)
     if fixed is not None:
@@ -446,7 +441,7 @@ def _output_shape(model: keras.Model, shape: tuple[int, int], size: int | None) 
         return int(shape[0]), int(shape[1])
     if size < 1:
         raise KerasvizError(f"size must be a positive number of pixels; got {size}")
-    return _fit_longer(shape, size)
+    return io.fit_shape(shape, size)
 
 
 def _initial(init: str, content: np.ndarray, style: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -488,7 +483,7 @@ def layer_study(
     content_img, style_img = _single(content, "content"), _single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
     c = io.resize(content_img, shape)
-    s = io.resize(style_img, _fit_longer(style_img.shape[:2], max(shape)))
+    s = io.resize(style_img, io.fit_shape(style_img.shape[:2], max(shape)))
     targets = objective.targets(c, s, normalization)
     yardstick_targets = objective.targets(c, s)  # the table's relative losses, whatever the normalisation
     layer_index = {name: i for i, name in enumerate(objective.layers)}
