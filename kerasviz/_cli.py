@@ -46,6 +46,7 @@ def run(main: Callable[[list[str]], None]) -> None:
 
 
 WEIGHTS_HELP = "auto, imagenet, offline (VGG16 only), a weights file, or none."
+CLASSIFIER_WEIGHTS_HELP = "auto or imagenet (the offline backbone has no classifier), a weights file, or none."
 
 
 def define_model_flags(default: str | None = "vgg16", what: str | None = None, *,
@@ -83,6 +84,11 @@ def define_overwrite_flag(*, many: bool = False) -> None:
     """Defines --overwrite: redo outputs that a finished earlier run left (they are skipped otherwise)."""
     flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist." if many
                          else "Redo the output if it already exists.")
+
+
+def report(facts: dict, details: str) -> None:
+    """The last line of a script on stdout: 'wrote PNG (details)', or 'kept PNG (...)' for an earlier run's."""
+    print(f"{'kept' if facts.get('skipped') else 'wrote'} {facts['png']} ({details})")
 
 
 def parse_indices(spec: str, count: int, *, what: str = "filter") -> list[int]:

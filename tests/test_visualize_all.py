@@ -14,7 +14,8 @@ RECORD = textwrap.dedent("""
     from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, reconstruct, saliency, style
     calls = {}
     def recorder(name):
-        def readme_examples(out, **options):
+        def readme_examples(out, *, bars, **options):
+            assert callable(bars(name))  # a progress callback per long step
             calls[name] = options
             return []
         return readme_examples
@@ -29,11 +30,15 @@ RECORD = textwrap.dedent("""
 """)
 
 
-def _calls(tmp_path, *args, only="saliency,style,dream,inversion,texture,classes"):
-    result = subprocess.run([sys.executable, "-c", RECORD, f"--only={only}", f"--out={tmp_path}",
+def _run(out, *args, only="saliency,style,dream,inversion,texture,classes"):
+    result = subprocess.run([sys.executable, "-c", RECORD, f"--only={only}", f"--out={out}",
                              "--weights=offline", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    line = next(x for x in result.stdout.splitlines() if x.startswith("CALLS "))
+    return result
+
+
+def _calls(tmp_path, *args, **kwargs):
+    line = next(x for x in _run(tmp_path, *args, **kwargs).stdout.splitlines() if x.startswith("CALLS "))
     return json.loads(line[len("CALLS "):])
 
 
@@ -50,3 +55,12 @@ def test_lecture_parts_are_made_by_visualize_all(tmp_path):
     calls = _calls(tmp_path, only="exemplars,feature_map,first_layer")
     assert calls == {part: {"weights": "offline", "overwrite": False}
                      for part in ("exemplars", "feature_map", "first_layer")}
+
+
+def test_ends_with_the_gallery_path_and_the_time_taken(tmp_path):
+    out = tmp_path / "fresh_gallery"  # a folder that does not exist yet: the newcomer's first command
+    lines = _run(out, only="first_layer").stdout.splitlines()
+    gallery = next(x for x in lines if x.startswith("gallery: "))[len("gallery: "):]
+    assert os.path.isabs(gallery) and gallery == str(out / "index.html") and os.path.isfile(gallery)
+    assert lines[-1] == "CALLS " + json.dumps({"first_layer": {"weights": "offline", "overwrite": False}})
+    assert lines[-2].startswith("gallery: ") and lines[-3].startswith("done in ") and " s (first_layer " in lines[-3]
