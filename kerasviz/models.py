@@ -67,7 +67,7 @@ def load_model(
     include_top: bool = False,
     preprocess: str | None = None,
 ) -> keras.Model:
-    """Builds a keras.applications network with weights chosen as in DESIGN.md, or loads a model file.
+    """Builds a keras.applications network with weights chosen as in weights.py, or loads a model file.
 
     Args:
       name: "vgg16", "resnet50" or "inceptionv3" (case-insensitive), or the path of a whole saved

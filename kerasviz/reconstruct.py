@@ -1,7 +1,7 @@
 """Images from feature statistics: feature inversion and texture synthesis.
 
 Both solve for the picture whose features at chosen layers match a target's, starting from noise,
-with the losses of style.Objective (relative feature distance, relative Gram distance, total
+with the losses of style.StyleLoss (relative feature distance, relative Gram distance, total
 variation) and its L-BFGS in 0-255 pixels, coarse to fine:
 - feature inversion (Mahendran & Vedaldi 2015, "Understanding Deep Image Representations by
   Inverting Them"): one layer's features of a photo, with a total-variation prior;
@@ -21,7 +21,7 @@ from kerasviz import io, models, style
 from kerasviz.errors import KerasvizError
 
 # Total variation weight of inversion, relative to the feature distance (both terms are relative,
-# see style.Objective): chosen by eye on the offline VGG16 at 192 px, block1 to block5.
+# see style.StyleLoss): chosen by eye on the offline VGG16 at 192 px, block1 to block5.
 INVERT_TV_WEIGHT = 0.02
 INVERT_STEPS = 100  # L-BFGS iterations per level
 INVERT_SIZE = 192  # longer side of the reconstructions, pixels
@@ -92,7 +92,7 @@ def invert_features(
     total = len(layers) * steps * levels
     images, distances, starts = [], [], []
     for i, layer in enumerate(layers):
-        objective = style.Objective(model, [layer], preprocess)
+        objective = style.StyleLoss(model, [layer], preprocess)
         weights = (np.ones(1, np.float32), np.zeros(1, np.float32), float(tv_weight))
         start = _start(shape, seed)
         full = objective.targets(io.resize(photo, shape), io.resize(photo, shape))
@@ -135,7 +135,7 @@ def synthesize_texture(
     model = model if model is not None else models.load_model("vgg16", "auto")
     source = _single(texture)
     shape = (int(shape[0]), int(shape[1]))
-    objective = style.Objective(model, layers, preprocess)
+    objective = style.StyleLoss(model, layers, preprocess)
     n = len(layers)
     weights = (np.zeros(n, np.float32), np.full(n, 1.0 / n, np.float32), float(tv_weight))
 

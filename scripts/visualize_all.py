@@ -47,7 +47,8 @@ flags.DEFINE_list("only", list(PARTS), f"Parts to make, of {', '.join(PARTS)}.")
 flags.DEFINE_boolean("overwrite", False, "Redo pictures that already exist.")
 flags.DEFINE_string("tensorboard", None, "Also write the filter grids and activations as TensorBoard summaries here.")
 
-# The classic recipe's README (Chollet 2016) compared methods on one early and one late layer.
+# The other methods are drawn beside the default on one early and one late layer, the classic recipe's
+# (Chollet 2016) among them.
 COMPARE_LAYERS = ("block3_conv1", "block5_conv3")
 COMPARE_METHODS = ("classic", "maco")  # drawn beside the default on COMPARE_LAYERS
 # Layers shown for the other networks when ImageNet weights are available.

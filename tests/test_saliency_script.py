@@ -1,4 +1,4 @@
-"""scripts/saliency_maps.py and kerasviz.apps.saliency: the command-line contract of DESIGN.md."""
+"""scripts/saliency_maps.py and kerasviz.apps.saliency: outputs per image at its size; bad input: one line."""
 
 import json
 import os

@@ -44,7 +44,7 @@ FILE_MODEL_SIZE = 224  # longer side a model file without a classifier sees, unl
 README_PHOTOS = ("chelsea", "coffee", "astronaut")
 README_METHODS = METHODS
 README_SIZE = 224
-# Fewer samples, steps and occlusion patches than the defaults: all pictures take ~1 min on 2 idle cores.
+# Fewer samples, steps and occlusion patches than the defaults, so the README's pictures are quick to remake.
 README_OPTIONS = {"samples": 16, "steps": 16, "patch": 40, "stride": 32}
 README_REGIONS = 5  # regions in the README's cartoons: a few big parts of a photo
 

@@ -17,7 +17,7 @@ from kerasviz.errors import KerasvizError
 # The layer study: rows are content layers, columns style layer sets (single blocks, then Gatys' five).
 STUDY_CONTENT_LAYERS = tuple(f"block{b}_conv2" for b in range(1, 6))
 STUDY_STYLE_SETS = {f"block{b}": (f"block{b}_conv1",) for b in range(1, 6)} | {"gatys": style_lib.STYLE_LAYERS}
-STUDY_SIZE = 96  # longer side of each cell, pixels; with STUDY_STEPS, 30 cells fit a 2-core CPU budget
+STUDY_SIZE = 96  # longer side of each cell, pixels; small, with STUDY_STEPS, as the study solves 30 cells
 STUDY_STEPS = 15
 # The defaults before distance normalisation and block4_conv2 content, kept for the README's before/after
 # picture and benchmarks/style_pairs.py: keras-io's content layer and each loss over its target's size.
