@@ -80,10 +80,18 @@ def weights() -> str | None:
     return None if value.lower() == "none" else value
 
 
-def define_overwrite_flag(*, many: bool = False) -> None:
-    """Defines --overwrite: redo outputs that a finished earlier run left (they are skipped otherwise)."""
-    flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist." if many
+def define_output_flags(default: str | None = None, *, folder: bool = False, what: str | None = None) -> None:
+    """Defines --out (a folder, or FILE.png with FILE.json beside it; required without a default) and
+    --overwrite (outputs a finished earlier run left are skipped without it). `what`: --out's own help."""
+    what = what or ("Output folder." if folder else "Output PNG file; FILE.json is written beside it.")
+    flags.DEFINE_string("out", default, what, required=default is None)
+    flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist." if folder
                          else "Redo the output if it already exists.")
+
+
+def define_seed_flag(of: str) -> None:
+    """Defines --seed (default 0), the seed of `of` (e.g. "the starting noise"): the same seed, the same output."""
+    flags.DEFINE_integer("seed", 0, f"Random seed of {of}; the same seed gives the same output.")
 
 
 def report(facts: dict, details: str) -> None:

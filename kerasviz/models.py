@@ -218,10 +218,7 @@ def image_input_shape(model: keras.Model) -> tuple:
 
     Raises KerasvizError for a model with several inputs, an unbuilt model, or a non-image input.
     """
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
+    inputs = _defined_inputs(model)
     if not inputs:
         raise KerasvizError(
             f"model {model.name!r} has no defined input (a Sequential model never called, or a subclassed "
@@ -240,6 +237,14 @@ def image_input_shape(model: keras.Model) -> tuple:
             f"model {model.name!r} takes input of shape {shape}; kerasviz needs images (N, H, W, C) with a known C"
         )
     return shape
+
+
+def _defined_inputs(model: keras.Model) -> list:
+    """The model's input tensors; [] where it has none defined (a Sequential never called, a subclassed model)."""
+    try:
+        return list(model.inputs or [])
+    except (AttributeError, ValueError):
+        return []
 
 
 def fixed_input_size(model: keras.Model) -> tuple[int, int] | None:

@@ -26,8 +26,7 @@ flags.DEFINE_integer("size", exemplars.SIZE, "Longer image side the network sees
 flags.DEFINE_integer("batch_size", exemplars.BATCH_SIZE, "Images per forward pass.", lower_bound=1)
 flags.DEFINE_boolean("synthetic", True, "Show each filter's synthetic picture (gradient ascent) beside its patches.")
 flags.DEFINE_integer("steps", None, "Steps of the synthetic pictures (default: the method's).", lower_bound=1)
-flags.DEFINE_string("out", "out", "Output folder.")
-_cli.define_overwrite_flag(many=True)
+_cli.define_output_flags("out", folder=True)
 
 
 def main(argv):

@@ -12,14 +12,13 @@ from kerasviz.apps import dream as dream_app
 FLAGS = flags.FLAGS
 flags.DEFINE_string("image", None, "Image file to dream on, at its own size (any size: tiles bound the memory).",
                     required=True)
-flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+_cli.define_output_flags()
 _cli.define_model_flags(None, "default: inceptionv3 with ImageNet weights, else vgg16 with offline weights")
 flags.DEFINE_string("layers", None, "NAME:WEIGHT,... (default: the model's, e.g. mixed3:1,mixed5:1.5).")
 flags.DEFINE_integer("octaves", dream.OCTAVES, "Number of scales.", lower_bound=1)
 flags.DEFINE_integer("steps", dream.STEPS, "Gradient-ascent steps per octave.", lower_bound=0)
 flags.DEFINE_integer("tile_size", dream.TILE_SIZE, "Largest tile side for one gradient, pixels.", lower_bound=32)
-flags.DEFINE_integer("seed", 0, "Random seed of the tile rolls.")
-_cli.define_overwrite_flag()
+_cli.define_seed_flag("the tile rolls")
 
 
 def main(argv):

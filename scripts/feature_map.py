@@ -21,9 +21,8 @@ flags.DEFINE_integer("k", feature_map.K, "Nearest neighbours per image.", lower_
 flags.DEFINE_integer("queries", feature_map.QUERIES, "Query images shown with their neighbours.", lower_bound=1)
 flags.DEFINE_integer("size", 224, "Longer image side the network sees, pixels.", lower_bound=8)
 flags.DEFINE_integer("batch_size", 16, "Images per forward pass.", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Random seed of t-SNE.")
-flags.DEFINE_string("out", "out/feature_map.png", "Output PNG file; FILE.json is written beside it.")
-_cli.define_overwrite_flag()
+_cli.define_seed_flag("t-SNE")
+_cli.define_output_flags("out/feature_map.png")
 
 
 def main(argv):

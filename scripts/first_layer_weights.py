@@ -16,8 +16,7 @@ FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")
 flags.DEFINE_string("layer", None, "A convolution taking 1 or 3 channels (default: the first).")
 flags.DEFINE_integer("zoom", None, "Pixels per weight (default: about 48 pixels per kernel).", lower_bound=1)
-flags.DEFINE_string("out", "out/first_layer.png", "Output PNG file; FILE.json is written beside it.")
-_cli.define_overwrite_flag()
+_cli.define_output_flags("out/first_layer.png")
 
 
 def main(argv):

@@ -15,14 +15,13 @@ from kerasviz.apps import classes as app
 FLAGS = flags.FLAGS
 flags.DEFINE_string("image", None, "The image to change.", required=True)
 flags.DEFINE_integer("target_class", None, "The class the classifier should answer.", required=True, lower_bound=0)
-flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+_cli.define_output_flags()
 _cli.define_model_flags("vgg16", "an ImageNet head for the names", weights_help=_cli.CLASSIFIER_WEIGHTS_HELP)
 flags.DEFINE_enum("method", adversarial.DEFAULT_METHOD, list(adversarial.METHODS),
                   "fgsm: one signed-gradient step, the smallest epsilon that flips; iterative: projected small steps.")
 flags.DEFINE_integer("epsilon", adversarial.EPSILON, "L-inf budget of the change, 0-255 levels.", lower_bound=1)
 flags.DEFINE_integer("size", None, "Longer side the classifier sees, when it takes any size (default 224).",
                      lower_bound=8)
-_cli.define_overwrite_flag()
 
 
 def main(argv):

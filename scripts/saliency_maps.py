@@ -25,8 +25,7 @@ flags.DEFINE_enum("segment_method", DEFAULT_FEATURE_METHOD, list(SEGMENT_METHODS
                   "Mask method: geodesic, contrast, spectral use the network's features; grabcut, threshold the map.")
 flags.DEFINE_integer("regions", None, "Also write STEM_regions.png and STEM_cartoon.png with this many regions.",
                      lower_bound=2, upper_bound=MAX_REGIONS)
-flags.DEFINE_string("out", "out", "Output folder.")
-_cli.define_overwrite_flag(many=True)
+_cli.define_output_flags("out", folder=True)
 flags.DEFINE_integer("size", None, "Longer image side the model sees without a classifier (default: its own).")
 flags.DEFINE_integer("samples", SMOOTHGRAD_SAMPLES, "SmoothGrad samples.", lower_bound=1)
 flags.DEFINE_integer("steps", IG_STEPS, "Integrated-gradients steps.", lower_bound=1)

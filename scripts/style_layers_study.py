@@ -15,11 +15,10 @@ FLAGS = flags.FLAGS
 CAP = f"read at most {io.MAX_IMAGE_SIDE} px on the longer side"
 flags.DEFINE_string("content", None, f"Content image file, {CAP} (default: scikit-image's chelsea).")
 flags.DEFINE_string("style", None, f"Style image file, {CAP} (default: the procedural swirls texture).")
-flags.DEFINE_string("out", "out/style_layers_study.png", "Output grid PNG; .json and .md are written beside it.")
+_cli.define_output_flags("out/style_layers_study.png", what="Output grid PNG; .json and .md are written beside it.")
 _cli.define_model_flags("vgg16")
 flags.DEFINE_integer("size", style_app.STUDY_SIZE, "Longer side of each cell, pixels.", lower_bound=16)
 flags.DEFINE_integer("steps", style_app.STUDY_STEPS, "L-BFGS iterations per cell.", lower_bound=1)
-_cli.define_overwrite_flag()
 
 
 def main(argv):

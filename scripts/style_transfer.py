@@ -13,7 +13,7 @@ FLAGS = flags.FLAGS
 CAP = f"read at most {io.MAX_IMAGE_SIDE} px on the longer side"
 flags.DEFINE_string("content", None, f"Content image file ({CAP}).", required=True)
 flags.DEFINE_string("style", None, f"Style image file ({CAP}).", required=True)
-flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+_cli.define_output_flags()
 _cli.define_model_flags("vgg16")
 flags.DEFINE_list("content_layers", None, f"Content layers, joined by commas (default: {','.join(style.CONTENT_LAYERS)}"
                   " on VGG; otherwise the second convolution of the resolution stage before the last).")
@@ -28,7 +28,6 @@ flags.DEFINE_float("style_weight", style.STYLE_WEIGHT, "Weight of the style term
 flags.DEFINE_enum("normalization", style.DEFAULT_NORMALIZATION, list(style.NORMALIZATIONS),
                   "distance: each term is 1 at the other image; target: over its target's size (the earlier default).")
 flags.DEFINE_boolean("preserve_color", False, "Keep the content's colours: transfer luminance only.")
-_cli.define_overwrite_flag()
 
 
 def main(argv):

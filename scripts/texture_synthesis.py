@@ -17,13 +17,12 @@ flags.DEFINE_list("layers", None, "Layers whose Gram matrices to match, joined b
                   f"{','.join(lib.TEXTURE_LAYERS)} where the model has them, else the first convolution of "
                   "each stage).")
 flags.DEFINE_string("size", "256,256", "Output size H,W in pixels (independent of the source's size).")
-flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+_cli.define_output_flags()
 _cli.define_model_flags("vgg16")
 flags.DEFINE_integer("steps", lib.TEXTURE_STEPS, "L-BFGS iterations per level (half size, then full).",
                      lower_bound=1)
 flags.DEFINE_integer("max_source", 512, "Shrink a larger source to this longer side first, pixels.", lower_bound=16)
-flags.DEFINE_integer("seed", 0, "Seed of the starting noise.")
-_cli.define_overwrite_flag()
+_cli.define_seed_flag("the starting noise")
 
 
 def main(argv):

@@ -37,14 +37,13 @@ from kerasviz.apps import filters as filters_app
 FLAGS = flags.FLAGS
 PARTS = ("filters", "compare", "other_models", "saliency", "style", "dream", "inversion", "texture", "classes",
          "exemplars", "feature_map", "first_layer")
-flags.DEFINE_string("out", "examples", "Output folder (examples/ holds the README's pictures; pictures already "
-                    "there are kept, so name a new folder to watch them all being made).")
+_cli.define_output_flags("examples", folder=True, what="Output folder (examples/ holds the README's pictures; "
+                         "pictures already there are kept, so name a new folder to watch them all being made).")
 flags.DEFINE_string("weights", "auto", "Weights for every model: auto, imagenet or offline (VGG16 only).")
 flags.DEFINE_integer("filters_per_layer", 16, "Filters shown per layer (the first N).", lower_bound=1)
 flags.DEFINE_integer("size", 128, "Filter picture side in pixels.", lower_bound=16)
 flags.DEFINE_integer("steps", None, "Optimisation steps per filter (default: the method's).", lower_bound=1)
 flags.DEFINE_list("only", list(PARTS), f"Parts to make, of {', '.join(PARTS)}.")
-flags.DEFINE_boolean("overwrite", False, "Redo pictures that already exist.")
 flags.DEFINE_string("tensorboard", None, "Also write the filter grids and activations as TensorBoard summaries here.")
 
 # The other methods are drawn beside the default on one early and one late layer, the classic recipe's

@@ -15,13 +15,12 @@ from kerasviz.apps import classes as app
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("classes", None, "Class indices, joined by commas.", required=True)
-flags.DEFINE_string("out", None, "Output folder.", required=True)
+_cli.define_output_flags(folder=True)
 _cli.define_model_flags("vgg16", "an ImageNet head for the names", weights_help=_cli.CLASSIFIER_WEIGHTS_HELP)
 flags.DEFINE_integer("size", None, "Picture side in pixels (default: the model's input size, else 128).",
                      lower_bound=8)
 flags.DEFINE_integer("steps", None, "Optimisation steps (default: the filter pictures' method's).", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Seed.")
-_cli.define_overwrite_flag()
+_cli.define_seed_flag("the starting images")
 
 
 def main(argv):

@@ -19,11 +19,10 @@ flags.DEFINE_integer("steps", None, "Optimisation steps (default: the method's).
 flags.DEFINE_enum("method", render.DEFAULT_METHOD, list(render.METHODS),
                   "fft (default), maco (phase only, natural magnitude), fft_progressive (half size first) "
                   "or classic (pixel space, Chollet 2016).")
-flags.DEFINE_integer("seed", 0, "Random seed; the same seed gives the same pictures.")
+_cli.define_seed_flag("the starting images")
 flags.DEFINE_enum("precision", "auto", ["auto", "float32", "bfloat16", "float16"], "Compute precision.")
-flags.DEFINE_string("out", "out", "Output folder.")
+_cli.define_output_flags("out", folder=True)
 flags.DEFINE_boolean("tiles", False, "Also write DIR/MODEL_LAYER/NNNN.png, one image per filter.")
-_cli.define_overwrite_flag(many=True)
 flags.DEFINE_string("tensorboard", None, "Also write the grid and activations as TensorBoard summaries here.")
 
 

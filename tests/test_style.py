@@ -6,24 +6,14 @@ import pytest
 
 from kerasviz import style
 from kerasviz.errors import KerasvizError
+from tests.helpers import relu_convs, to_unit
 
 LAYERS = ("c1", "c2", "c3")
 
 
-def to_unit(x):
-    return x / 127.5 - 1.0
-
-
 def tiny_model(seed: int = 0) -> keras.Model:
-    """Three ReLU conv layers with pooling, random weights, any input size."""
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((None, None, 3))
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
-    x = keras.layers.MaxPooling2D(name="p1")(x)
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c2")(x)
-    x = keras.layers.MaxPooling2D(name="p2")(x)
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c3")(x)
-    return keras.Model(inputs, x)
+    """Three ReLU conv layers (8, 16, 16 filters) with pooling, random weights, any input size."""
+    return relu_convs(seed, widths=(8, 16, 16), pool_after=(1, 2))
 
 
 def pair(size: int = 32):

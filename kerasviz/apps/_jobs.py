@@ -42,6 +42,17 @@ def kept(png: str, sidecar: str, *more: str, overwrite: bool = False, same: dict
     return {**facts, "png": png, "skipped": True}
 
 
+def start(out: str, *, overwrite: bool = False, also: tuple[str, ...] = ()) -> tuple[str, str, dict | None]:
+    """(FILE.png, FILE.json, the earlier run's facts or None: see `kept`) for the output `out`; `also`:
+    other endings of FILE that a finished run leaves (".md"). With work to do, a folder that cannot be
+    written is a clear error before it starts."""
+    png, sidecar = paths(out)
+    earlier = kept(png, sidecar, *(png[:-4] + ending for ending in also), overwrite=overwrite)
+    if earlier is None:
+        check_folder_of(png)
+    return png, sidecar, earlier
+
+
 def finish(png: str, sidecar: str, facts: dict) -> dict:
     """Writes the JSON sidecar (last: it marks the outputs finished) and returns the job's result."""
     io.write_json(sidecar, facts)

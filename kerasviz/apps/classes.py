@@ -57,9 +57,7 @@ def run_classes(
     classes: Sequence[int],
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | Callable | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | Callable | None = None,
     class_names: Sequence[str] | Mapping[int, str] | None = None,
     size: int | None = None,
     steps: int | None = None,
@@ -114,9 +112,7 @@ def run_fooling(
     target_class: int,
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | Callable | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | Callable | None = None,
     class_names: Sequence[str] | Mapping[int, str] | None = None,
     method: str = adversarial.DEFAULT_METHOD,
     epsilon: int = adversarial.EPSILON,
@@ -132,11 +128,9 @@ def run_fooling(
     (default 224) for a classifier that takes any size. `progress` is accepted for the jobs' one shape;
     a fooling image takes seconds and reports none.
     """
-    png, sidecar = _jobs.paths(out)
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
-    _jobs.check_folder_of(png)
     picture = _jobs.image(image)
     net, fn, description = _classifier(model, weights, preprocess)
     classes_lib.check_classes(net, [target_class])

@@ -19,9 +19,7 @@ def run(
     image: str | np.ndarray,
     out: str,
     *,
-    model: str | keras.Model | None = None,
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model | None = None, weights: str | None = "auto", preprocess: str | None = None,
     layers: Mapping[str, float] | None = None,
     octaves: int = dream_lib.OCTAVES,
     steps: int = dream_lib.STEPS,
@@ -37,11 +35,9 @@ def run(
     An image file is dreamt on at its own size (tiles bound the network's memory), unless `max_side`
     caps its longer side.
     """
-    png, sidecar = _jobs.paths(out)
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
-    _jobs.check_folder_of(png)
     picture = _jobs.image(image, max_side=max_side)
     net = dream_lib.default_model() if model is None else _jobs.network(model, weights, preprocess)
     chosen = dict(layers) if layers else dream_lib.default_layers(net)

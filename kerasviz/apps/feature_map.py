@@ -29,9 +29,7 @@ def run(
     images: imagesets.Images,
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     layer: str | None = None,
     method: str = "tsne",
     k: int = K,
@@ -47,8 +45,7 @@ def run(
     layer: default the model's last layer (its features are averaged over space). `images` are read
     once; only a thumbnail of each is kept. `progress` sees (images read, images in all or None).
     """
-    png, sidecar = _jobs.paths(out)
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
     if method not in embedding.MAP_METHODS:
@@ -56,7 +53,6 @@ def run(
     for name, value in (("k", k), ("queries", queries)):
         if value < 1:
             raise KerasvizError(f"{name} must be at least 1; got {value}")
-    _jobs.check_folder_of(png)
     model = _jobs.network(model, weights, preprocess)
     layer = layer or model.layers[-1].name
     models.get_layer(model, layer)  # an unknown layer fails before any image is read

@@ -15,9 +15,7 @@ README_NAME = "first_layer_vgg16.png"
 def run(
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     layer: str | None = None,
     zoom: int | None = None,
     overwrite: bool = False,
@@ -27,11 +25,9 @@ def run(
     returns the facts (see kerasviz.apps). `progress` is accepted for the jobs' one shape; this job is
     quick and reports none.
     """
-    png, sidecar = _jobs.paths(out)
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
-    _jobs.check_folder_of(png)
     model = _jobs.network(model, weights, preprocess)
     name = layer or kernels.first_conv(model)
     pictures, scales = kernels.kernel_pictures(model, name, zoom=zoom)

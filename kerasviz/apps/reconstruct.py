@@ -44,9 +44,7 @@ def run_inversion(
     layers: Sequence[str] | None,
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     size: int = lib.INVERT_SIZE,
     steps: int = lib.INVERT_STEPS,
     tv_weight: float = lib.INVERT_TV_WEIGHT,
@@ -57,11 +55,9 @@ def run_inversion(
     """Writes `out` (PNG: the photo, then one labelled reconstruction per layer) and `out` with .json;
     returns the facts (see kerasviz.apps). `layers` None: inversion_layers(model).
     """
-    png, sidecar = _jobs.paths(out)
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
-    _jobs.check_folder_of(png)
     photo = _jobs.image(image)
     net = _jobs.network(model, weights, preprocess)
     layers = layers or inversion_layers(net)
@@ -97,9 +93,7 @@ def run_texture(
     *,
     layers: Sequence[str] | None = None,
     size: tuple[int, int] = (256, 256),
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     steps: int = lib.TEXTURE_STEPS,
     max_source: int = 512,
     seed: int = 0,
@@ -112,11 +106,9 @@ def run_texture(
     A source larger than `max_source` pixels on its longer side is first shrunk to it (its patterns too).
     `layers` None: texture_layers(model).
     """
-    png, sidecar = _jobs.paths(out)
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
-    _jobs.check_folder_of(png)
     source = _jobs.image(style)
     if max(source.shape[:2]) > max_source:
         source = _jobs.fit(source, max_source)

@@ -29,9 +29,7 @@ def run(
     style: str | np.ndarray,
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     content_layers: Sequence[str] | None = None,
     style_layers: Sequence[str] | None = None,
     size: int = style_lib.DEFAULT_SIZE,
@@ -48,11 +46,9 @@ def run(
     Images: paths or arrays. Layers default to style_lib.default_layers(model). `preserve_color`
     keeps the content's colours (luminance-only transfer; see style.transfer).
     """
-    png, sidecar = _jobs.paths(out)
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
-    _jobs.check_folder_of(png)
     content_img, style_img = _jobs.image(content), _jobs.image(style)
     net = _jobs.network(model, weights, preprocess)
     if content_layers is None or style_layers is None:
@@ -93,9 +89,7 @@ def study(
     style: str | np.ndarray,
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     size: int = STUDY_SIZE,
     steps: int = STUDY_STEPS,
     overwrite: bool = False,
@@ -104,12 +98,10 @@ def study(
     """The layer study: writes the grid `out` (PNG), `out`.json and `out`.md (the loss table); returns
     the facts (see kerasviz.apps). The model's layers are chosen by study_layers.
     """
-    png, sidecar = _jobs.paths(out)
-    table_path = os.path.splitext(png)[0] + ".md"
-    earlier = _jobs.kept(png, sidecar, table_path, overwrite=overwrite)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite, also=(".md",))
     if earlier:
         return earlier
-    _jobs.check_folder_of(png)
+    table_path = png[:-4] + ".md"
     content_img, style_img = _jobs.image(content), _jobs.image(style)
     net = _jobs.network(model, weights, preprocess)
     content_layers, style_sets = study_layers(net)
@@ -200,9 +192,7 @@ def before_after(
     pairs: dict[str, tuple[np.ndarray, np.ndarray]],
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     size: int = 160,
     steps: int = 30,
     overwrite: bool = False,
@@ -211,11 +201,9 @@ def before_after(
     """A grid, one row per (content, style) pair: photo | style | BEFORE | defaults | defaults with
     preserve_color, each `size` x `size` (results centre-cropped); `out`.json has the settings and seconds.
     Returns the facts (see kerasviz.apps)."""
-    png, sidecar = _jobs.paths(out)
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
-    _jobs.check_folder_of(png)
     net = _jobs.network(model, weights, preprocess)
     settings = {"before": BEFORE, "after": {}, "after_preserve_color": {"preserve_color": True}}
     tiles, seconds = [], {}
