@@ -133,24 +133,29 @@ class ProgressBar:
 
     def __init__(self, label: str, unit: str = "step"):
         self.label, self.unit = label, unit
-        self.done, self.total = 0.0, None
+        self.done, self.total = 0, None
         self._start = time.perf_counter()
-        self._bar = tqdm(desc=label, unit=unit, disable=None, file=sys.stderr, dynamic_ncols=True, leave=True)
+        self._bar: tqdm | None = None  # opened at the first report, when the total is known
 
-    def __call__(self, done: float, total: float | None = None) -> None:
-        if total != self.total:
-            self.total = self._bar.total = total
-            self._bar.refresh()
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if self._bar is None:
+            self._bar = tqdm(desc=self.label, total=total, unit=self.unit, disable=None, file=sys.stderr,
+                             dynamic_ncols=True)
+        elif total != self.total:
+            self._bar.total = total
+        self.total = total
         self._bar.update(done - self.done)
         self.done = done
 
     def close(self) -> None:
-        if self._bar.disable and self.done:
-            of = f"/{self.total:g}" if self.total else ""
+        if self._bar is None:
+            return
+        if self._bar.disable:
+            of = f"/{self.total}" if self.total else ""
             seconds = time.perf_counter() - self._start
-            print(f"  {self.label}: {self.done:g}{of} {self.unit}s in {seconds:.0f} s", file=sys.stderr, flush=True)
+            print(f"  {self.label}: {self.done}{of} {self.unit}s in {seconds:.0f} s", file=sys.stderr, flush=True)
         self._bar.close()
-        self.done = 0.0  # closed: a second close says nothing
+        self._bar, self.done = None, 0  # closed: a second close says nothing
 
     def __enter__(self) -> ProgressBar:
         return self
