@@ -64,3 +64,45 @@ def test_ends_with_the_gallery_path_and_the_time_taken(tmp_path):
     assert os.path.isabs(gallery) and gallery == str(out / "index.html") and os.path.isfile(gallery)
     assert lines[-1] == "CALLS " + json.dumps({"first_layer": {"weights": "offline", "overwrite": False}})
     assert lines[-2].startswith("gallery: ") and lines[-3].startswith("done in ") and " s (first_layer " in lines[-3]
+
+
+def test_readme_parts_call_their_jobs_as_the_jobs_are_defined(tmp_path, monkeypatch):
+    """Each part's readme_examples, with its jobs replaced by stubs that bind the real signature: no
+    rendering, but a job called with an argument it does not take fails here."""
+    import inspect
+
+    from kerasviz import models
+    from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, reconstruct, style
+
+    called = []
+
+    def stub(module, name):
+        signature = inspect.signature(getattr(module, name))
+
+        def job(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs).arguments
+            if bound.get("progress") is not None:
+                bound["progress"](1, 2)
+            called.append(name)
+            return {"png": os.path.join(str(tmp_path), f"{name}.png")}
+
+        monkeypatch.setattr(module, name, job)
+
+    jobs = [(dream, "run"), (style, "run"), (style, "study"), (style, "before_after"), (reconstruct, "run_inversion"),
+            (reconstruct, "run_texture"), (exemplars, "run"), (feature_map, "run"), (first_layer, "run"),
+            (classes, "run_classes"), (classes, "run_fooling")]
+    for module, name in jobs:
+        stub(module, name)
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: None)
+    monkeypatch.setattr(classes, "skimage_classifier", lambda backbone: None)
+    monkeypatch.setattr(models, "preprocess_fn", lambda *args: None)
+    labels = []
+    bars = lambda label: labels.append(label) or (lambda done, total: None)  # noqa: E731
+    for part in (dream.readme_examples, style.readme_examples, reconstruct.readme_examples_inversion,
+                 reconstruct.readme_examples_texture, exemplars.readme_examples, feature_map.readme_examples,
+                 first_layer.readme_examples, classes.readme_examples):
+        written = part(str(tmp_path), weights="offline", overwrite=False, bars=bars)
+        assert written and all(isinstance(path, str) for path in written)
+    assert sorted(set(called)) == sorted(["run", "study", "before_after", "run_inversion", "run_texture",
+                                          "run_classes", "run_fooling"])
+    assert "style layer study" in labels and "feature inversion" in labels  # the long steps get their own bar
