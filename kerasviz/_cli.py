@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 
 from absl import app, flags
@@ -126,15 +125,14 @@ def parse_indices(spec: str, count: int, *, what: str = "filter") -> list[int]:
 class ProgressBar:
     """A progress(done, total) callback drawing a tqdm bar (rate and time left) on stderr.
 
-    When stderr is not a terminal (a log file, a pipe, CI) the bar stays silent and `close` prints one
-    plain line instead. `total` may be None where it is not known (a count and a rate, no ETA).
-    Use it as a context manager, or call `close`, so an early stop still ends the line.
+    Silent when stderr is not a terminal (a log file, a pipe, CI): the scripts' own last line says what
+    was written and how long it took. `total` may be None where it is not known (a count and a rate).
+    Use it as a context manager, or call `close`, so an early stop still ends the bar's line.
     """
 
     def __init__(self, label: str, unit: str = "step"):
         self.label, self.unit = label, unit
         self.done, self.total = 0, None
-        self._start = time.perf_counter()
         self._bar: tqdm | None = None  # opened at the first report, when the total is known
 
     def __call__(self, done: int, total: int | None = None) -> None:
@@ -148,14 +146,9 @@ class ProgressBar:
         self.done = done
 
     def close(self) -> None:
-        if self._bar is None:
-            return
-        if self._bar.disable:
-            of = f"/{self.total}" if self.total else ""
-            seconds = time.perf_counter() - self._start
-            print(f"  {self.label}: {self.done}{of} {self.unit}s in {seconds:.0f} s", file=sys.stderr, flush=True)
-        self._bar.close()
-        self._bar, self.done = None, 0  # closed: a second close says nothing
+        if self._bar is not None:
+            self._bar.close()
+        self._bar, self.done = None, 0
 
     def __enter__(self) -> ProgressBar:
         return self
