@@ -55,9 +55,9 @@ def main(argv):
             io.write_png(source, np.clip(np.round(image), 0, 255).astype(np.uint8))
             before = peak_rss_gb()
             start = time.perf_counter()
-            out = dream_app.run(source, os.path.join(folder, "dream.png"), model="vgg16", weights=FLAGS.weights,
-                                layers=layers, octaves=FLAGS.octaves, steps=FLAGS.steps, tile_size=FLAGS.tile_size)
-            result = io.load_image(out, max_side=None)
+            facts = dream_app.run(source, os.path.join(folder, "dream.png"), model="vgg16", weights=FLAGS.weights,
+                                  layers=layers, octaves=FLAGS.octaves, steps=FLAGS.steps, tile_size=FLAGS.tile_size)
+            result = io.load_image(facts["png"], max_side=None)
     else:
         result = dream.deep_dream(image, model=model, layers=layers, octaves=FLAGS.octaves, steps=FLAGS.steps,
                                   tile_size=FLAGS.tile_size,

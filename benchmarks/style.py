@@ -120,7 +120,7 @@ def run_recipe(recipe: Recipe, base, style_reference, steps: int) -> list[tuple[
 
 
 def kerasviz_weights(recipe: Recipe, base, style_reference, content: np.ndarray) -> dict:
-    """Weights that make kerasviz's relative loss equal the recipe's (see style.Objective)."""
+    """Weights that make kerasviz's relative loss equal the recipe's (see style.StyleLoss)."""
     features = recipe.extract(tf.concat([base, style_reference], axis=0))
     content_norm = float(tf.reduce_sum(tf.square(features[CONTENT_LAYER][0])))  # sum P^2
     size = recipe.rows * recipe.cols

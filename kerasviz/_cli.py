@@ -1,12 +1,12 @@
-"""What every kerasviz script shares: one-line errors with exit status 2, index lists, progress."""
+"""What every kerasviz script shares: one-line errors with exit status 2, common flags, index lists, progress bars."""
 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 
 from absl import app, flags
+from tqdm import tqdm
 
 from kerasviz import models
 from kerasviz.errors import KerasvizError
@@ -44,8 +44,14 @@ def run(main: Callable[[list[str]], None]) -> None:
     app.run(guarded, flags_parser=_parse_flags)
 
 
-def define_model_flags(default: str | None = "vgg16", what: str | None = None) -> None:
-    """Defines --model (a name in models.MODELS or the path of a saved .keras/.h5 model) and --preprocess.
+WEIGHTS_HELP = "auto, imagenet, offline (VGG16 only), a weights file, or none."
+CLASSIFIER_WEIGHTS_HELP = "auto or imagenet (the offline backbone has no classifier), a weights file, or none."
+
+
+def define_model_flags(default: str | None = "vgg16", what: str | None = None, *,
+                       weights_help: str = WEIGHTS_HELP) -> None:
+    """Defines --model (a name in models.MODELS or the path of a saved .keras/.h5 model), --preprocess and
+    --weights (read it with `weights()`).
 
     `what` replaces the default's description in --model's help (e.g. for a default of None).
     """
@@ -64,6 +70,32 @@ def define_model_flags(default: str | None = "vgg16", what: str | None = None) -
         "model", lambda value: value is None or models.is_model_file(value) or value.lower() in models.MODELS,
         message=f"--model must be one of {names} or the path of a .keras or .h5 file",
     )
+    flags.DEFINE_string("weights", "auto", weights_help)
+
+
+def weights() -> str | None:
+    """--weights as load_model takes it: None (random weights) for 'none'."""
+    value = flags.FLAGS.weights
+    return None if value.lower() == "none" else value
+
+
+def define_output_flags(default: str | None = None, *, folder: bool = False, what: str | None = None) -> None:
+    """Defines --out (a folder, or FILE.png with FILE.json beside it; required without a default) and
+    --overwrite (outputs a finished earlier run left are skipped without it). `what`: --out's own help."""
+    what = what or ("Output folder." if folder else "Output PNG file; FILE.json is written beside it.")
+    flags.DEFINE_string("out", default, what, required=default is None)
+    flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist." if folder
+                         else "Redo the output if it already exists.")
+
+
+def define_seed_flag(of: str) -> None:
+    """Defines --seed (default 0), the seed of `of` (e.g. "the starting noise"): the same seed, the same output."""
+    flags.DEFINE_integer("seed", 0, f"Random seed of {of}; the same seed gives the same output.")
+
+
+def report(facts: dict, details: str) -> None:
+    """The last line of a script on stdout: 'wrote PNG (details)', or 'kept PNG (...)' for an earlier run's."""
+    print(f"{'kept' if facts.get('skipped') else 'wrote'} {facts['png']} ({details})")
 
 
 def parse_indices(spec: str, count: int, *, what: str = "filter") -> list[int]:
@@ -90,18 +122,59 @@ def parse_indices(spec: str, count: int, *, what: str = "filter") -> list[int]:
     return sorted(indices)
 
 
-class Progress:
-    """A progress(done, total) callback printing 'label: P% (elapsed, ~left)' on stderr every few seconds."""
+class ProgressBar:
+    """A progress(done, total) callback drawing a tqdm bar (rate and time left) on stderr.
 
-    def __init__(self, label: str, every: float = 5.0):
-        self.label, self.every = label, every
-        self.start = self.last = time.perf_counter()
+    Silent when stderr is not a terminal (a log file, a pipe, CI): the scripts' own last line says what
+    was written and how long it took. `total` may be None where it is not known (a count and a rate).
+    Use it as a context manager, or call `close`, so an early stop still ends the bar's line.
+    """
 
-    def __call__(self, done: float, total: float) -> None:
-        now = time.perf_counter()
-        if done < total and now - self.last < self.every:
-            return
-        self.last = now
-        elapsed = now - self.start
-        left = f", ~{elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
-        print(f"  {self.label}: {100 * done / total:.0f}% ({elapsed:.0f} s{left})", file=sys.stderr, flush=True)
+    def __init__(self, label: str, unit: str = "step"):
+        self.label, self.unit = label, unit
+        self.done, self.total = 0, None
+        self._bar: tqdm | None = None  # opened at the first report, when the total is known
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if self._bar is None:
+            self._bar = tqdm(desc=self.label, total=total, unit=self.unit, disable=None, file=sys.stderr,
+                             dynamic_ncols=True)
+        elif total != self.total:
+            self._bar.total = total
+        self.total = total
+        self._bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar, self.done = None, 0
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ProgressBars:
+    """A factory of ProgressBar for jobs with several long steps: bars(label) closes the last bar, opens one."""
+
+    def __init__(self):
+        self._bar: ProgressBar | None = None
+
+    def __call__(self, label: str) -> ProgressBar:
+        self.close()
+        self._bar = ProgressBar(label)
+        return self._bar
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -45,8 +45,8 @@ def default_layers(model: keras.Model) -> dict[str, float]:
     if info is None or info.name not in DEFAULT_LAYERS:
         name = info.name if info else model.name
         raise KerasvizError(
-            f"no default DeepDream layers for {name}; pass layers, e.g. {{'{_last_conv(model)}': 1.0}} "
-            f"(--layers={_last_conv(model)}:1 in deep_dream.py)"
+            f"no default DeepDream layers for {name}; pass layers, e.g. {{'{models.last_conv(model)}': 1.0}} "
+            f"(--layers={models.last_conv(model)}:1 in deep_dream.py)"
         )
     return dict(DEFAULT_LAYERS[info.name])
 
@@ -167,8 +167,3 @@ def deep_dream(
             if progress is not None:
                 progress(done, octaves * steps)
     return np.clip(np.round(dream), 0, 255).astype(np.uint8)
-
-
-def _last_conv(model: keras.Model) -> str:
-    convs = models.conv_layers(model)
-    return convs[-1] if convs else model.layers[-1].name

@@ -77,7 +77,7 @@ def load_image(path: str, *, max_side: int | None = MAX_IMAGE_SIDE) -> np.ndarra
     except ValueError as err:  # a mode Pillow cannot convert to RGB
         raise KerasvizError(f"cannot read image {path!r}: unsupported picture ({err})") from None
     if max_side and max(rgb.size) > max_side:
-        height, width = _fit((rgb.height, rgb.width), max_side)
+        height, width = fit_shape((rgb.height, rgb.width), max_side)
         rgb = rgb.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return np.asarray(rgb, np.uint8).copy()
 
@@ -101,8 +101,9 @@ def _pil_to_rgb(image):
     return image.convert("RGB")
 
 
-def _fit(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
-    scale = max_side / max(shape)
+def fit_shape(shape: tuple[int, int], side: int) -> tuple[int, int]:
+    """(H, W) scaled, aspect kept, so that the longer side is `side` pixels (each at least 1)."""
+    scale = side / max(shape)
     return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
 
 

@@ -11,7 +11,7 @@ import zipfile
 import keras
 
 from kerasviz.errors import KerasvizError
-from kerasviz.models import MODEL_FILE_EXTENSIONS, MODELS, ModelInfo, _check_preprocessing
+from kerasviz.models import MODEL_FILE_EXTENSIONS, MODELS, ModelInfo, _check_preprocessing, _defined_inputs
 
 log = logging.getLogger("kerasviz")
 
@@ -40,10 +40,7 @@ def load_model_file(path: str | os.PathLike, *, preprocess: str | None = None) -
         raise KerasvizError(_load_error(path, err)) from None
     if not isinstance(model, keras.Model):
         raise KerasvizError(f"{path!r} holds a {type(model).__name__}, not a model; save a keras.Model")
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
+    inputs = _defined_inputs(model)
     if not inputs:
         raise KerasvizError(
             f"model file {path!r} has no defined input; give the model a keras.Input((H, W, 3)) before saving"

@@ -67,7 +67,7 @@ def load_model(
     include_top: bool = False,
     preprocess: str | None = None,
 ) -> keras.Model:
-    """Builds a keras.applications network with weights chosen as in DESIGN.md, or loads a model file.
+    """Builds a keras.applications network with weights chosen as in weights.py, or loads a model file.
 
     Args:
       name: "vgg16", "resnet50" or "inceptionv3" (case-insensitive), or the path of a whole saved
@@ -218,10 +218,7 @@ def image_input_shape(model: keras.Model) -> tuple:
 
     Raises KerasvizError for a model with several inputs, an unbuilt model, or a non-image input.
     """
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
+    inputs = _defined_inputs(model)
     if not inputs:
         raise KerasvizError(
             f"model {model.name!r} has no defined input (a Sequential model never called, or a subclassed "
@@ -240,6 +237,14 @@ def image_input_shape(model: keras.Model) -> tuple:
             f"model {model.name!r} takes input of shape {shape}; kerasviz needs images (N, H, W, C) with a known C"
         )
     return shape
+
+
+def _defined_inputs(model: keras.Model) -> list:
+    """The model's input tensors; [] where it has none defined (a Sequential never called, a subclassed model)."""
+    try:
+        return list(model.inputs or [])
+    except (AttributeError, ValueError):
+        return []
 
 
 def fixed_input_size(model: keras.Model) -> tuple[int, int] | None:
@@ -362,6 +367,12 @@ def conv_layers(model: keras.Model) -> list[str]:
         for path, layer in paths.items()
         if isinstance(layer, keras.layers.Conv2D)
     ]
+
+
+def last_conv(model: keras.Model) -> str:
+    """The name of the model's last 2-D convolution (see conv_layers), or of its last layer if it has none."""
+    convs = conv_layers(model)
+    return convs[-1] if convs else model.layers[-1].name
 
 
 def output_names(model: keras.Model) -> list[str]:

@@ -1,7 +1,7 @@
 """Images from feature statistics: feature inversion and texture synthesis.
 
 Both solve for the picture whose features at chosen layers match a target's, starting from noise,
-with the losses of style.Objective (relative feature distance, relative Gram distance, total
+with the losses of style.StyleLoss (relative feature distance, relative Gram distance, total
 variation) and its L-BFGS in 0-255 pixels, coarse to fine:
 - feature inversion (Mahendran & Vedaldi 2015, "Understanding Deep Image Representations by
   Inverting Them"): one layer's features of a photo, with a total-variation prior;
@@ -21,7 +21,7 @@ from kerasviz import io, models, style
 from kerasviz.errors import KerasvizError
 
 # Total variation weight of inversion, relative to the feature distance (both terms are relative,
-# see style.Objective): chosen by eye on the offline VGG16 at 192 px, block1 to block5.
+# see style.StyleLoss): chosen by eye on the offline VGG16 at 192 px, block1 to block5.
 INVERT_TV_WEIGHT = 0.02
 INVERT_STEPS = 100  # L-BFGS iterations per level
 INVERT_SIZE = 192  # longer side of the reconstructions, pixels
@@ -88,11 +88,11 @@ def invert_features(
     _check_steps(steps, levels)
     model = model if model is not None else models.load_model("vgg16", "auto")
     photo = _single(image)
-    shape = _fit(photo.shape[:2], size)
+    shape = _output_shape(photo.shape[:2], size)
     total = len(layers) * steps * levels
     images, distances, starts = [], [], []
     for i, layer in enumerate(layers):
-        objective = style.Objective(model, [layer], preprocess)
+        objective = style.StyleLoss(model, [layer], preprocess)
         weights = (np.ones(1, np.float32), np.zeros(1, np.float32), float(tv_weight))
         start = _start(shape, seed)
         full = objective.targets(io.resize(photo, shape), io.resize(photo, shape))
@@ -135,7 +135,7 @@ def synthesize_texture(
     model = model if model is not None else models.load_model("vgg16", "auto")
     source = _single(texture)
     shape = (int(shape[0]), int(shape[1]))
-    objective = style.Objective(model, layers, preprocess)
+    objective = style.StyleLoss(model, layers, preprocess)
     n = len(layers)
     weights = (np.zeros(n, np.float32), np.full(n, 1.0 / n, np.float32), float(tv_weight))
 
@@ -203,12 +203,12 @@ def _single(image) -> np.ndarray:
     return batch[0]
 
 
-def _fit(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
+def _output_shape(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
     if size is None:
         return int(shape[0]), int(shape[1])
     if size < 16:
         raise KerasvizError(f"size must be at least 16 pixels; got {size}")
-    return _scaled(shape, size / max(shape))
+    return io.fit_shape(shape, size)
 
 
 def _scaled(shape: tuple[int, int], factor: float) -> tuple[int, int]:

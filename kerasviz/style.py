@@ -22,24 +22,23 @@ from kerasviz.errors import KerasvizError
 # of the photo: benchmarks/style_pairs.py); style: conv1_1 ... conv5_1 with equal weights, Gatys et al. 2016.
 CONTENT_LAYERS = ("block4_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-# Weights of the relative terms (see Objective, normalization "distance"), one choice for every pair:
-# on five scikit-image photo + style pairs (benchmarks/style_pairs.py, offline VGG16, 128 px) style
-# weight 3 gave a median content distance of 0.50 of the style image's and Gram distances of 0.17 of
-# the photo's; 1-2 keep more photo and less style. Shared out over the style layers.
+# Weights of the relative terms (see StyleLoss, normalization "distance"), one choice for every pair,
+# chosen on five scikit-image photo + style pairs with benchmarks/style_pairs.py; a style weight of 1-2
+# keeps more photo and less style. Shared out over the style layers.
 CONTENT_WEIGHT = 1.0
 STYLE_WEIGHT = 3.0
 TV_WEIGHT = 0.01
 TV_POWER = 1.25  # keras-io neural_style_transfer.py total_variation_loss
 DEFAULT_SIZE = 384  # longer side of the result, pixels
-DEFAULT_STEPS = 100  # L-BFGS iterations (about 1.2 loss evaluations each)
+DEFAULT_STEPS = 100  # L-BFGS iterations (one or a few loss evaluations each)
 LBFGS_MEMORY = 10  # scipy's default number of correction pairs
 ADAM_LEARNING_RATE = 8.0  # pixels (0-255) per step at the start; tuned in benchmarks/style.py
 ADAM_DECAY = 0.97  # per 10 steps
-# Solve at half size first: at 128x192 (offline VGG16) L-BFGS then reached loss 39 in 28 s, against
-# 41.7 in 38 s at one level (benchmarks/style.py --levels); Adam (lr 8) was at 50 after 34 s.
+# Solve at half size first: L-BFGS then reaches a lower loss sooner than at one level, and sooner than
+# Adam (benchmarks/style.py --levels).
 DEFAULT_LEVELS = 2
 INITS = ("content", "noise", "style")
-# How each loss term is scaled (see Objective): "target" divides by the target's own mean square;
+# How each loss term is scaled (see StyleLoss): "target" divides by the target's own mean square;
 # "distance" divides by the distance at the other image, so content is 1 at the style image and
 # style is 1 at the photo, whatever the pair (benchmarks/style_pairs.py).
 NORMALIZATIONS = ("distance", "target")
@@ -121,7 +120,7 @@ def transfer(
       init: "content", "noise" or "style" (the style image resized to the content's shape).
       optimizer: "lbfgs" (scipy L-BFGS-B, bounded to 0-255) or "adam".
       levels: 1 solves at full size; 2 or more solve at half, quarter... size first and upsample.
-      normalization: "distance" (each term 1 at the other image) or "target" (see Objective).
+      normalization: "distance" (each term 1 at the other image) or "target" (see StyleLoss).
       preserve_color: transfer luminance only and keep the content's colour (Gatys et al. 2016,
         "Preserving color in neural artistic style transfer"): both images go in as grey, the style's
         luminance matched to the content's mean and spread; the result's luminance gets the content's
@@ -153,7 +152,7 @@ def transfer(
     content_w = _layer_weights(content_layers, "content")
     style_w = _layer_weights(style_layers, "style")
     with models.model_errors(model, "building the style transfer's features"):
-        objective = Objective(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
+        objective = StyleLoss(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
     content_img, style_img = _single(content, "content"), _single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
     color_img = content_img
@@ -169,7 +168,7 @@ def transfer(
     for level in range(levels - 1, -1, -1):
         level_shape = (max(1, round(shape[0] / 2**level)), max(1, round(shape[1] / 2**level)))
         c = io.resize(content_img, level_shape)
-        s = io.resize(style_img, _fit_longer(style_img.shape[:2], max(level_shape)))
+        s = io.resize(style_img, io.fit_shape(style_img.shape[:2], max(level_shape)))
         with models.model_errors(model, f"computing style targets at {level_shape[0]} x {level_shape[1]}"):
             targets = objective.targets(c, s, normalization)
         if x is None:
@@ -194,7 +193,7 @@ def transfer(
     return StyleResult(np.clip(np.round(x), 0, 255).astype(np.uint8), losses, history, evaluations)
 
 
-class Objective:
+class StyleLoss:
     """Gatys' loss over a fixed list of layers, with layer weights given as tensors.
 
     Every term is relative, so one set of weights suits any layer of any model at any image size.
@@ -433,11 +432,6 @@ def _single(image, what: str) -> np.ndarray:
     return batch[0]
 
 
-def _fit_longer(shape: tuple[int, int], side: int) -> tuple[int, int]:
-    scale = side / max(shape)
-    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
-
-
 def _output_shape(model: keras.Model, shape: tuple[int, int], size: int | None) -> tuple[int, int]:
     fixed = models.fixed_input_size(model)
     if fixed is not None:
@@ -446,7 +440,7 @@ def _output_shape(model: keras.Model, shape: tuple[int, int], size: int | None) 
         return int(shape[0]), int(shape[1])
     if size < 1:
         raise KerasvizError(f"size must be a positive number of pixels; got {size}")
-    return _fit_longer(shape, size)
+    return io.fit_shape(shape, size)
 
 
 def _initial(init: str, content: np.ndarray, style: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -484,11 +478,11 @@ def layer_study(
     if not content_layers or not style_sets:
         raise KerasvizError("layer_study needs at least one content layer and one style layer set")
     all_style = list(dict.fromkeys(n for s in style_sets.values() for n in s))
-    objective = Objective(model, list(dict.fromkeys([*content_layers, *all_style])), preprocess)
+    objective = StyleLoss(model, list(dict.fromkeys([*content_layers, *all_style])), preprocess)
     content_img, style_img = _single(content, "content"), _single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
     c = io.resize(content_img, shape)
-    s = io.resize(style_img, _fit_longer(style_img.shape[:2], max(shape)))
+    s = io.resize(style_img, io.fit_shape(style_img.shape[:2], max(shape)))
     targets = objective.targets(c, s, normalization)
     yardstick_targets = objective.targets(c, s)  # the table's relative losses, whatever the normalisation
     layer_index = {name: i for i, name in enumerate(objective.layers)}

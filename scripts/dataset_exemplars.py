@@ -8,10 +8,6 @@ image file, box in that image's pixels, activation). MODEL: the network's name, 
   python scripts/dataset_exemplars.py --model=mine.keras --preprocess=tf --images=photos --out=out
 """
 
-import os
-import sys
-import time
-
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
@@ -20,7 +16,6 @@ from kerasviz.apps import exemplars as exemplars_app
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")
-flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_string("images", None, "Folder of images (PNG, JPEG, ...), read in batches.", required=True)
 flags.DEFINE_string("layer", None, "Layer whose filters to rank (default: block4_conv3 where the model has it, "
                     "else the last convolution of the stage before the last).")
@@ -31,19 +26,7 @@ flags.DEFINE_integer("size", exemplars.SIZE, "Longer image side the network sees
 flags.DEFINE_integer("batch_size", exemplars.BATCH_SIZE, "Images per forward pass.", lower_bound=1)
 flags.DEFINE_boolean("synthetic", True, "Show each filter's synthetic picture (gradient ascent) beside its patches.")
 flags.DEFINE_integer("steps", None, "Steps of the synthetic pictures (default: the method's).", lower_bound=1)
-flags.DEFINE_string("out", "out", "Output folder.")
-flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist.")
-
-
-def _report_every(seconds: float):
-    last = [time.perf_counter()]
-
-    def report(seen: int) -> None:
-        if time.perf_counter() - last[0] >= seconds:
-            last[0] = time.perf_counter()
-            print(f"  {seen} images seen", file=sys.stderr, flush=True)
-
-    return report
+_cli.define_output_flags("out", folder=True)
 
 
 def main(argv):
@@ -52,19 +35,16 @@ def main(argv):
         raise KerasvizError(f"--size must be 0 (as given) or at least 8 pixels; got {FLAGS.size}")
     imagesets.image_files(FLAGS.images)  # an empty or missing folder fails before the model loads
     io.check_writable(FLAGS.out)
-    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    model = load_model(FLAGS.model, weights, preprocess=FLAGS.preprocess)
+    model = load_model(FLAGS.model, _cli.weights(), preprocess=FLAGS.preprocess)
     layer = FLAGS.layer or exemplars_app.default_layer(model)
     filters = _cli.parse_indices(FLAGS.filters, models.num_channels(model, layer))
-    facts = exemplars_app.run(
-        model, layer, filters, FLAGS.images, FLAGS.out, top=FLAGS.top, size=FLAGS.size or None,
-        batch_size=FLAGS.batch_size, synthetic=FLAGS.synthetic, steps=FLAGS.steps, overwrite=FLAGS.overwrite,
-        progress=_report_every(10.0),
-    )
-    stem = exemplars_app.output_stem(facts["model"], layer)  # a model file: its stem
-    verb = "kept" if facts.get("skipped") else "wrote"
-    print(f"{verb} {os.path.join(FLAGS.out, stem)}.png ({len(filters)} filters x {FLAGS.top}, "
-          f"{facts['images_seen']} images, {facts['seconds']} s)")
+    with _cli.ProgressBar("images", unit="image") as progress:
+        facts = exemplars_app.run(
+            layer, filters, FLAGS.images, FLAGS.out, model=model, top=FLAGS.top, size=FLAGS.size or None,
+            batch_size=FLAGS.batch_size, synthetic=FLAGS.synthetic, steps=FLAGS.steps, overwrite=FLAGS.overwrite,
+            progress=progress,
+        )
+    _cli.report(facts, f"{len(filters)} filters x {FLAGS.top}, {facts['images_seen']} images, {facts['seconds']} s")
 
 
 if __name__ == "__main__":

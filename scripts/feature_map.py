@@ -9,12 +9,11 @@ k nearest neighbours by cosine similarity) and FILE.json (positions and every im
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, embedding, imagesets, load_model
+from kerasviz import _cli, embedding, imagesets
 from kerasviz.apps import feature_map
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")
-flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_string("images", None, "Folder of images (PNG, JPEG, ...), read in batches.", required=True)
 flags.DEFINE_string("layer", None, "Layer whose features (averaged over space) place the images (default: the last).")
 flags.DEFINE_enum("method", "tsne", list(embedding.MAP_METHODS), "2-D layout: t-SNE (scikit-learn) or PCA.")
@@ -22,24 +21,20 @@ flags.DEFINE_integer("k", feature_map.K, "Nearest neighbours per image.", lower_
 flags.DEFINE_integer("queries", feature_map.QUERIES, "Query images shown with their neighbours.", lower_bound=1)
 flags.DEFINE_integer("size", 224, "Longer image side the network sees, pixels.", lower_bound=8)
 flags.DEFINE_integer("batch_size", 16, "Images per forward pass.", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Random seed of t-SNE.")
-flags.DEFINE_string("out", "out/feature_map.png", "Output PNG file; FILE.json is written beside it.")
-flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+_cli.define_seed_flag("t-SNE")
+_cli.define_output_flags("out/feature_map.png")
 
 
 def main(argv):
     del argv
     imagesets.image_files(FLAGS.images)  # an empty or missing folder fails before the model loads
-    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    model = load_model(FLAGS.model, weights, preprocess=FLAGS.preprocess)
-    facts = feature_map.run(
-        model, FLAGS.images, FLAGS.out, layer=FLAGS.layer, method=FLAGS.method, k=FLAGS.k, queries=FLAGS.queries,
-        size=FLAGS.size, batch_size=FLAGS.batch_size, seed=FLAGS.seed, overwrite=FLAGS.overwrite,
-    )
-    if facts.get("skipped"):
-        print(f"kept {facts['png']}")
-    else:
-        print(f"wrote {facts['png']} ({len(facts['images'])} images by {facts['layer']}, {facts['seconds']} s)")
+    with _cli.ProgressBar("images", unit="image") as progress:
+        facts = feature_map.run(
+            FLAGS.images, FLAGS.out, model=FLAGS.model, weights=_cli.weights(), preprocess=FLAGS.preprocess,
+            layer=FLAGS.layer, method=FLAGS.method, k=FLAGS.k, queries=FLAGS.queries, size=FLAGS.size,
+            batch_size=FLAGS.batch_size, seed=FLAGS.seed, overwrite=FLAGS.overwrite, progress=progress,
+        )
+    _cli.report(facts, f"{len(facts.get('images', []))} images by {facts.get('layer')}, {facts.get('seconds')} s")
 
 
 if __name__ == "__main__":

@@ -9,27 +9,21 @@ nearest neighbour) and FILE.json (layer, kernel size, each kernel's max |w|).
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, load_model
+from kerasviz import _cli
 from kerasviz.apps import first_layer
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")
-flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_string("layer", None, "A convolution taking 1 or 3 channels (default: the first).")
 flags.DEFINE_integer("zoom", None, "Pixels per weight (default: about 48 pixels per kernel).", lower_bound=1)
-flags.DEFINE_string("out", "out/first_layer.png", "Output PNG file; FILE.json is written beside it.")
-flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+_cli.define_output_flags("out/first_layer.png")
 
 
 def main(argv):
     del argv
-    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    model = load_model(FLAGS.model, weights, preprocess=FLAGS.preprocess)
-    facts = first_layer.run(model, FLAGS.out, layer=FLAGS.layer, zoom=FLAGS.zoom, overwrite=FLAGS.overwrite)
-    if facts.get("skipped"):
-        print(f"kept {facts['png']}")
-    else:
-        print(f"wrote {facts['png']} ({facts['kernels']} kernels of {facts['layer']})")
+    facts = first_layer.run(FLAGS.out, model=FLAGS.model, weights=_cli.weights(), preprocess=FLAGS.preprocess,
+                            layer=FLAGS.layer, zoom=FLAGS.zoom, overwrite=FLAGS.overwrite)
+    _cli.report(facts, f"{facts['kernels']} kernels of {facts['layer']}")
 
 
 if __name__ == "__main__":

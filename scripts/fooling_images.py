@@ -15,23 +15,21 @@ from kerasviz.apps import classes as app
 FLAGS = flags.FLAGS
 flags.DEFINE_string("image", None, "The image to change.", required=True)
 flags.DEFINE_integer("target_class", None, "The class the classifier should answer.", required=True, lower_bound=0)
-flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
-_cli.define_model_flags("vgg16", "an ImageNet head for the names")
-flags.DEFINE_string("weights", "auto", "auto or imagenet (the offline backbone has no classifier), or a weights file.")
+_cli.define_output_flags()
+_cli.define_model_flags("vgg16", "an ImageNet head for the names", weights_help=_cli.CLASSIFIER_WEIGHTS_HELP)
 flags.DEFINE_enum("method", adversarial.DEFAULT_METHOD, list(adversarial.METHODS),
                   "fgsm: one signed-gradient step, the smallest epsilon that flips; iterative: projected small steps.")
 flags.DEFINE_integer("epsilon", adversarial.EPSILON, "L-inf budget of the change, 0-255 levels.", lower_bound=1)
 flags.DEFINE_integer("size", None, "Longer side the classifier sees, when it takes any size (default 224).",
                      lower_bound=8)
-flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
 
 
 def main(argv):
     del argv
-    png = app.run_fooling(FLAGS.image, FLAGS.target_class, FLAGS.out, model=FLAGS.model, weights=FLAGS.weights,
-                          preprocess=FLAGS.preprocess, method=FLAGS.method, epsilon=FLAGS.epsilon, size=FLAGS.size,
-                          overwrite=FLAGS.overwrite)
-    print(f"wrote {png}")
+    facts = app.run_fooling(FLAGS.image, FLAGS.target_class, FLAGS.out, model=FLAGS.model, weights=_cli.weights(),
+                            preprocess=FLAGS.preprocess, method=FLAGS.method, epsilon=FLAGS.epsilon, size=FLAGS.size,
+                            overwrite=FLAGS.overwrite)
+    _cli.report(facts, f"{facts['before']['class']} -> {facts['after']['class']}")
 
 
 if __name__ == "__main__":

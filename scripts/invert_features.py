@@ -16,23 +16,22 @@ flags.DEFINE_string("image", None, "The photo to invert.", required=True)
 flags.DEFINE_list("layers", None, "Layers, joined by commas: one reconstruction each (default: "
                   f"{','.join(app.README_LAYERS)} where the model has them, else the last convolution of each "
                   "stage).")
-flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+_cli.define_output_flags()
 _cli.define_model_flags("vgg16")
-flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_integer("size", lib.INVERT_SIZE, "Longer side of the reconstructions, pixels.", lower_bound=16)
 flags.DEFINE_integer("steps", lib.INVERT_STEPS, "L-BFGS iterations per level (half size, then full).", lower_bound=1)
 flags.DEFINE_float("tv_weight", lib.INVERT_TV_WEIGHT, "Total variation weight (relative).", lower_bound=0.0)
-flags.DEFINE_integer("seed", 0, "Seed of the starting noise.")
-flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+_cli.define_seed_flag("the starting noise")
 
 
 def main(argv):
     del argv
-    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    png = app.run_inversion(FLAGS.image, FLAGS.layers, FLAGS.out, model=FLAGS.model, weights=weights,
-                            preprocess=FLAGS.preprocess, size=FLAGS.size, steps=FLAGS.steps, tv_weight=FLAGS.tv_weight,
-                            seed=FLAGS.seed, overwrite=FLAGS.overwrite)
-    print(f"wrote {png}")
+    with _cli.ProgressBar("feature inversion") as progress:
+        facts = app.run_inversion(FLAGS.image, FLAGS.layers, FLAGS.out, model=FLAGS.model, weights=_cli.weights(),
+                                  preprocess=FLAGS.preprocess, size=FLAGS.size, steps=FLAGS.steps,
+                                  tv_weight=FLAGS.tv_weight, seed=FLAGS.seed, overwrite=FLAGS.overwrite,
+                                  progress=progress)
+    _cli.report(facts, f"{len(facts['layers'])} layers, {facts['seconds']} s")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from kerasviz.segment import DEFAULT_FEATURE_METHOD, MAX_REGIONS, SEGMENT_METHOD
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")
-flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_multi_string("image", None, "Image files: comma-separated, or the flag repeated. Images longer than "
                           f"{io.MAX_IMAGE_SIDE} px are read at {io.MAX_IMAGE_SIDE} px on the longer side, and their "
                           "outputs are at that size.")
@@ -26,8 +25,7 @@ flags.DEFINE_enum("segment_method", DEFAULT_FEATURE_METHOD, list(SEGMENT_METHODS
                   "Mask method: geodesic, contrast, spectral use the network's features; grabcut, threshold the map.")
 flags.DEFINE_integer("regions", None, "Also write STEM_regions.png and STEM_cartoon.png with this many regions.",
                      lower_bound=2, upper_bound=MAX_REGIONS)
-flags.DEFINE_string("out", "out", "Output folder.")
-flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist.")
+_cli.define_output_flags("out", folder=True)
 flags.DEFINE_integer("size", None, "Longer image side the model sees without a classifier (default: its own).")
 flags.DEFINE_integer("samples", SMOOTHGRAD_SAMPLES, "SmoothGrad samples.", lower_bound=1)
 flags.DEFINE_integer("steps", IG_STEPS, "Integrated-gradients steps.", lower_bound=1)
@@ -39,13 +37,13 @@ flags.mark_flags_as_required(["image", "target"])
 def main(argv):
     del argv
     images = [path.strip() for value in FLAGS.image for path in value.split(",") if path.strip()]
-    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    results = saliency_app.run(
-        FLAGS.model, weights, images, FLAGS.target, FLAGS.method, FLAGS.segment, FLAGS.out,
-        overwrite=FLAGS.overwrite, size=FLAGS.size, samples=FLAGS.samples, steps=FLAGS.steps,
-        precision=FLAGS.precision, segment_method=FLAGS.segment_method, regions=FLAGS.regions,
-        preprocess=FLAGS.preprocess,
-    )
+    with _cli.ProgressBar("saliency", unit="image") as progress:
+        results = saliency_app.run(
+            images, FLAGS.out, target=FLAGS.target, model=FLAGS.model, weights=_cli.weights(),
+            preprocess=FLAGS.preprocess, method=FLAGS.method, segment=FLAGS.segment, size=FLAGS.size,
+            samples=FLAGS.samples, steps=FLAGS.steps, precision=FLAGS.precision, segment_method=FLAGS.segment_method,
+            regions=FLAGS.regions, overwrite=FLAGS.overwrite, progress=progress,
+        )
     for facts in results:
         verb = "kept" if facts.get("skipped") else f"wrote ({facts['seconds']} s)"
         print(f"{verb} {facts['image']}")

@@ -5,25 +5,20 @@ Any other model (--model=PATH.keras) gets one row and column per resolution stag
   python scripts/style_layers_study.py --out=out/style_layers_study.png   # scikit-image's cat, swirls
 """
 
-import os
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import flags  # noqa: E402
-
-from kerasviz import _cli, io  # noqa: E402
-from kerasviz.apps import style as style_app  # noqa: E402
+from kerasviz import _cli, io
+from kerasviz.apps import style as style_app
 
 FLAGS = flags.FLAGS
 CAP = f"read at most {io.MAX_IMAGE_SIDE} px on the longer side"
 flags.DEFINE_string("content", None, f"Content image file, {CAP} (default: scikit-image's chelsea).")
 flags.DEFINE_string("style", None, f"Style image file, {CAP} (default: the procedural swirls texture).")
-flags.DEFINE_string("out", "out/style_layers_study.png", "Output grid PNG; .json and .md are written beside it.")
+_cli.define_output_flags("out/style_layers_study.png", what="Output grid PNG; .json and .md are written beside it.")
 _cli.define_model_flags("vgg16")
-flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_integer("size", style_app.STUDY_SIZE, "Longer side of each cell, pixels.", lower_bound=16)
 flags.DEFINE_integer("steps", style_app.STUDY_STEPS, "L-BFGS iterations per cell.", lower_bound=1)
-flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
 
 
 def main(argv):
@@ -32,10 +27,11 @@ def main(argv):
 
     content = FLAGS.content if FLAGS.content else data.chelsea()
     style = FLAGS.style if FLAGS.style else style_app.swirls()
-    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    png = style_app.study(content, style, FLAGS.out, model=FLAGS.model, weights=weights, size=FLAGS.size,
-                          steps=FLAGS.steps, overwrite=FLAGS.overwrite, preprocess=FLAGS.preprocess)
-    print(f"wrote {png}")
+    with _cli.ProgressBar("layer study", unit="cell") as progress:
+        facts = style_app.study(content, style, FLAGS.out, model=FLAGS.model, weights=_cli.weights(),
+                                preprocess=FLAGS.preprocess, size=FLAGS.size, steps=FLAGS.steps,
+                                overwrite=FLAGS.overwrite, progress=progress)
+    _cli.report(facts, f"{len(facts['cells'])} cells, {facts['seconds']} s")
 
 
 if __name__ == "__main__":

@@ -3,22 +3,18 @@
   python scripts/style_transfer.py --content=cat.jpg --style=painting.jpg --out=out/cat_styled.png
 """
 
-import os
+import _startup  # noqa: F401  (first: starts TensorFlow quietly)
+from absl import flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import flags  # noqa: E402
-
-from kerasviz import _cli, io, style  # noqa: E402
-from kerasviz.apps import style as style_app  # noqa: E402
+from kerasviz import _cli, io, style
+from kerasviz.apps import style as style_app
 
 FLAGS = flags.FLAGS
 CAP = f"read at most {io.MAX_IMAGE_SIDE} px on the longer side"
 flags.DEFINE_string("content", None, f"Content image file ({CAP}).", required=True)
 flags.DEFINE_string("style", None, f"Style image file ({CAP}).", required=True)
-flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+_cli.define_output_flags()
 _cli.define_model_flags("vgg16")
-flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_list("content_layers", None, f"Content layers, joined by commas (default: {','.join(style.CONTENT_LAYERS)}"
                   " on VGG; otherwise the second convolution of the resolution stage before the last).")
 flags.DEFINE_list("style_layers", None, f"Style layers, joined by commas (default: {','.join(style.STYLE_LAYERS)} on "
@@ -32,19 +28,19 @@ flags.DEFINE_float("style_weight", style.STYLE_WEIGHT, "Weight of the style term
 flags.DEFINE_enum("normalization", style.DEFAULT_NORMALIZATION, list(style.NORMALIZATIONS),
                   "distance: each term is 1 at the other image; target: over its target's size (the earlier default).")
 flags.DEFINE_boolean("preserve_color", False, "Keep the content's colours: transfer luminance only.")
-flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
 
 
 def main(argv):
     del argv
-    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    png = style_app.run(
-        FLAGS.content, FLAGS.style, FLAGS.out, model=FLAGS.model, weights=weights,
-        content_layers=FLAGS.content_layers, style_layers=FLAGS.style_layers, size=FLAGS.size, steps=FLAGS.steps,
-        content_weight=FLAGS.content_weight, style_weight=FLAGS.style_weight, normalization=FLAGS.normalization,
-        preserve_color=FLAGS.preserve_color, overwrite=FLAGS.overwrite, preprocess=FLAGS.preprocess,
-    )
-    print(f"wrote {png}")
+    with _cli.ProgressBar("style transfer") as progress:
+        facts = style_app.run(
+            FLAGS.content, FLAGS.style, FLAGS.out, model=FLAGS.model, weights=_cli.weights(),
+            preprocess=FLAGS.preprocess, content_layers=FLAGS.content_layers, style_layers=FLAGS.style_layers,
+            size=FLAGS.size, steps=FLAGS.steps, content_weight=FLAGS.content_weight, style_weight=FLAGS.style_weight,
+            normalization=FLAGS.normalization, preserve_color=FLAGS.preserve_color, overwrite=FLAGS.overwrite,
+            progress=progress,
+        )
+    _cli.report(facts, f"{facts['seconds']} s")
 
 
 if __name__ == "__main__":

@@ -17,24 +17,22 @@ flags.DEFINE_list("layers", None, "Layers whose Gram matrices to match, joined b
                   f"{','.join(lib.TEXTURE_LAYERS)} where the model has them, else the first convolution of "
                   "each stage).")
 flags.DEFINE_string("size", "256,256", "Output size H,W in pixels (independent of the source's size).")
-flags.DEFINE_string("out", None, "Output PNG file; FILE.json is written beside it.", required=True)
+_cli.define_output_flags()
 _cli.define_model_flags("vgg16")
-flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_integer("steps", lib.TEXTURE_STEPS, "L-BFGS iterations per level (half size, then full).",
                      lower_bound=1)
 flags.DEFINE_integer("max_source", 512, "Shrink a larger source to this longer side first, pixels.", lower_bound=16)
-flags.DEFINE_integer("seed", 0, "Seed of the starting noise.")
-flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+_cli.define_seed_flag("the starting noise")
 
 
 def main(argv):
     del argv
-    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    png = app.run_texture(FLAGS.style, FLAGS.out, layers=FLAGS.layers, size=app.parse_size(FLAGS.size),
-                          model=FLAGS.model, weights=weights, preprocess=FLAGS.preprocess, steps=FLAGS.steps,
-                          max_source=FLAGS.max_source,
-                          seed=FLAGS.seed, overwrite=FLAGS.overwrite)
-    print(f"wrote {png}")
+    with _cli.ProgressBar("texture synthesis") as progress:
+        facts = app.run_texture(FLAGS.style, FLAGS.out, layers=FLAGS.layers, size=app.parse_size(FLAGS.size),
+                                model=FLAGS.model, weights=_cli.weights(), preprocess=FLAGS.preprocess,
+                                steps=FLAGS.steps, max_source=FLAGS.max_source, seed=FLAGS.seed,
+                                overwrite=FLAGS.overwrite, progress=progress)
+    _cli.report(facts, f"{facts['seconds']} s")
 
 
 if __name__ == "__main__":

@@ -15,22 +15,22 @@ from kerasviz.apps import classes as app
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("classes", None, "Class indices, joined by commas.", required=True)
-flags.DEFINE_string("out", None, "Output folder.", required=True)
-_cli.define_model_flags("vgg16", "an ImageNet head for the names")
-flags.DEFINE_string("weights", "auto", "auto or imagenet (the offline backbone has no classifier), or a weights file.")
+_cli.define_output_flags(folder=True)
+_cli.define_model_flags("vgg16", "an ImageNet head for the names", weights_help=_cli.CLASSIFIER_WEIGHTS_HELP)
 flags.DEFINE_integer("size", None, "Picture side in pixels (default: the model's input size, else 128).",
                      lower_bound=8)
 flags.DEFINE_integer("steps", None, "Optimisation steps (default: the filter pictures' method's).", lower_bound=1)
-flags.DEFINE_integer("seed", 0, "Seed.")
-flags.DEFINE_boolean("overwrite", False, "Redo the output if it already exists.")
+_cli.define_seed_flag("the starting images")
 
 
 def main(argv):
     del argv
     classes = _cli.parse_indices(",".join(FLAGS.classes), 1 << 30, what="class")
-    png = app.run_classes(classes, FLAGS.out, model=FLAGS.model, weights=FLAGS.weights, preprocess=FLAGS.preprocess,
-                          size=FLAGS.size, steps=FLAGS.steps, seed=FLAGS.seed, overwrite=FLAGS.overwrite)
-    print(f"wrote {png}")
+    with _cli.ProgressBar("class pictures") as progress:
+        facts = app.run_classes(classes, FLAGS.out, model=FLAGS.model, weights=_cli.weights(),
+                                preprocess=FLAGS.preprocess, size=FLAGS.size, steps=FLAGS.steps, seed=FLAGS.seed,
+                                overwrite=FLAGS.overwrite, progress=progress)
+    _cli.report(facts, f"{len(classes)} classes, {facts['seconds']} s")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,6 @@
   python scripts/visualize_filters.py --model=vgg16 --layer=block5_conv3 --filters=200-207 --out=out
 """
 
-import os
-
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
@@ -14,7 +12,6 @@ from kerasviz.apps import tensorboard
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")
-flags.DEFINE_string("weights", "auto", "auto, imagenet, offline (VGG16 only), a weights file, or none.")
 flags.DEFINE_string("layer", "block5_conv3", "Layer whose filters to visualise.")
 flags.DEFINE_string("filters", "0-15", "Filter indices: 'all', N, A-B (inclusive), joined by commas.")
 flags.DEFINE_integer("size", 128, "Image side in pixels.", lower_bound=8)
@@ -22,32 +19,29 @@ flags.DEFINE_integer("steps", None, "Optimisation steps (default: the method's).
 flags.DEFINE_enum("method", render.DEFAULT_METHOD, list(render.METHODS),
                   "fft (default), maco (phase only, natural magnitude), fft_progressive (half size first) "
                   "or classic (pixel space, Chollet 2016).")
-flags.DEFINE_integer("seed", 0, "Random seed; the same seed gives the same pictures.")
+_cli.define_seed_flag("the starting images")
 flags.DEFINE_enum("precision", "auto", ["auto", "float32", "bfloat16", "float16"], "Compute precision.")
-flags.DEFINE_string("out", "out", "Output folder.")
+_cli.define_output_flags("out", folder=True)
 flags.DEFINE_boolean("tiles", False, "Also write DIR/MODEL_LAYER/NNNN.png, one image per filter.")
-flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist.")
 flags.DEFINE_string("tensorboard", None, "Also write the grid and activations as TensorBoard summaries here.")
 
 
 def main(argv):
     del argv
     io.check_writable(FLAGS.out)
-    weights = None if FLAGS.weights.lower() == "none" else FLAGS.weights
-    model = load_model(FLAGS.model, weights, preprocess=FLAGS.preprocess)
-    channels = models.num_channels(model, FLAGS.layer)
-    filters = _cli.parse_indices(FLAGS.filters, channels)
+    model = load_model(FLAGS.model, _cli.weights(), preprocess=FLAGS.preprocess)
+    filters = _cli.parse_indices(FLAGS.filters, models.num_channels(model, FLAGS.layer))
     stem = filters_app.output_stem(models.model_info(model).name, FLAGS.layer)  # a model file: its stem
-    facts = filters_app.run(
-        model, FLAGS.layer, filters, FLAGS.out, size=FLAGS.size, steps=FLAGS.steps, method=FLAGS.method,
-        seed=FLAGS.seed, tiles=FLAGS.tiles, precision=FLAGS.precision, overwrite=FLAGS.overwrite,
-        progress=_cli.Progress(stem),
-    )
+    with _cli.ProgressBar(stem) as progress:
+        facts = filters_app.run(
+            FLAGS.layer, filters, FLAGS.out, model=model, size=FLAGS.size, steps=FLAGS.steps, method=FLAGS.method,
+            seed=FLAGS.seed, tiles=FLAGS.tiles, precision=FLAGS.precision, overwrite=FLAGS.overwrite,
+            progress=progress,
+        )
     if FLAGS.tensorboard:
-        grid = io.load_image(os.path.join(FLAGS.out, f"{stem}.png"), max_side=None)
+        grid = io.load_image(facts["png"], max_side=None)
         tensorboard.write_summaries(FLAGS.tensorboard, stem, grid, facts)
-    verb = "kept" if facts.get("skipped") else "wrote"
-    print(f"{verb} {os.path.join(FLAGS.out, stem)}.png ({len(filters)} filters, {facts['seconds']} s)")
+    _cli.report(facts, f"{len(filters)} filters, {facts['seconds']} s")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,24 @@ def tiny_cnn(seed: int = 0, *, dead_filter: int | None = None) -> keras.Model:
     return model
 
 
+def to_unit(x):
+    """0-255 RGB -> [-1, 1]: the `preprocess` of the models from `relu_convs`."""
+    return x / 127.5 - 1.0
+
+
+def relu_convs(seed: int = 0, widths=(8, 8, 8), pool_after=(1,)) -> keras.Model:
+    """ReLU 3x3 convolutions c1, c2, ... of `widths` filters, max pooling p<i> after the i-th of `pool_after`;
+    random weights, any input size."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, 3))
+    x = inputs
+    for i, width in enumerate(widths, 1):
+        x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name=f"c{i}")(x)
+        if i in pool_after:
+            x = keras.layers.MaxPooling2D(name=f"p{i}")(x)
+    return keras.Model(inputs, x)
+
+
 def activation_of(model, layer: str, images: np.ndarray, filters) -> np.ndarray:
     """Mean activation of each image's filter, images uint8/float 0-255 (N, H, W, 3)."""
     features = keras.Model(model.input, model.get_layer(layer).output)

@@ -7,22 +7,14 @@ import tensorflow as tf
 
 from kerasviz import dream
 from kerasviz.errors import KerasvizError
+from tests.helpers import relu_convs, to_unit
 
 LAYERS = {"c2": 1.0, "c3": 0.5}
 
 
-def to_unit(x):
-    return x / 127.5 - 1.0
-
-
 def tiny_model(seed: int = 0) -> keras.Model:
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((None, None, 3))
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
-    x = keras.layers.MaxPooling2D(name="p1")(x)
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c2")(x)
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c3")(x)
-    return keras.Model(inputs, x)
+    """c1, p1, c2, c3: eight ReLU filters each."""
+    return relu_convs(seed, widths=(8, 8, 8), pool_after=(1,))
 
 
 @pytest.fixture(scope="module")

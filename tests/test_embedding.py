@@ -85,7 +85,7 @@ def test_feature_map_job_writes_map_panel_and_neighbours(tmp_path):
     for i in range(12):
         iio.imwrite(folder / f"{'v' if i % 2 else 'h'}{i:02d}.png", stripes(rng, bool(i % 2)))
     out = str(tmp_path / "map.png")
-    facts = feature_map.run(edge_energy_model(), str(folder), out, k=3, queries=2, size=None)
+    facts = feature_map.run(str(folder), out, model=edge_energy_model(), k=3, queries=2, size=None)
     assert facts["layer"] == "edges" and len(facts["images"]) == 12 and facts["queries"] == ["h00.png", "v11.png"]
     with open(tmp_path / "map.json") as f:
         saved = json.load(f)
@@ -93,8 +93,8 @@ def test_feature_map_job_writes_map_panel_and_neighbours(tmp_path):
         assert {n["image"][0] for n in entry["nearest"]} == {entry["image"][0]}  # h with h, v with v
     drawn = iio.imread(out)
     assert drawn.shape[0] > drawn.shape[1] >= 400  # the map, then two rows of neighbours beneath
-    assert feature_map.run(edge_energy_model(), str(folder), out).get("skipped")
+    assert feature_map.run(str(folder), out, model=edge_energy_model()).get("skipped")
     with pytest.raises(KerasvizError, match="image '0' seen at 2x2 pixels is too small for layer 'edges'"):
-        feature_map.run(edge_energy_model(), [np.zeros((2, 2, 3))] * 2, str(tmp_path / "tiny.png"), size=None)
+        feature_map.run([np.zeros((2, 2, 3))] * 2, str(tmp_path / "tiny.png"), model=edge_energy_model(), size=None)
     with pytest.raises(KerasvizError, match="at least 2 images"):
-        feature_map.run(edge_energy_model(), [np.zeros((8, 8, 3))], str(tmp_path / "one.png"))
+        feature_map.run([np.zeros((8, 8, 3))], str(tmp_path / "one.png"), model=edge_energy_model())

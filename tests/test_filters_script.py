@@ -79,11 +79,12 @@ def test_interrupted_layer_resumes_and_matches_an_uninterrupted_run(tmp_path, mo
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        filters_app.run(model, "conv2", [0, 1, 2, 3, 4], str(tmp_path), progress=interrupt_in_second_chunk, **kwargs)
+        filters_app.run("conv2", [0, 1, 2, 3, 4], str(tmp_path), model=model, progress=interrupt_in_second_chunk,
+                        **kwargs)
     assert sorted(os.listdir(tmp_path / "tiny_conv2")) == ["0000.png", "0001.png"]  # the finished chunk is kept
-    facts = filters_app.run(model, "conv2", [0, 1, 2, 3, 4], str(tmp_path), **kwargs)
+    facts = filters_app.run("conv2", [0, 1, 2, 3, 4], str(tmp_path), model=model, **kwargs)
     assert facts["resumed_filters"] == 2
-    fresh = filters_app.run(model, "conv2", [0, 1, 2, 3, 4], str(tmp_path / "fresh"), **kwargs)
+    fresh = filters_app.run("conv2", [0, 1, 2, 3, 4], str(tmp_path / "fresh"), model=model, **kwargs)
     resumed_grid = iio.imread(tmp_path / "tiny_conv2.png")
     np.testing.assert_array_equal(resumed_grid, iio.imread(tmp_path / "fresh" / "tiny_conv2.png"))
     assert facts["activations"] == fresh["activations"]

@@ -58,8 +58,8 @@ def out(tmp_path_factory):
     folder = str(tmp_path_factory.mktemp("gallery"))
     model = tiny_cnn()
     for layer in ("conv1", "conv2"):
-        filters_app.run(model, layer, [0, 1, 2, 3], folder, size=16, steps=1)
-    filters_app.run(model, "conv1", [0, 1, 2, 3], folder, stem="tiny_conv1_classic", size=16, steps=1,
+        filters_app.run(layer, [0, 1, 2, 3], folder, model=model, size=16, steps=1)
+    filters_app.run("conv1", [0, 1, 2, 3], folder, model=model, stem="tiny_conv1_classic", size=16, steps=1,
                     method="classic")
     rng = np.random.default_rng(0)
     io.write_png(os.path.join(folder, "saliency_cat.png"), rng.integers(0, 256, (40, 120, 3), dtype=np.uint8))

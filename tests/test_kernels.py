@@ -66,12 +66,12 @@ def test_bad_layers_say_what_is_valid(layer, message):
 
 def test_app_writes_grid_and_sidecar_and_keeps_it(tmp_path):
     out = str(tmp_path / "k.png")
-    facts = first_layer.run(two_by_two(), out, zoom=4)
+    facts = first_layer.run(out, model=two_by_two(), zoom=4)
     grid = iio.imread(out)
     assert grid.shape == (8, 8 + 2 + 8, 3)  # two 8-pixel kernels side by side, 2 pixels apart
     with open(tmp_path / "k.json") as f:
         assert json.load(f)["max_abs_weight"] == [2.0, 0.0] == facts["max_abs_weight"]
-    assert first_layer.run(two_by_two(), out).get("skipped")
+    assert first_layer.run(out, model=two_by_two()).get("skipped")
 
 
 def _script(*args):

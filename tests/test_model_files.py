@@ -231,9 +231,9 @@ def test_a_layer_that_the_file_lacks_is_one_line_and_exit_2(files, tmp_path):
 def test_deep_dream_app_caps_only_when_asked(files, tmp_path):
     from kerasviz.apps import dream as dream_app
 
-    out = dream_app.run(str(files["folder"] / "wide.png"), str(tmp_path / "capped.png"), model=files["keras"],
-                        layers={"conv2": 1.0}, octaves=1, steps=1, max_side=512)
-    assert iio.imread(out).shape == (round(36 * 512 / (io.MAX_IMAGE_SIDE + 52)), 512, 3)
+    facts = dream_app.run(str(files["folder"] / "wide.png"), str(tmp_path / "capped.png"), model=files["keras"],
+                          layers={"conv2": 1.0}, octaves=1, steps=1, max_side=512)
+    assert iio.imread(facts["png"]).shape == (round(36 * 512 / (io.MAX_IMAGE_SIDE + 52)), 512, 3)
 
 
 def test_conv_stages_and_the_layer_rules():

@@ -1,4 +1,4 @@
-"""scripts/saliency_maps.py and kerasviz.apps.saliency: the command-line contract of DESIGN.md."""
+"""scripts/saliency_maps.py and kerasviz.apps.saliency: outputs per image at its size; bad input: one line."""
 
 import json
 import os
@@ -33,7 +33,7 @@ def photos(tmp_path_factory):
 
 def test_run_writes_every_output_at_the_input_size(photos, tmp_path):
     out = str(tmp_path / "out")
-    results = app.run("vgg16", "offline", photos, "block5_conv3", "gradcam", True, out, size=SIZE)
+    results = app.run(photos, out, target="block5_conv3", weights="offline", method="gradcam", segment=True, size=SIZE)
     for path, facts in zip(photos, results, strict=True):
         stem = os.path.splitext(os.path.basename(path))[0]
         height, width = iio.imread(path).shape[:2]
@@ -51,9 +51,10 @@ def test_run_writes_every_output_at_the_input_size(photos, tmp_path):
         assert sidecar["weights"].startswith("offline") and sidecar["target"] == "block5_conv3"
         assert sidecar["method"] == "gradcam" and sidecar["seconds"] == facts["seconds"] > 0
 
-    again = app.run("vgg16", "offline", photos, "block5_conv3", "gradcam", True, out, size=SIZE)
+    again = app.run(photos, out, target="block5_conv3", weights="offline", method="gradcam", segment=True, size=SIZE)
     assert all(facts.get("skipped") for facts in again)
-    redone = app.run("vgg16", "offline", photos[:1], "block5_conv3", "gradcam", True, out, overwrite=True, size=SIZE)
+    redone = app.run(photos[:1], out, target="block5_conv3", weights="offline", method="gradcam", segment=True,
+                     overwrite=True, size=SIZE)
     assert not redone[0].get("skipped")
 
 
@@ -61,7 +62,7 @@ def test_run_writes_every_output_at_the_input_size(photos, tmp_path):
 def test_run_segment_methods_and_regions(photos, tmp_path, segment_method):
     out = str(tmp_path / "out")
     results = app.run(
-        "vgg16", "offline", photos[:1], "block5_conv3", "gradcam", True, out, size=SIZE,
+        photos[:1], out, target="block5_conv3", weights="offline", method="gradcam", segment=True, size=SIZE,
         segment_method=segment_method, regions=3,
     )  # fmt: skip
     assert results[0]["segment_method"] == segment_method and results[0]["regions"] == 3
@@ -96,7 +97,8 @@ def test_run_bad_input(photos, tmp_path, kwargs, message):
     extra = {k: v for k, v in args.items() if k in ("segment_method", "regions")}
     with pytest.raises(KerasvizError, match=message):
         app.run(
-            "vgg16", "offline", args["images"], args["target"], args["method"], False, str(tmp_path), size=SIZE, **extra
+            args["images"], str(tmp_path), target=args["target"], weights="offline", method=args["method"], size=SIZE,
+            **extra,
         )
 
 
@@ -104,12 +106,12 @@ def test_run_refuses_unreadable_images_and_clashing_names(tmp_path, photos):
     text = tmp_path / "notes.png"
     text.write_text("not a picture")
     with pytest.raises(KerasvizError, match="notes.png.*not an image file"):
-        app.run("vgg16", "offline", [str(text)], "block5_conv3", "vanilla", False, str(tmp_path), size=SIZE)
+        app.run([str(text)], str(tmp_path), target="block5_conv3", weights="offline", method="vanilla", size=SIZE)
     other = tmp_path / "sub"
     other.mkdir()
     clash = write_image(other / "one.png")
     with pytest.raises(KerasvizError, match="share the name 'one'"):
-        app.run("vgg16", "offline", [photos[0], clash], "block5_conv3", "vanilla", False, str(tmp_path))
+        app.run([photos[0], clash], str(tmp_path), target="block5_conv3", weights="offline", method="vanilla")
 
 
 # TensorFlow's C++ runtime prints these at import, before any flag or environment variable can

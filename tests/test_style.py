@@ -6,24 +6,14 @@ import pytest
 
 from kerasviz import style
 from kerasviz.errors import KerasvizError
+from tests.helpers import relu_convs, to_unit
 
 LAYERS = ("c1", "c2", "c3")
 
 
-def to_unit(x):
-    return x / 127.5 - 1.0
-
-
 def tiny_model(seed: int = 0) -> keras.Model:
-    """Three ReLU conv layers with pooling, random weights, any input size."""
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((None, None, 3))
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
-    x = keras.layers.MaxPooling2D(name="p1")(x)
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c2")(x)
-    x = keras.layers.MaxPooling2D(name="p2")(x)
-    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="c3")(x)
-    return keras.Model(inputs, x)
+    """Three ReLU conv layers (8, 16, 16 filters) with pooling, random weights, any input size."""
+    return relu_convs(seed, widths=(8, 16, 16), pool_after=(1, 2))
 
 
 def pair(size: int = 32):
@@ -42,7 +32,7 @@ def model():
 
 def distances(model, image, content, style_img):
     """Relative (content at c3, mean style over c1..c3) distances of `image` (all at one size)."""
-    objective = style.Objective(model, list(LAYERS), to_unit)
+    objective = style.StyleLoss(model, list(LAYERS), to_unit)
     targets = objective.targets(content.astype(np.float32), style_img.astype(np.float32))
     content_d, style_d = objective.layer_losses(np.asarray(image, np.float32), targets)
     return content_d[-1], style_d.mean()
@@ -89,16 +79,23 @@ def test_size_sets_the_longer_side_and_levels_upsample(model):
     assert image.shape == (20, 40, 3) and image.dtype == np.uint8
 
 
-def test_layer_study_shapes(model):
+def test_layer_study_shapes_and_the_readmes_ordering(model):
     content, style_img = pair(24)
     images, table = style.layer_study(
         content, style_img, model=model, content_layers=["c2", "c3"], style_sets={"early": ["c1"], "all": LAYERS},
-        size=24, steps=2, preprocess=to_unit,
+        size=24, steps=10, preprocess=to_unit,
     )
     assert images.shape == (2, 2, 24, 24, 3) and images.dtype == np.uint8
     assert [(c["content_layer"], c["style_set"]) for c in table] == [("c2", "early"), ("c2", "all"),
                                                                       ("c3", "early"), ("c3", "all")]
     assert all(np.isfinite([c["content"], c["style"], c["style_all"]]).all() for c in table)
+    # The cells with every style layer moved from their start toward the style (1 = where they started) ...
+    assert all(c["style"] < 0.8 for c in table if c["style_set"] == "all"), table
+    # ... and, as the README reads the study, the set of every style layer matches the style best over
+    # all layers in every row: its style_all is below that of a single early layer.
+    for row in ("c2", "c3"):
+        cells = {c["style_set"]: c for c in table if c["content_layer"] == row}
+        assert cells["all"]["style_all"] < cells["early"]["style_all"], cells
 
 
 @pytest.mark.parametrize("options, message", [
@@ -134,7 +131,7 @@ def test_reduced_precision_with_lbfgs_is_refused_and_auto_keeps_float32(model):
 
 def test_distance_normalization_makes_each_term_one_where_the_other_image_starts(model):
     content, style_img = pair()
-    objective = style.Objective(model, list(LAYERS), to_unit)
+    objective = style.StyleLoss(model, list(LAYERS), to_unit)
     targets = objective.targets(content.astype(np.float32), style_img.astype(np.float32), "distance")
     content_at_style, _ = objective.layer_losses(style_img.astype(np.float32), targets)
     _, style_at_content = objective.layer_losses(content.astype(np.float32), targets)
@@ -176,7 +173,7 @@ def test_luminance_only_matches_the_styles_luminance_to_the_photos():
 def norm_ratios(model, image, content, style_img):
     """The benchmark's ratios on the tiny model: |F - P| / |S - P| at c3, and the sum over c1..c3 of
     |G - A| over the same sum for the content image (Frobenius norms)."""
-    objective = style.Objective(model, list(LAYERS), to_unit)
+    objective = style.StyleLoss(model, list(LAYERS), to_unit)
     features = lambda x: objective._features(np.asarray(x, np.float32))  # noqa: E731
     (*_, f_r), g_r = features(image)
     (*_, f_p), g_p = features(content)

@@ -14,7 +14,8 @@ RECORD = textwrap.dedent("""
     from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, reconstruct, saliency, style
     calls = {}
     def recorder(name):
-        def readme_examples(out, **options):
+        def readme_examples(out, *, bars, **options):
+            assert callable(bars(name))  # a progress callback per long step
             calls[name] = options
             return []
         return readme_examples
@@ -29,11 +30,15 @@ RECORD = textwrap.dedent("""
 """)
 
 
-def _calls(tmp_path, *args, only="saliency,style,dream,inversion,texture,classes"):
-    result = subprocess.run([sys.executable, "-c", RECORD, f"--only={only}", f"--out={tmp_path}",
+def _run(out, *args, only="saliency,style,dream,inversion,texture,classes"):
+    result = subprocess.run([sys.executable, "-c", RECORD, f"--only={only}", f"--out={out}",
                              "--weights=offline", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    line = next(x for x in result.stdout.splitlines() if x.startswith("CALLS "))
+    return result
+
+
+def _calls(tmp_path, *args, **kwargs):
+    line = next(x for x in _run(tmp_path, *args, **kwargs).stdout.splitlines() if x.startswith("CALLS "))
     return json.loads(line[len("CALLS "):])
 
 
@@ -50,3 +55,54 @@ def test_lecture_parts_are_made_by_visualize_all(tmp_path):
     calls = _calls(tmp_path, only="exemplars,feature_map,first_layer")
     assert calls == {part: {"weights": "offline", "overwrite": False}
                      for part in ("exemplars", "feature_map", "first_layer")}
+
+
+def test_ends_with_the_gallery_path_and_the_time_taken(tmp_path):
+    out = tmp_path / "fresh_gallery"  # a folder that does not exist yet: the newcomer's first command
+    lines = _run(out, only="first_layer").stdout.splitlines()
+    gallery = next(x for x in lines if x.startswith("gallery: "))[len("gallery: "):]
+    assert os.path.isabs(gallery) and gallery == str(out / "index.html") and os.path.isfile(gallery)
+    assert lines[-1] == "CALLS " + json.dumps({"first_layer": {"weights": "offline", "overwrite": False}})
+    assert lines[-2].startswith("gallery: ") and lines[-3].startswith("done in ") and " s (first_layer " in lines[-3]
+
+
+def test_readme_parts_call_their_jobs_as_the_jobs_are_defined(tmp_path, monkeypatch):
+    """Each part's readme_examples, with its jobs replaced by stubs that bind the real signature: no
+    rendering, but a job called with an argument it does not take fails here."""
+    import inspect
+
+    from kerasviz import models
+    from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, reconstruct, style
+
+    called = []
+
+    def stub(module, name):
+        signature = inspect.signature(getattr(module, name))
+
+        def job(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs).arguments
+            if bound.get("progress") is not None:
+                bound["progress"](1, 2)
+            called.append(name)
+            return {"png": os.path.join(str(tmp_path), f"{name}.png")}
+
+        monkeypatch.setattr(module, name, job)
+
+    jobs = [(dream, "run"), (style, "run"), (style, "study"), (style, "before_after"), (reconstruct, "run_inversion"),
+            (reconstruct, "run_texture"), (exemplars, "run"), (feature_map, "run"), (first_layer, "run"),
+            (classes, "run_classes"), (classes, "run_fooling")]
+    for module, name in jobs:
+        stub(module, name)
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: None)
+    monkeypatch.setattr(classes, "skimage_classifier", lambda backbone: None)
+    monkeypatch.setattr(models, "preprocess_fn", lambda *args: None)
+    labels = []
+    bars = lambda label: labels.append(label) or (lambda done, total: None)  # noqa: E731
+    for part in (dream.readme_examples, style.readme_examples, reconstruct.readme_examples_inversion,
+                 reconstruct.readme_examples_texture, exemplars.readme_examples, feature_map.readme_examples,
+                 first_layer.readme_examples, classes.readme_examples):
+        written = part(str(tmp_path), weights="offline", overwrite=False, bars=bars)
+        assert written and all(isinstance(path, str) for path in written)
+    assert sorted(set(called)) == sorted(["run", "study", "before_after", "run_inversion", "run_texture",
+                                          "run_classes", "run_fooling"])
+    assert "style layer study" in labels and "feature inversion" in labels  # the long steps get their own bar

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from kerasviz import adversarial, io, models, render
 from kerasviz import classes as classes_lib
-from kerasviz._cli import Progress
+from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
 
 log = logging.getLogger("kerasviz")
@@ -57,9 +57,7 @@ def run_classes(
     classes: Sequence[int],
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | Callable | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | Callable | None = None,
     class_names: Sequence[str] | Mapping[int, str] | None = None,
     size: int | None = None,
     steps: int | None = None,
@@ -67,28 +65,30 @@ def run_classes(
     stem: str | None = None,
     about: dict | None = None,
     overwrite: bool = False,
-) -> str:
-    """Writes DIR/STEM.png (one labelled picture per class) and DIR/STEM.json; returns the PNG path.
+    progress: _jobs.ProgressFn | None = None,
+) -> dict:
+    """Writes DIR/STEM.png (one labelled picture per class) and DIR/STEM.json; returns the facts (see
+    kerasviz.apps).
 
     STEM defaults to MODEL_classes. `model` is a name, a file or a Keras classifier (then `preprocess`
     is a function or None); `about` adds facts to the JSON.
     """
     net, fn, description = _classifier(model, weights, preprocess)
     classes = classes_lib.check_classes(net, classes)
-    stem = stem or f"{_stem(model, net)}_classes"
+    stem = stem or f"{_stem(net)}_classes"
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
-    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
-        log.info("%s exists; skipped", png)
-        return png
+    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    if earlier:
+        return earlier
     io.check_writable(out)
     start = time.perf_counter()
     images, logits = classes_lib.visualize_classes(net, classes, size=size, steps=steps, seed=seed, preprocess=fn,
-                                                   progress=Progress("class pictures"))
+                                                   progress=progress)
     seconds = time.perf_counter() - start
     random_logits = classes_lib.logits(classes_lib.logits_model(net), _random_images(len(classes), images.shape[1]),
                                        fn)
     io.write_png(png, io.labelled_row(images, [_name(class_names, c) for c in classes]))
-    io.write_json(sidecar, {
+    return _jobs.finish(png, sidecar, {
         "classifier": description,
         **_facts(net),
         **(about or {}),
@@ -105,7 +105,6 @@ def run_classes(
         "top_class": [int(np.argmax(row)) for row in logits],
         "seconds": round(seconds, 2),
     })
-    return png
 
 
 def run_fooling(
@@ -113,27 +112,26 @@ def run_fooling(
     target_class: int,
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | Callable | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | Callable | None = None,
     class_names: Sequence[str] | Mapping[int, str] | None = None,
     method: str = adversarial.DEFAULT_METHOD,
     epsilon: int = adversarial.EPSILON,
     size: int | None = None,
     about: dict | None = None,
     overwrite: bool = False,
-) -> str:
-    """Writes `out` (PNG: the image, the fooled image, the perturbation magnified) and `out` with .json.
+    progress: _jobs.ProgressFn | None = None,
+) -> dict:
+    """Writes `out` (PNG: the image, the fooled image, the perturbation magnified) and `out` with .json;
+    returns the facts (see kerasviz.apps).
 
     The image is resized to the classifier's fixed input size, or to a longer side of `size` pixels
-    (default 224) for a classifier that takes any size. Returns the PNG path.
+    (default 224) for a classifier that takes any size. `progress` is accepted for the jobs' one shape;
+    a fooling image takes seconds and reports none.
     """
-    png, sidecar = _paths(out)
-    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
-        log.info("%s exists; skipped", png)
-        return png
-    io.check_writable(os.path.dirname(os.path.abspath(png)))
-    picture = io.load_image(image) if isinstance(image, str) else io.as_batch(image)[0][0]
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
+    if earlier:
+        return earlier
+    picture = _jobs.image(image)
     net, fn, description = _classifier(model, weights, preprocess)
     classes_lib.check_classes(net, [target_class])
     picture = _fit_input(net, picture, size)
@@ -147,8 +145,8 @@ def run_fooling(
     labels = [f"{_name(class_names, before.cls)} {before.score:.2f}",
               f"{_name(class_names, after.cls)} {after.score:.2f}", f"change x{127.5 / max(result.linf, 1e-6):.0f}"]
     io.write_png(png, io.labelled_row([original, result.image, adversarial.magnified(result.perturbation)], labels))
-    io.write_json(sidecar, {
-        "image": image if isinstance(image, str) else f"array {list(np.shape(image))}",
+    return _jobs.finish(png, sidecar, {
+        "image": _jobs.describe(image),
         "classifier": description,
         **_facts(net),
         **(about or {}),
@@ -166,7 +164,6 @@ def run_fooling(
         "magnification": round(127.5 / max(result.linf, 1e-6), 2),
         "size": list(result.image.shape[:2]),
     })
-    return png
 
 
 # The README's stand-in classifier where only the offline VGG16 backbone is available: scikit-image photos,
@@ -222,7 +219,8 @@ def skimage_classifier(backbone: keras.Model, *, seed: int = 0) -> keras.Model:
     return model
 
 
-def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
+                    bars: _jobs.Bars | None = None) -> list[str]:
     """Writes the README's class pictures and fooling image into `out`; returns their paths.
 
     With ImageNet weights: VGG16's own classes. Otherwise (the offline backbone) the skimage_classifier
@@ -244,9 +242,9 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
         classes, target = list(range(len(SKIMAGE_CLASSES))), SKIMAGE_CLASSES.index("rocket")
     return [
         run_classes(classes, out, model=net, preprocess=fn, class_names=names, stem="classes_vgg16", about=about,
-                    size=128, overwrite=overwrite),
+                    size=128, overwrite=overwrite, progress=_jobs.bar(bars, "class pictures"))["png"],
         run_fooling(data.chelsea(), target, os.path.join(out, "fooling_chelsea.png"), model=net, preprocess=fn,
-                    class_names=names, about=about, size=224, overwrite=overwrite),
+                    class_names=names, about=about, size=224, overwrite=overwrite)["png"],
     ]
 
 
@@ -264,7 +262,7 @@ def _classifier(model, weights, preprocess) -> tuple[keras.Model, Callable, str]
     return load_classifier(model, weights, preprocess)
 
 
-def _stem(model, net: keras.Model) -> str:
+def _stem(net: keras.Model) -> str:
     info = models.model_info(net)
     return info.name if info else net.name  # a model file: its stem
 
@@ -276,19 +274,11 @@ def _facts(net: keras.Model) -> dict:
 
 def _fit_input(net: keras.Model, picture: np.ndarray, size: int | None) -> np.ndarray:
     fixed = tuple(net.input_shape[1:3])
-    if None not in fixed:
-        shape = (int(fixed[0]), int(fixed[1]))
-    else:
-        side = size or 224
-        h, w = picture.shape[:2]
-        shape = (max(1, round(h * side / max(h, w))), max(1, round(w * side / max(h, w))))
+    if None in fixed:
+        return _jobs.fit(picture, size or 224)
+    shape = (int(fixed[0]), int(fixed[1]))
     return picture.astype(np.float32) if picture.shape[:2] == shape else io.resize(picture, shape)
 
 
 def _random_images(n: int, size: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype(np.float32)
-
-
-def _paths(out: str) -> tuple[str, str]:
-    stem = out[:-4] if out.lower().endswith(".png") else out
-    return stem + ".png", stem + ".json"

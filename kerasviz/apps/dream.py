@@ -2,60 +2,54 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Mapping
 
+import keras
 import numpy as np
 
 from kerasviz import dream as dream_lib
 from kerasviz import io, models
-from kerasviz._cli import Progress
+from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
-
-log = logging.getLogger("kerasviz")
 
 
 def run(
     image: str | np.ndarray,
     out: str,
     *,
-    model: str | None = None,
-    weights: str | None = "auto",
+    model: str | keras.Model | None = None, weights: str | None = "auto", preprocess: str | None = None,
     layers: Mapping[str, float] | None = None,
     octaves: int = dream_lib.OCTAVES,
     steps: int = dream_lib.STEPS,
     tile_size: int = dream_lib.TILE_SIZE,
     seed: int = 0,
-    overwrite: bool = False,
-    preprocess: str | None = None,
     max_side: int | None = None,
-) -> str:
-    """Writes the dream `out` (PNG, the input's size) and `out` with .json; returns the PNG path.
+    overwrite: bool = False,
+    progress: _jobs.ProgressFn | None = None,
+) -> dict:
+    """Writes the dream `out` (PNG, the input's size) and `out` with .json; returns the facts (kerasviz.apps).
 
-    model None: InceptionV3 with ImageNet weights when they can be had, else the offline VGG16; a name
-    or a model file path otherwise (see models.load_model, which also takes `preprocess`).
+    model None: InceptionV3 with ImageNet weights when they can be had, else the offline VGG16.
     An image file is dreamt on at its own size (tiles bound the network's memory), unless `max_side`
     caps its longer side.
     """
-    png, sidecar = _paths(out)
-    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
-        log.info("%s exists; skipped", png)
-        return png
-    io.check_writable(os.path.dirname(os.path.abspath(png)))
-    picture = io.load_image(image, max_side=max_side) if isinstance(image, str) else np.asarray(image)
-    net = dream_lib.default_model() if model is None else models.load_model(model, weights, preprocess=preprocess)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
+    if earlier:
+        return earlier
+    picture = _jobs.image(image, max_side=max_side)
+    net = dream_lib.default_model() if model is None else _jobs.network(model, weights, preprocess)
     chosen = dict(layers) if layers else dream_lib.default_layers(net)
     start = time.perf_counter()
     result = dream_lib.deep_dream(
         picture, model=net, layers=chosen, octaves=octaves, steps=steps, tile_size=tile_size, seed=seed,
-        progress=Progress("deep dream"),
+        progress=progress,
     )
     seconds = time.perf_counter() - start
     io.write_png(png, result)
-    io.write_json(sidecar, {
-        "image": image if isinstance(image, str) else f"array {list(picture.shape)}",
+    return _jobs.finish(png, sidecar, {
+        "image": _jobs.describe(image),
         **models.model_facts(net),
         "layers": chosen,
         "octaves": octaves,
@@ -67,7 +61,6 @@ def run(
         "size": list(result.shape[:2]),
         "seconds": round(seconds, 2),
     })
-    return png
 
 
 def parse_layers(spec: str) -> dict[str, float]:
@@ -83,19 +76,14 @@ def parse_layers(spec: str) -> dict[str, float]:
     return layers
 
 
-def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
+                    bars: _jobs.Bars | None = None) -> list[str]:
     """Writes the README's dreams into `out` (scikit-image's chelsea and coffee); returns their paths."""
     from skimage import data
 
     model = None if weights == "auto" else "vgg16"
     return [
-        run(io.resize(data.chelsea(), (200, 300)), os.path.join(out, "dream_chelsea.png"), model=model,
-            weights=weights, steps=15, overwrite=overwrite),
-        run(io.resize(data.coffee(), (200, 300)), os.path.join(out, "dream_coffee.png"), model=model,
-            weights=weights, steps=15, overwrite=overwrite),
+        run(io.resize(getattr(data, name)(), (200, 300)), os.path.join(out, f"dream_{name}.png"), model=model,
+            weights=weights, steps=15, overwrite=overwrite, progress=bars and bars(f"deep dream {name}"))["png"]
+        for name in ("chelsea", "coffee")
     ]
-
-
-def _paths(out: str) -> tuple[str, str]:
-    stem = out[:-4] if out.lower().endswith(".png") else out
-    return stem + ".png", stem + ".json"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+import keras
 import numpy as np
 
 from kerasviz import exemplars as exemplars_lib
 from kerasviz import imagesets, io, models, render
+from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
 
 TILE = 80  # display side of every patch and synthetic picture, pixels
@@ -38,12 +39,12 @@ def default_layer(model) -> str:
 
 
 def run(
-    model,
     layer: str | None,
     filters: Sequence[int],
     images: imagesets.Images,
     out: str,
     *,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     top: int = exemplars_lib.TOP,
     size: int | None = exemplars_lib.SIZE,
     batch_size: int = exemplars_lib.BATCH_SIZE,
@@ -51,32 +52,32 @@ def run(
     steps: int | None = None,
     stem: str | None = None,
     overwrite: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: _jobs.ProgressFn | None = None,
 ) -> dict:
-    """Writes DIR/STEM.png, a row per filter (its synthetic picture, then its `top` patches), and DIR/STEM.json.
+    """Writes DIR/STEM.png, a row per filter (its synthetic picture, then its `top` patches), and DIR/STEM.json;
+    returns the facts (see kerasviz.apps).
 
     `images`: a folder, or an iterable of arrays or (name, array) pairs, read once. A finished
     picture with the same layer, filters and top is kept unless `overwrite`. `layer` None: default_layer.
-    Returns the JSON facts.
+    `progress` sees (images seen, images in all, or None for an iterable).
     """
+    model = _jobs.network(model, weights, preprocess)
     layer = layer or default_layer(model)
     model_name = models.model_facts(model)["model"]  # a model file: its stem
     stem = stem or output_stem(model_name, layer)
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
-    if not overwrite and os.path.exists(png) and os.path.exists(sidecar):
-        with open(sidecar) as f:
-            facts = json.load(f)
-        if (facts.get("layer"), facts.get("filters"), facts.get("top")) == (layer, list(filters), top):
-            facts["skipped"] = True
-            return facts
+    earlier = _jobs.kept(png, sidecar, overwrite=overwrite, same={"layer": layer, "filters": list(filters), "top": top})
+    if earlier:
+        return earlier
     io.check_writable(out)
     start = time.perf_counter()
     seen = [0]
+    total = len(imagesets.image_files(images)) if isinstance(images, str) else None
 
     def count(n: int) -> None:
         seen[0] = n
-        if progress:
-            progress(n)
+        if progress is not None:
+            progress(n, total)
 
     found = exemplars_lib.dataset_exemplars(model, layer, filters, images, top=top, batch_size=batch_size,
                                             size=size, progress=count)
@@ -104,8 +105,7 @@ def run(
         ],
     }
     io.write_png(png, picture(found, top, pictures))
-    io.write_json(sidecar, facts)
-    return facts
+    return _jobs.finish(png, sidecar, facts)
 
 
 def picture(found: list[list[exemplars_lib.Exemplar]], top: int, synthetic: np.ndarray | None = None) -> np.ndarray:
@@ -135,16 +135,17 @@ def _tile(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(io.resize(image, (TILE, TILE))), 0, 255).astype(np.uint8)
 
 
-def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+README_LAYERS = (("block4_conv3", list(range(8))),)
+
+
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
+                    bars: _jobs.Bars | None = None) -> list[str]:
     """The README's exemplars: VGG16 block4_conv3 filters 0-7 over scikit-image's sample photos."""
     from kerasviz.apps.samples import sample_photos
 
     model = models.load_model("vgg16", weights)
-    pictures = []
-    for layer, filters in README_LAYERS:
-        run(model, layer, filters, sample_photos(), out, stem=f"vgg16_{layer}_exemplars", overwrite=overwrite)
-        pictures.append(os.path.join(out, f"vgg16_{layer}_exemplars.png"))
-    return pictures
-
-
-README_LAYERS = (("block4_conv3", list(range(8))),)
+    return [
+        run(layer, filters, sample_photos(), out, model=model, stem=f"vgg16_{layer}_exemplars", overwrite=overwrite,
+            progress=_jobs.bar(bars, f"exemplars {layer}"))["png"]
+        for layer, filters in README_LAYERS
+    ]

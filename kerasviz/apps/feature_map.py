@@ -11,9 +11,11 @@ import math
 import os
 import time
 
+import keras
 import numpy as np
 
 from kerasviz import embedding, imagesets, io, models
+from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
 
 THUMB = 56  # thumbnail side on the map and in the neighbour panel, pixels
@@ -24,10 +26,10 @@ README_NAME = "feature_map_photos.png"
 
 
 def run(
-    model,
     images: imagesets.Images,
     out: str,
     *,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     layer: str | None = None,
     method: str = "tsne",
     k: int = K,
@@ -36,29 +38,34 @@ def run(
     batch_size: int = 16,
     seed: int = 0,
     overwrite: bool = False,
+    progress: _jobs.ProgressFn | None = None,
 ) -> dict:
-    """Writes `out` (PNG: the map above the neighbour panel) and its JSON; returns the facts.
+    """Writes `out` (PNG: the map above the neighbour panel) and its JSON; returns the facts (see kerasviz.apps).
 
     layer: default the model's last layer (its features are averaged over space). `images` are read
-    once; only a thumbnail of each is kept. A finished picture is kept unless `overwrite`.
+    once; only a thumbnail of each is kept. `progress` sees (images read, images in all or None).
     """
-    png, sidecar = _paths(out)
-    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
-        return {"skipped": True, "png": png}
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
+    if earlier:
+        return earlier
     if method not in embedding.MAP_METHODS:
         raise KerasvizError(f"unknown map method {method!r}; valid: {', '.join(embedding.MAP_METHODS)}")
     for name, value in (("k", k), ("queries", queries)):
         if value < 1:
             raise KerasvizError(f"{name} must be at least 1; got {value}")
-    io.check_writable(os.path.dirname(os.path.abspath(png)))
+    model = _jobs.network(model, weights, preprocess)
     layer = layer or model.layers[-1].name
     models.get_layer(model, layer)  # an unknown layer fails before any image is read
     start = time.perf_counter()
     thumbs: list[np.ndarray] = []
 
+    total = len(imagesets.image_files(images)) if isinstance(images, str) else None
+
     def keep_thumbnails():
         for name, picture, _ in imagesets.stream(images):
             thumbs.append(thumbnail(picture))
+            if progress is not None:
+                progress(len(thumbs), total)
             yield name, picture
 
     names, features = embedding.image_features(model, layer, keep_thumbnails(), size=size, batch_size=batch_size)
@@ -86,16 +93,12 @@ def run(
         ],
         "seconds": round(time.perf_counter() - start, 2),
     }
-    io.write_json(sidecar, facts)
-    return {**facts, "png": png}
+    return _jobs.finish(png, sidecar, facts)
 
 
 def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:
     """uint8 (h, w, 3) with max(h, w) == side: the image fitted inside a side x side square (area resampling)."""
-    h, w = image.shape[:2]
-    scale = side / max(h, w)
-    shape = max(1, round(h * scale)), max(1, round(w * scale))
-    return np.clip(np.round(io.resize(image, shape)), 0, 255).astype(np.uint8)
+    return np.clip(np.round(io.resize(image, io.fit_shape(image.shape[:2], side))), 0, 255).astype(np.uint8)
 
 
 def _square(tile: np.ndarray, side: int) -> np.ndarray:
@@ -136,15 +139,11 @@ def _framed(tile: np.ndarray, colour=(150, 150, 150)) -> np.ndarray:
     return framed
 
 
-def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
+                    bars: _jobs.Bars | None = None) -> list[str]:
     """The README's map: scikit-image's sample photos (and crops, flips) by VGG16's last layer."""
     from kerasviz.apps.samples import sample_photos
 
-    facts = run(models.load_model("vgg16", weights), sample_photos(), os.path.join(out, README_NAME),
-                overwrite=overwrite)
+    facts = run(sample_photos(), os.path.join(out, README_NAME), model="vgg16", weights=weights, overwrite=overwrite,
+                progress=_jobs.bar(bars, "feature map"))
     return [facts["png"]]
-
-
-def _paths(out: str) -> tuple[str, str]:
-    stem = out[:-4] if out.lower().endswith(".png") else out
-    return stem + ".png", stem + ".json"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+import keras
 import numpy as np
 
 from kerasviz import io, models, render
+from kerasviz.apps import _jobs
 
 CHUNK = 16  # filters finished between checkpoints: an interrupted layer loses at most this many
 
@@ -19,11 +20,11 @@ def output_stem(model_name: str, layer: str) -> str:
 
 
 def run(
-    model,
     layer: str,
     filters: Sequence[int],
     out: str,
     *,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     stem: str | None = None,
     size: int = 128,
     steps: int | None = None,
@@ -33,24 +34,23 @@ def run(
     precision: str = "auto",
     strategy=None,
     overwrite: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: _jobs.ProgressFn | None = None,
 ) -> dict:
-    """Visualises `filters` of `layer` and writes DIR/STEM.png, DIR/STEM.json (and tiles).
+    """Visualises `filters` of `layer` and writes DIR/STEM.png, DIR/STEM.json (and tiles); returns the
+    facts (see kerasviz.apps). STEM defaults to MODEL_LAYER.
 
     Work is checkpointed every CHUNK filters in a hidden partial file, so an interrupted run
-    resumes where it stopped; a finished grid is skipped unless `overwrite`. Returns the facts
-    written to the JSON sidecar.
+    resumes where it stopped; a finished grid of the same filters is kept unless `overwrite`.
+    `progress` sees (image-steps done, image-steps in all).
     """
+    model = _jobs.network(model, weights, preprocess)
     model_facts = models.model_facts(model)
     stem = stem or output_stem(model_facts["model"], layer)
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
     method = method or render.DEFAULT_METHOD
-    if not overwrite and os.path.exists(png) and os.path.exists(sidecar):
-        with open(sidecar) as f:
-            facts = json.load(f)
-        if facts.get("filters") == list(filters) and not (tiles and not _tiles_done(out, stem, filters)):
-            facts["skipped"] = True
-            return facts
+    earlier = _jobs.kept(png, sidecar, overwrite=overwrite, same={"filters": list(filters)})
+    if earlier and not (tiles and not _tiles_done(out, stem, filters)):
+        return earlier
     partial = os.path.join(out, f".{stem}.partial.npz")
     images, activations, seconds = _resume(partial, filters, size) if not overwrite else ([], [], 0.0)
     start = time.perf_counter()
@@ -87,15 +87,20 @@ def run(
         "activations": [round(float(a), 4) for a in activations],
     }
     if tiles:
-        for index, image in zip(filters, images):
-            path = os.path.join(out, stem, f"{index:04d}.png")
-            if not os.path.exists(path):
-                io.write_png(path, image)
+        _write_missing_tiles(out, stem, filters, images)
     io.write_png(png, io.grid(images))
-    io.write_json(sidecar, facts)
+    result = _jobs.finish(png, sidecar, facts)
     if os.path.exists(partial):
         os.remove(partial)
-    return facts
+    return result
+
+
+def _write_missing_tiles(out: str, stem: str, filters: Sequence[int], images: np.ndarray) -> None:
+    """DIR/STEM/NNNN.png for each filter whose tile an earlier, interrupted run did not write."""
+    for index, image in zip(filters, images):
+        path = os.path.join(out, stem, f"{index:04d}.png")
+        if not os.path.exists(path):
+            io.write_png(path, image)
 
 
 def _tiles_done(out: str, stem: str, filters: Sequence[int]) -> bool:

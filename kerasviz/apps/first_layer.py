@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import os
 
+import keras
+
 from kerasviz import io, kernels, models
+from kerasviz.apps import _jobs
 
 README_NAME = "first_layer_vgg16.png"
 
 
-def run(model, out: str, *, layer: str | None = None, zoom: int | None = None, overwrite: bool = False) -> dict:
-    """Writes the kernels of `layer` (default: the first convolution) as a grid to `out` (PNG) and its JSON.
-
-    A finished picture is kept unless `overwrite`. Returns the JSON facts.
+def run(
+    out: str,
+    *,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
+    layer: str | None = None,
+    zoom: int | None = None,
+    overwrite: bool = False,
+    progress: _jobs.ProgressFn | None = None,
+) -> dict:
+    """Writes the kernels of `layer` (default: the first convolution) as a grid to `out` (PNG) and its JSON;
+    returns the facts (see kerasviz.apps). `progress` is accepted for the jobs' one shape; this job is
+    quick and reports none.
     """
-    png, sidecar = _paths(out)
-    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
-        return {"skipped": True, "png": png}
-    io.check_writable(os.path.dirname(os.path.abspath(png)))
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
+    if earlier:
+        return earlier
+    model = _jobs.network(model, weights, preprocess)
     name = layer or kernels.first_conv(model)
     pictures, scales = kernels.kernel_pictures(model, name, zoom=zoom)
     kernel = models.get_layer(model, name).kernel
@@ -35,16 +46,10 @@ def run(model, out: str, *, layer: str | None = None, zoom: int | None = None, o
         "max_abs_weight": [round(float(s), 5) for s in scales],
     }
     io.write_png(png, io.grid(pictures, pad=max(2, pictures.shape[1] // 12)))
-    io.write_json(sidecar, facts)
-    return {**facts, "png": png}
+    return _jobs.finish(png, sidecar, facts)
 
 
-def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
+                    bars: _jobs.Bars | None = None) -> list[str]:
     """The README's picture: the 64 kernels of VGG16's block1_conv1."""
-    facts = run(models.load_model("vgg16", weights), os.path.join(out, README_NAME), overwrite=overwrite)
-    return [facts["png"]]
-
-
-def _paths(out: str) -> tuple[str, str]:
-    stem = out[:-4] if out.lower().endswith(".png") else out
-    return stem + ".png", stem + ".json"
+    return [run(os.path.join(out, README_NAME), model="vgg16", weights=weights, overwrite=overwrite)["png"]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Sequence
@@ -12,10 +11,8 @@ import numpy as np
 
 from kerasviz import io, models
 from kerasviz import reconstruct as lib
-from kerasviz._cli import Progress
+from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
-
-log = logging.getLogger("kerasviz")
 
 README_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 
@@ -42,50 +39,39 @@ def _stage_layers(model: keras.Model, named: Sequence[str], position: int) -> tu
     return tuple(stage[position] for stage in stages)
 
 
-def _network(model: str | keras.Model, weights: str | None, preprocess: str | None) -> keras.Model:
-    if isinstance(model, keras.Model):
-        return model
-    return models.load_model(model, weights, preprocess=preprocess)
-
-
 def run_inversion(
     image: str | np.ndarray,
     layers: Sequence[str] | None,
     out: str,
     *,
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     size: int = lib.INVERT_SIZE,
     steps: int = lib.INVERT_STEPS,
     tv_weight: float = lib.INVERT_TV_WEIGHT,
     seed: int = 0,
     overwrite: bool = False,
-) -> str:
-    """Writes `out` (PNG: the photo, then one labelled reconstruction per layer) and `out` with .json.
-
-    `model`: a name or model file (load_model with `weights`, `preprocess`) or a loaded model;
-    `layers` None: inversion_layers(model).
+    progress: _jobs.ProgressFn | None = None,
+) -> dict:
+    """Writes `out` (PNG: the photo, then one labelled reconstruction per layer) and `out` with .json;
+    returns the facts (see kerasviz.apps). `layers` None: inversion_layers(model).
     """
-    png, sidecar = _paths(out)
-    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
-        log.info("%s exists; skipped", png)
-        return png
-    io.check_writable(os.path.dirname(os.path.abspath(png)))
-    photo = _image(image)
-    net = _network(model, weights, preprocess)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
+    if earlier:
+        return earlier
+    photo = _jobs.image(image)
+    net = _jobs.network(model, weights, preprocess)
     layers = layers or inversion_layers(net)
     for layer in layers:
         models.get_layer(net, layer)  # a bad name fails before any work
     start = time.perf_counter()
     result = lib.invert_features(photo, layers=layers, model=net, size=size, steps=steps, tv_weight=tv_weight,
-                                 seed=seed, progress=Progress("feature inversion"))
+                                 seed=seed, progress=progress)
     seconds = time.perf_counter() - start
     shown = np.clip(np.round(io.resize(photo, result.images.shape[1:3])), 0, 255).astype(np.uint8)
     labels = ["photo"] + [f"{layer} {d:.2f}" for layer, d in zip(result.layers, result.distances)]
     io.write_png(png, io.labelled_row([shown, *result.images], labels))
-    io.write_json(sidecar, {
-        "image": _describe(image),
+    return _jobs.finish(png, sidecar, {
+        "image": _jobs.describe(image),
         **models.model_facts(net),
         "layers": result.layers,
         "relative_feature_distance": {k: float(v) for k, v in zip(result.layers, result.distances)},
@@ -99,7 +85,6 @@ def run_inversion(
         "seed": seed,
         "seconds": round(seconds, 2),
     })
-    return png
 
 
 def run_texture(
@@ -108,39 +93,36 @@ def run_texture(
     *,
     layers: Sequence[str] | None = None,
     size: tuple[int, int] = (256, 256),
-    model: str | keras.Model = "vgg16",
-    weights: str | None = "auto",
-    preprocess: str | None = None,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     steps: int = lib.TEXTURE_STEPS,
     max_source: int = 512,
     seed: int = 0,
     overwrite: bool = False,
-) -> str:
-    """Writes the texture `out` (PNG, exactly `size` = (H, W)) and `out` with .json; returns the PNG path.
+    progress: _jobs.ProgressFn | None = None,
+) -> dict:
+    """Writes the texture `out` (PNG, exactly `size` = (H, W)) and `out` with .json; returns the facts
+    (see kerasviz.apps).
 
     A source larger than `max_source` pixels on its longer side is first shrunk to it (its patterns too).
-    `model` as for run_inversion; `layers` None: texture_layers(model).
+    `layers` None: texture_layers(model).
     """
-    png, sidecar = _paths(out)
-    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
-        log.info("%s exists; skipped", png)
-        return png
-    io.check_writable(os.path.dirname(os.path.abspath(png)))
-    source = _image(style).astype(np.float32)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
+    if earlier:
+        return earlier
+    source = _jobs.image(style)
     if max(source.shape[:2]) > max_source:
-        h, w = source.shape[:2]
-        source = io.resize(source, (round(h * max_source / max(h, w)), round(w * max_source / max(h, w))))
-    net = _network(model, weights, preprocess)
+        source = _jobs.fit(source, max_source)
+    net = _jobs.network(model, weights, preprocess)
     layers = layers or texture_layers(net)
     for layer in layers:
         models.get_layer(net, layer)
     start = time.perf_counter()
     result = lib.synthesize_texture(source, shape=tuple(size), layers=layers, model=net, steps=steps, seed=seed,
-                                    progress=Progress("texture synthesis"))
+                                    progress=progress)
     seconds = time.perf_counter() - start
     io.write_png(png, result.image)
-    io.write_json(sidecar, {
-        "style": _describe(style),
+    return _jobs.finish(png, sidecar, {
+        "style": _jobs.describe(style),
         **models.model_facts(net),
         "layers": result.layers,
         "gram_distance": {k: float(v) for k, v in zip(result.layers, result.gram_distances)},
@@ -153,7 +135,6 @@ def run_texture(
         "seed": seed,
         "seconds": round(seconds, 2),
     })
-    return png
 
 
 def parse_size(spec: str) -> tuple[int, int]:
@@ -169,15 +150,18 @@ def parse_size(spec: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
-def readme_examples_inversion(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+def readme_examples_inversion(out: str, *, weights: str = "auto", overwrite: bool = False,
+                              bars: _jobs.Bars | None = None) -> list[str]:
     """The README's feature inversion: scikit-image's chelsea from five depths of VGG16."""
     from skimage import data
 
     return [run_inversion(data.chelsea(), README_LAYERS, os.path.join(out, "inversion_chelsea.png"),
-                          weights=weights, size=160, steps=50, overwrite=overwrite)]
+                          weights=weights, size=160, steps=50, overwrite=overwrite,
+                          progress=_jobs.bar(bars, "feature inversion"))["png"]]
 
 
-def readme_examples_texture(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+def readme_examples_texture(out: str, *, weights: str = "auto", overwrite: bool = False,
+                            bars: _jobs.Bars | None = None) -> list[str]:
     """The README's textures: scikit-image's gravel and brick (shrunk to 192 px), twice as wide as tall."""
     from skimage import data
 
@@ -187,19 +171,7 @@ def readme_examples_texture(out: str, *, weights: str = "auto", overwrite: bool 
         source_png = os.path.join(out, f"texture_{name}_source.png")
         if overwrite or not os.path.isfile(source_png):
             io.write_png(source_png, np.clip(np.round(io.as_batch(source)[0][0]), 0, 255).astype(np.uint8))
-        written += [source_png, run_texture(source, os.path.join(out, f"texture_{name}.png"), size=(160, 320),
-                                            weights=weights, steps=50, overwrite=overwrite)]
+        texture = run_texture(source, os.path.join(out, f"texture_{name}.png"), size=(160, 320), weights=weights,
+                              steps=50, overwrite=overwrite, progress=_jobs.bar(bars, f"texture {name}"))
+        written += [source_png, texture["png"]]
     return written
-
-
-def _paths(out: str) -> tuple[str, str]:
-    stem = out[:-4] if out.lower().endswith(".png") else out
-    return stem + ".png", stem + ".json"
-
-
-def _image(image: str | np.ndarray) -> np.ndarray:
-    return io.load_image(image) if isinstance(image, str) else io.as_batch(image)[0][0]
-
-
-def _describe(image: str | np.ndarray) -> str:
-    return image if isinstance(image, str) else f"array {list(np.shape(image))}"

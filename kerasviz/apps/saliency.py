@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from kerasviz import io, models, render
+from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
 from kerasviz.saliency import (
     DEFAULT_PRECISION,
@@ -43,74 +44,62 @@ FILE_MODEL_SIZE = 224  # longer side a model file without a classifier sees, unl
 README_PHOTOS = ("chelsea", "coffee", "astronaut")
 README_METHODS = METHODS
 README_SIZE = 224
-# Fewer samples, steps and occlusion patches than the defaults: all pictures take ~1 min on 2 idle cores.
+# Fewer samples, steps and occlusion patches than the defaults, so the README's pictures are quick to remake.
 README_OPTIONS = {"samples": 16, "steps": 16, "patch": 40, "stride": 32}
 README_REGIONS = 5  # regions in the README's cartoons: a few big parts of a photo
 
 
 def run(
-    model_name: str,
-    weights: str | None,
     images: Sequence[str],
-    target: str,
-    method: str,
-    segment: bool,
     out: str,
-    overwrite: bool = False,
     *,
+    target: str,
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
+    method: str = "smoothgrad",
+    segment: bool = False,
     size: int | None = None,
     samples: int = SMOOTHGRAD_SAMPLES,
     steps: int = IG_STEPS,
     precision: str = DEFAULT_PRECISION,
     segment_method: str = DEFAULT_FEATURE_METHOD,
     regions: int | None = None,
-    preprocess: str | None = None,
+    overwrite: bool = False,
+    progress: _jobs.ProgressFn | None = None,
 ) -> list[dict]:
-    """Writes, per image file STEM: STEM_saliency.png (overlay), STEM_saliency.npy (float map, the
-    input's H, W), STEM_saliency.json and, with `segment`, STEM_mask.png (0/255) and STEM_cutout.png
-    (RGBA, transparent background) by `segment_method` (a feature method of kerasviz.segment uses
-    the model's features; "grabcut" and "threshold" use the saliency map); with `regions=K`,
-    STEM_regions.png (a colour per region) and STEM_cartoon.png.
+    """Writes, per image file STEM in the folder `out`: STEM_saliency.png (overlay), STEM_saliency.npy
+    (float map, the input's H, W), STEM_saliency.json and, with `segment`, STEM_mask.png (0/255) and
+    STEM_cutout.png (RGBA, transparent background) by `segment_method` (a feature method of
+    kerasviz.segment uses the model's features; "grabcut" and "threshold" use the saliency map); with
+    `regions=K`, STEM_regions.png (a colour per region) and STEM_cartoon.png.
 
-    `model_name` is a name or a model file path, with `preprocess` (see models.load_model).
-    `target` is a class index ("281"; needs the ImageNet classifier, or a model file whose output
-    is class scores), "LAYER" or "LAYER:FILTER".
-    Without a classifier the image is resized so its longer side is `size` pixels (default: the
-    network's own input size; 224 for a model file) and the map is resized back. Images whose outputs all exist are
-    skipped unless `overwrite`. Returns the facts written to each JSON sidecar.
+    `target` is a class index ("281"; needs the ImageNet classifier, or a model whose output is class
+    scores), "LAYER" or "LAYER:FILTER". Without a classifier the image is resized so its longer side is
+    `size` pixels (default: the network's own input size; 224 for a model file) and the map is resized
+    back. Returns one result per image (see kerasviz.apps; an image whose outputs all exist is kept
+    unless `overwrite`); `progress` sees (images done, images).
     """
-    if method not in METHODS:
-        raise KerasvizError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
-    if not images:
-        raise KerasvizError("no images given; pass --image=PATH (comma-separated or repeated)")
-    if segment_method not in SEGMENT_METHODS:
-        raise KerasvizError(f"unknown segment method {segment_method!r}; valid: {', '.join(SEGMENT_METHODS)}")
-    bad_regions = isinstance(regions, bool) or not isinstance(regions, int) or not 2 <= regions <= MAX_REGIONS
-    if regions is not None and bad_regions:
-        raise KerasvizError(f"regions must be an integer from 2 to {MAX_REGIONS}; got {regions!r}")
+    _check_options(images, method, segment_method, regions)
     stems = _stems(images)
     io.check_writable(out)
     for path in images:
         if not os.path.isfile(path):
             raise KerasvizError(f"image {path!r} does not exist")
     precision = render.resolve_precision(precision)
-    model, parsed = _load(model_name, weights, target, preprocess)
+    model, parsed = _load(model, weights, target, preprocess)
     info = models.model_info(model)
-    spec = models.MODELS.get(info.name) if info.file is None else None
-    size = size or (spec.default_size if spec else FILE_MODEL_SIZE)
-    min_size = spec.min_size if spec else 1
-    if isinstance(size, bool) or not isinstance(size, int) or size < min_size:
-        raise KerasvizError(f"size must be an integer >= {min_size}; got {size!r}")
+    size = _work_size(info, size)
+    options = {"samples": samples} if method == "smoothgrad" else {"steps": steps} if method == "integrated_gradients" \
+        else {}
     results = []
-    for path, stem in zip(images, stems, strict=True):
+    for done, (path, stem) in enumerate(zip(images, stems, strict=True), 1):
         suffixes = SUFFIXES + (MASK_SUFFIXES if segment else ()) + (REGION_SUFFIXES if regions else ())
         outputs = [os.path.join(out, stem + s) for s in suffixes]
         if not overwrite and all(os.path.exists(p) for p in outputs):
-            results.append({"image": path, "skipped": True})
+            results.append({"image": path, "png": outputs[0], "skipped": True})
             continue
         start = time.perf_counter()
         image = io.load_image(path)
-        work = image if info.include_top else _fit(image, size)
+        work = image if info.include_top else _jobs.fit(image, size)
         saliency_map = saliency(model, work, parsed, method=method, samples=samples, steps=steps, precision=precision)
         saliency_map = _resize_map(saliency_map, image.shape[:2])
         facts = {
@@ -120,20 +109,39 @@ def run(
             "method": method,
             "size": list(work.shape[:2]) if not info.include_top else None,
             "precision": precision if method in PRECISION_METHODS else "float32",
-            "options": {"samples": samples}
-            if method == "smoothgrad"
-            else {"steps": steps}
-            if method == "integrated_gradients"
-            else {},
+            "options": options,
         }
         write_outputs(
             os.path.join(out, stem), image, saliency_map, segment=segment, facts=facts, model=model,
             segment_method=segment_method, regions=regions,
         )  # fmt: skip
         facts["seconds"] = round(time.perf_counter() - start, 2)
-        io.write_json(os.path.join(out, stem + "_saliency.json"), facts)  # last: marks the image done
-        results.append(facts)
+        results.append(_jobs.finish(outputs[0], os.path.join(out, stem + "_saliency.json"), facts))  # last: done
+        if progress is not None:
+            progress(done, len(images))
     return results
+
+
+def _check_options(images: Sequence[str], method: str, segment_method: str, regions: int | None) -> None:
+    if method not in METHODS:
+        raise KerasvizError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
+    if not images:
+        raise KerasvizError("no images given; pass --image=PATH (comma-separated or repeated)")
+    if segment_method not in SEGMENT_METHODS:
+        raise KerasvizError(f"unknown segment method {segment_method!r}; valid: {', '.join(SEGMENT_METHODS)}")
+    bad_regions = isinstance(regions, bool) or not isinstance(regions, int) or not 2 <= regions <= MAX_REGIONS
+    if regions is not None and bad_regions:
+        raise KerasvizError(f"regions must be an integer from 2 to {MAX_REGIONS}; got {regions!r}")
+
+
+def _work_size(info: models.ModelInfo, size: int | None) -> int:
+    """The longer side a model without a classifier sees: `size`, else the network's own (FILE_MODEL_SIZE)."""
+    spec = models.MODELS.get(info.name) if info.file is None else None
+    size = size or (spec.default_size if spec else FILE_MODEL_SIZE)
+    min_size = spec.min_size if spec else 1
+    if isinstance(size, bool) or not isinstance(size, int) or size < min_size:
+        raise KerasvizError(f"size must be an integer >= {min_size}; got {size!r}")
+    return size
 
 
 def write_outputs(
@@ -174,7 +182,8 @@ def cutout(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.dstack([image, mask.astype(np.uint8) * 255])
 
 
-def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
+                    bars: _jobs.Bars | None = None) -> list[str]:
     """Writes the README's saliency pictures into `out`; returns the paths of the files it wrote or found.
 
     For each photo (README_PHOTOS, from scikit-image) at README_SIZE px with VGG16:
@@ -192,13 +201,16 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
         return [*paths, sidecar]
     io.check_writable(out)
     start = time.perf_counter()
-    photos = np.stack([_fit_square(_photo(name), README_SIZE) for name in README_PHOTOS])
+    photos = np.stack([_jobs.square(_photo(name), README_SIZE) for name in README_PHOTOS])
     model, targets = _readme_model(weights, photos)
+    progress, steps = _jobs.bar(bars, "saliency"), len(README_METHODS) + len(README_PHOTOS)
     maps = {}
-    for method in README_METHODS:
+    for done, method in enumerate(README_METHODS, 1):
         t0 = time.perf_counter()
         maps[method] = _maps(model, photos, targets, method)
         maps[method + "_seconds"] = round(time.perf_counter() - t0, 2)
+        if progress is not None:
+            progress(done, steps)
     mask_seconds = {}
     for i, name in enumerate(README_PHOTOS):
         row = [photos[i]] + [io.overlay(photos[i], np.abs(maps[m][i])) for m in README_METHODS]
@@ -220,6 +232,8 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
             os.path.join(out, f"saliency_{name}_masks.png"),
             io.grid(np.stack(panels).astype(np.uint8), cols=len(panels)),
         )
+        if progress is not None:
+            progress(len(README_METHODS) + i + 1, steps)
     info = models.model_info(model)
     io.write_json(
         sidecar,
@@ -247,11 +261,13 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
 
 
 def _load(
-    model_name: str, weights: str | None, target: str, preprocess: str | None = None
+    model_name: str | keras.Model, weights: str | None, target: str, preprocess: str | None = None
 ) -> tuple[keras.Model, int | str]:
     """The model the target needs (with its classifier for a class index) and the checked target."""
     text = str(target).strip()
     is_class = text.lstrip("-").isdigit()
+    if isinstance(model_name, keras.Model):  # a model from load_model, as it is
+        return model_name, parse_target(model_name, int(text) if is_class else text)
     if models.is_model_file(model_name):  # used as saved: its own head, if any, gives the classes
         model = models.load_model(model_name, weights, preprocess=preprocess)
         return model, parse_target(model, int(text) if is_class else text)
@@ -279,23 +295,6 @@ def _stems(paths: Sequence[str]) -> list[str]:
             )
         seen[stem] = path
     return stems
-
-
-def _fit(image: np.ndarray, size: int) -> np.ndarray:
-    """Resized (aspect kept) so the longer side is `size` pixels; float32 0-255."""
-    h, w = image.shape[:2]
-    scale = size / max(h, w)
-    shape = (max(1, round(h * scale)), max(1, round(w * scale)))
-    return image.astype(np.float32) if shape == (h, w) else io.resize(image, shape)
-
-
-def _fit_square(image: np.ndarray, size: int) -> np.ndarray:
-    """The centred square crop, resized to size x size, uint8."""
-    h, w = image.shape[:2]
-    side = min(h, w)
-    y, x = (h - side) // 2, (w - side) // 2
-    square = io.resize(image[y : y + side, x : x + side], (size, size))
-    return np.clip(np.round(square), 0, 255).astype(np.uint8)
 
 
 def _resize_map(saliency_map: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

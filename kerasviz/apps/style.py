@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Sequence
 
+import keras
 import numpy as np
 
 from kerasviz import io, models
 from kerasviz import style as style_lib
-from kerasviz._cli import Progress
+from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
-
-log = logging.getLogger("kerasviz")
 
 # The layer study: rows are content layers, columns style layer sets (single blocks, then Gatys' five).
 STUDY_CONTENT_LAYERS = tuple(f"block{b}_conv2" for b in range(1, 6))
 STUDY_STYLE_SETS = {f"block{b}": (f"block{b}_conv1",) for b in range(1, 6)} | {"gatys": style_lib.STYLE_LAYERS}
-STUDY_SIZE = 96  # longer side of each cell, pixels; with STUDY_STEPS, 30 cells fit a 2-core CPU budget
+STUDY_SIZE = 96  # longer side of each cell, pixels; small, with STUDY_STEPS, as the study solves 30 cells
 STUDY_STEPS = 15
 # The defaults before distance normalisation and block4_conv2 content, kept for the README's before/after
 # picture and benchmarks/style_pairs.py: keras-io's content layer and each loss over its target's size.
@@ -31,8 +29,7 @@ def run(
     style: str | np.ndarray,
     out: str,
     *,
-    model: str = "vgg16",
-    weights: str | None = "auto",
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     content_layers: Sequence[str] | None = None,
     style_layers: Sequence[str] | None = None,
     size: int = style_lib.DEFAULT_SIZE,
@@ -42,21 +39,18 @@ def run(
     normalization: str = style_lib.DEFAULT_NORMALIZATION,
     preserve_color: bool = False,
     overwrite: bool = False,
-    preprocess: str | None = None,
-) -> str:
-    """Writes the stylised `out` (PNG) and `out` with .json; returns the PNG path. Images: paths or arrays.
+    progress: _jobs.ProgressFn | None = None,
+) -> dict:
+    """Writes the stylised `out` (PNG) and `out` with .json; returns the facts (see kerasviz.apps).
 
-    `model`: a name or a model file path, with `preprocess` (see models.load_model). Layers default
-    to style_lib.default_layers(model). `preserve_color` keeps the content's colours (luminance-only
-    transfer; see style.transfer).
+    Images: paths or arrays. Layers default to style_lib.default_layers(model). `preserve_color`
+    keeps the content's colours (luminance-only transfer; see style.transfer).
     """
-    png, sidecar = _paths(out)
-    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
-        log.info("%s exists; skipped", png)
-        return png
-    io.check_writable(os.path.dirname(os.path.abspath(png)))
-    content_img, style_img = _image(content), _image(style)
-    net = models.load_model(model, weights, preprocess=preprocess)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
+    if earlier:
+        return earlier
+    content_img, style_img = _jobs.image(content), _jobs.image(style)
+    net = _jobs.network(model, weights, preprocess)
     if content_layers is None or style_layers is None:
         default_content, default_style = style_lib.default_layers(net)
         content_layers = default_content if content_layers is None else content_layers
@@ -65,14 +59,14 @@ def run(
     result = style_lib.transfer(
         content_img, style_img, model=net, content_layers=content_layers, style_layers=style_layers,
         content_weight=content_weight, style_weight=style_weight, normalization=normalization,
-        preserve_color=preserve_color, size=size, steps=steps, progress=Progress("style transfer"),
+        preserve_color=preserve_color, size=size, steps=steps, progress=progress,
     )
     seconds = time.perf_counter() - start
     io.write_png(png, result.image)
-    io.write_json(sidecar, {
+    return _jobs.finish(png, sidecar, {
         **models.model_facts(net),
-        "content": _describe(content),
-        "style": _describe(style),
+        "content": _jobs.describe(content),
+        "style": _jobs.describe(style),
         "content_layers": list(content_layers),
         "style_layers": list(style_layers),
         "loss_weights": {"content": content_weight, "style": style_weight, "tv": style_lib.TV_WEIGHT},
@@ -88,7 +82,6 @@ def run(
         "style_size": list(style_img.shape[:2]),
         "seconds": round(seconds, 2),
     })
-    return png
 
 
 def study(
@@ -96,36 +89,34 @@ def study(
     style: str | np.ndarray,
     out: str,
     *,
-    model: str = "vgg16",
-    weights: str | None = "auto",
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     size: int = STUDY_SIZE,
     steps: int = STUDY_STEPS,
     overwrite: bool = False,
-    preprocess: str | None = None,
-) -> str:
-    """The layer study: writes the grid `out` (PNG), `out`.json and `out`.md (the loss table).
-
-    `model`: a name or a model file path, with `preprocess`; its layers are chosen by study_layers.
+    progress: _jobs.ProgressFn | None = None,
+) -> dict:
+    """The layer study: writes the grid `out` (PNG), `out`.json and `out`.md (the loss table); returns
+    the facts (see kerasviz.apps). The model's layers are chosen by study_layers.
     """
-    png, sidecar = _paths(out)
-    table_path = os.path.splitext(png)[0] + ".md"
-    if not overwrite and all(os.path.isfile(p) for p in (png, sidecar, table_path)):
-        log.info("%s exists; skipped", png)
-        return png
-    io.check_writable(os.path.dirname(os.path.abspath(png)))
-    content_img, style_img = _image(content), _image(style)
-    net = models.load_model(model, weights, preprocess=preprocess)
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite, also=(".md",))
+    if earlier:
+        return earlier
+    table_path = png[:-4] + ".md"
+    content_img, style_img = _jobs.image(content), _jobs.image(style)
+    net = _jobs.network(model, weights, preprocess)
     content_layers, style_sets = study_layers(net)
     start = time.perf_counter()
     balance = {k: v for k, v in BEFORE.items() if k != "content_layers"}  # the balance its README text describes
     images, table = style_lib.layer_study(
         content_img, style_img, model=net, content_layers=content_layers, style_sets=style_sets,
-        size=size, steps=steps, progress=Progress("layer study"), **balance,
+        size=size, steps=steps, progress=progress, **balance,
     )
     seconds = time.perf_counter() - start
     rows, cols = images.shape[:2]
     io.write_png(png, io.grid(images.reshape(rows * cols, *images.shape[2:]), cols=cols))
-    io.write_json(sidecar, {
+    with io.atomic_path(table_path) as tmp, open(tmp, "w") as f:
+        f.write(_markdown(table))
+    return _jobs.finish(png, sidecar, {
         **models.model_facts(net),
         "rows_content_layers": list(content_layers),
         "columns_style_sets": {k: list(v) for k, v in style_sets.items()},
@@ -136,9 +127,6 @@ def study(
         "steps": steps,
         "seconds": round(seconds, 2),
     })
-    with io.atomic_path(table_path) as tmp, open(tmp, "w") as f:
-        f.write(_markdown(table))
-    return png
 
 
 def study_layers(model) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
@@ -174,7 +162,8 @@ def _markdown(table: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False) -> list[str]:
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
+                    bars: _jobs.Bars | None = None) -> list[str]:
     """Writes the README's style pictures into `out`; returns their paths. Finished files are skipped.
 
     Content: scikit-image's chelsea (the cat); style: `swirls()`, a procedurally painted texture
@@ -189,12 +178,13 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False)
     return [
         swirls_path,
         run(data.chelsea(), swirls(), os.path.join(out, "style_chelsea_swirls.png"), weights=weights, size=224,
-            steps=25, overwrite=overwrite),
+            steps=25, overwrite=overwrite, progress=_jobs.bar(bars, "style transfer"))["png"],
         before_after({"chelsea+swirls": (data.chelsea(), swirls()),
                       "astronaut+brick": (data.astronaut(), data.brick())},
-                     os.path.join(out, "style_before_after.png"), weights=weights, overwrite=overwrite),
+                     os.path.join(out, "style_before_after.png"), weights=weights, overwrite=overwrite,
+                     progress=_jobs.bar(bars, "style before/after"))["png"],
         study(data.chelsea(), swirls(), os.path.join(out, "style_layers_study.png"), weights=weights,
-              overwrite=overwrite),
+              overwrite=overwrite, progress=_jobs.bar(bars, "style layer study"))["png"],
     ]
 
 
@@ -202,33 +192,33 @@ def before_after(
     pairs: dict[str, tuple[np.ndarray, np.ndarray]],
     out: str,
     *,
-    weights: str | None = "auto",
+    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     size: int = 160,
     steps: int = 30,
     overwrite: bool = False,
-) -> str:
+    progress: _jobs.ProgressFn | None = None,
+) -> dict:
     """A grid, one row per (content, style) pair: photo | style | BEFORE | defaults | defaults with
-    preserve_color, each `size` x `size` (results centre-cropped); `out`.json has the settings and seconds."""
-    png, sidecar = _paths(out)
-    if not overwrite and os.path.isfile(png) and os.path.isfile(sidecar):
-        log.info("%s exists; skipped", png)
-        return png
-    io.check_writable(os.path.dirname(os.path.abspath(png)))
-    net = models.load_model("vgg16", weights)
+    preserve_color, each `size` x `size` (results centre-cropped); `out`.json has the settings and seconds.
+    Returns the facts (see kerasviz.apps)."""
+    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
+    if earlier:
+        return earlier
+    net = _jobs.network(model, weights, preprocess)
     settings = {"before": BEFORE, "after": {}, "after_preserve_color": {"preserve_color": True}}
     tiles, seconds = [], {}
-    progress = Progress("before/after")
     for i, (name, (content, style_img)) in enumerate(pairs.items()):
-        content_img, style_img = io.as_batch(content)[0][0], io.as_batch(style_img)[0][0]
+        content_img, style_img = _jobs.image(content), _jobs.image(style_img)
         row = [content_img, style_img]
         for key, options in settings.items():
             start = time.perf_counter()
             row.append(style_lib.transfer(content_img, style_img, model=net, size=size, steps=steps, **options).image)
             seconds[f"{name} {key}"] = round(time.perf_counter() - start, 2)
-        tiles += [_square(image, size) for image in row]
-        progress(i + 1, len(pairs))
+        tiles += [_jobs.square(image, size) for image in row]
+        if progress is not None:
+            progress(i + 1, len(pairs))
     io.write_png(png, io.grid(np.stack(tiles), cols=2 + len(settings)))
-    io.write_json(sidecar, {
+    return _jobs.finish(png, sidecar, {
         "weights": models.model_info(net).weights,
         "rows": list(pairs),
         "columns": ["content", "style", *settings],
@@ -240,16 +230,6 @@ def before_after(
         "steps_per_level": steps,
         "seconds": seconds,
     })
-    return png
-
-
-def _square(image: np.ndarray, side: int) -> np.ndarray:
-    """The centre square of `image`, resized to side x side, uint8."""
-    h, w = image.shape[:2]
-    k = min(h, w)
-    top, left = (h - k) // 2, (w - k) // 2
-    crop = io.resize(np.asarray(image, np.float32)[top:top + k, left:left + k], (side, side))
-    return np.clip(np.round(crop), 0, 255).astype(np.uint8)
 
 
 def swirls(shape: tuple[int, int] = (256, 256), seed: int = 0) -> np.ndarray:
@@ -270,16 +250,3 @@ def swirls(shape: tuple[int, int] = (256, 256), seed: int = 0) -> np.ndarray:
     lo = np.floor(t).astype(int).clip(0, len(palette) - 2)
     f = (t - lo)[..., None]
     return np.round(palette[lo] * (1 - f) + palette[lo + 1] * f).astype(np.uint8)
-
-
-def _paths(out: str) -> tuple[str, str]:
-    stem = out[:-4] if out.lower().endswith(".png") else out
-    return stem + ".png", stem + ".json"
-
-
-def _image(image: str | np.ndarray) -> np.ndarray:
-    return io.load_image(image) if isinstance(image, str) else np.asarray(image)
-
-
-def _describe(image: str | np.ndarray) -> str:
-    return image if isinstance(image, str) else f"array {list(np.shape(image))}"
