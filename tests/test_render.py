@@ -228,6 +228,9 @@ def test_keras_applications_layers_work(name, layer, size):
     model = kerasviz.load_model(name, None)
     images, acts = kerasviz.visualize_filters(model, layer, [0, 5], size=size, steps=3)
     assert images.shape == (2, size, size, 3) and np.all(np.isfinite(acts))
+    (renderer,) = model._kerasviz_renderers.values()  # its score: the model's preprocessing, fixed input size
+    grey = renderer.score(np.full((2, size, size, 3), 128, np.uint8), [0, 5])
+    assert np.all(acts > grey)
 
 
 def test_sharding_over_two_devices_gives_the_single_device_pictures():
@@ -242,7 +245,7 @@ def test_sharding_over_two_devices_gives_the_single_device_pictures():
         model = tiny_cnn()
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         diff = 0
-        for method, size in (("fft", 32), ("fft_progressive", 64)):
+        for method, size in (("fft", 32), ("fft_progressive", 64), ("classic", 32)):  # Adam's state and none
             kw = dict(size=size, steps=6, precision="float32", batch_size=4, method=method)
             single, a1 = kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], **kw)
             sharded, a2 = kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], strategy=strategy, **kw)
