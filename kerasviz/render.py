@@ -19,9 +19,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import activations, models, optim, param, replicas, transforms
+from kerasviz import activations, models, optim, param, transforms
 from kerasviz import objectives as obj
 from kerasviz.errors import KerasvizError
+from kerasviz.replicas import Replicas
 
 log = logging.getLogger("kerasviz")
 
@@ -257,7 +258,7 @@ class _Renderer:
 
     def __init__(self, model, objective, size, batch, method, precision, preprocess, strategy):
         self.method, self.size, self.batch, self.precision = method, size, batch, precision
-        self.replicas = replicas.Replicas(strategy)
+        self.replicas = Replicas(strategy)
         self.grey = models.input_channels(model) == 1
         receptive_field = max(models.receptive_field(model, name, size) for name in objective.layers)
         self.param = method.parameterization(batch // strategy.num_replicas_in_sync, size, receptive_field)
