@@ -225,12 +225,13 @@ def test_bad_input_gets_clear_errors(model):
     [("resnet50", "conv3_block1_out", 64), ("inceptionv3", "mixed2", 96), ("vgg16", "block3_conv1", 48)],
 )
 def test_keras_applications_layers_work(name, layer, size):
+    keras.utils.set_random_seed(0)  # random weights: a unit may be silent on grey and stay so for 3 steps
     model = kerasviz.load_model(name, None)
     images, acts = kerasviz.visualize_filters(model, layer, [0, 5], size=size, steps=3)
     assert images.shape == (2, size, size, 3) and np.all(np.isfinite(acts))
     (renderer,) = model._kerasviz_renderers.values()  # its score: the model's preprocessing, fixed input size
     grey = renderer.score(np.full((2, size, size, 3), 128, np.uint8), [0, 5])
-    assert np.all(acts > grey)
+    assert acts.sum() > 2 * grey.sum()  # the pictures' objective rose well above grey's
 
 
 def test_sharding_over_two_devices_gives_the_single_device_pictures():
