@@ -1,15 +1,14 @@
 """Do filters converge before the default method's last step? (Would stopping converged filters save work?)
 
-Runs the default method's compiled segments for --filters evenly spaced filters of each layer and,
-after every segment, scores the picture that would be saved at that point (uint8, seen whole, as
-visualize_filters scores its results). Prints, per segment, the median of score / final score and
+Runs the default method's compiled calls (render.STEPS_PER_CALL steps each) for --filters evenly spaced
+filters of each layer and, after every call, scores the picture that would be saved at that point (uint8,
+seen whole, as visualize_filters scores its results). Prints, per call, the median of score / final score and
 how many filters are already within --tolerance of their final score: a filter that is there early
 could stop early and free its slot.
 
   python benchmarks/convergence.py                    # offline VGG16, five layers, 16 filters each
 """
 
-import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,22 +31,14 @@ flags.DEFINE_string("weights", "offline", "VGG16 weights.")
 
 
 def trajectory(model, layer: str, filters: list[int]) -> list[tuple[int, np.ndarray]]:
-    """[(steps done, scores (filters,))]: the saved picture's score after each compiled segment."""
+    """[(steps done, scores (filters,))]: the saved picture's score after each compiled call."""
     method = render.METHODS[render.DEFAULT_METHOD]
     precision = render.resolve_precision(FLAGS.precision)
     renderer = render._renderer(model, obj.channel(layer), FLAGS.size, len(filters), method, precision, None,
                                 tf.distribute.get_strategy())
-    indices = np.asarray(filters, np.int32)
-    seeds = np.stack([np.zeros_like(indices), indices], axis=1).astype(np.int32)
-    indices_d, seeds_d = renderer._distribute([indices]), renderer._distribute([seeds])
-    state = renderer._run(functools.partial(renderer._init_state, renderer.param.init), seeds_d)
     rows = []
-    for done in range(0, method.steps, render.SEGMENT_STEPS):
-        count = min(render.SEGMENT_STEPS, method.steps - done)
-        state = renderer._run(renderer._segment, *state[:3], indices_d, seeds_d, tf.constant(done),
-                              tf.constant(count))
-        pictures = render._to_uint8(renderer._final_image(state[0]))
-        rows.append((done + count, renderer.score(pictures, filters)))
+    for done, current, value in render._ascent(renderer, filters, 0, method.steps):
+        rows.append((done, current.score(current.picture(value), filters)))
     return rows
 
 

@@ -62,7 +62,7 @@ def time_kerasviz(model, layer, size, batch, steps, precision):
     render.visualize_filters(model, layer, [f + batch for f in filters], steps=2, **kwargs)  # new filters
     renderer = next(r for r in model._kerasviz_renderers.values()
                     if r.size == size and r.batch == batch and r.precision == render.resolve_precision(precision))
-    return seconds / (steps * batch), renderer._segment.experimental_get_tracing_count()
+    return seconds / (steps * batch), renderer._run_steps.experimental_get_tracing_count()
 
 
 def main(argv):

@@ -135,14 +135,7 @@ def transfer(
     Returns:
       A StyleResult; `.image` is uint8 (H, W, 3) at the content's aspect ratio.
     """
-    if init not in INITS:
-        raise KerasvizError(f"init {init!r} is not valid; valid: {', '.join(INITS)}")
-    if optimizer not in OPTIMIZERS:
-        raise KerasvizError(f"optimizer {optimizer!r} is not valid; valid: {', '.join(OPTIMIZERS)}")
-    if normalization not in NORMALIZATIONS:
-        raise KerasvizError(f"normalization {normalization!r} is not valid; valid: {', '.join(NORMALIZATIONS)}")
-    if steps < 1 or levels < 1:
-        raise KerasvizError(f"steps and levels must be at least 1; got steps={steps}, levels={levels}")
+    _check_options(init, optimizer, normalization, steps, levels)
     precision = _precision_for(optimizer, precision)
     model = model if model is not None else models.load_model("vgg16", "auto")
     if content_layers is None or style_layers is None:
@@ -158,9 +151,32 @@ def transfer(
     color_img = content_img
     if preserve_color:
         content_img, style_img = luminance_only(content_img, style_img)
-    weights = objective.weights(content_w, style_w, content_weight, style_weight, tv_weight)
-    rng = np.random.default_rng(seed)
+    weights = _weight_vectors(objective.layers, content_w, style_w, content_weight, style_weight, tv_weight)
+    x, losses, history, evaluations = _coarse_to_fine(
+        model, objective, content_img, style_img, shape, weights, init=init, optimizer=optimizer,
+        normalization=normalization, steps=steps, levels=levels, seed=seed, progress=progress, callback=callback)
+    if preserve_color:
+        x = with_chroma(x, io.resize(color_img, shape))
+    return StyleResult(np.clip(np.round(x), 0, 255).astype(np.uint8), losses, history, evaluations)
 
+
+def _check_options(init: str, optimizer: str, normalization: str, steps: int, levels: int) -> None:
+    if init not in INITS:
+        raise KerasvizError(f"init {init!r} is not valid; valid: {', '.join(INITS)}")
+    if optimizer not in OPTIMIZERS:
+        raise KerasvizError(f"optimizer {optimizer!r} is not valid; valid: {', '.join(OPTIMIZERS)}")
+    if normalization not in NORMALIZATIONS:
+        raise KerasvizError(f"normalization {normalization!r} is not valid; valid: {', '.join(NORMALIZATIONS)}")
+    if steps < 1 or levels < 1:
+        raise KerasvizError(f"steps and levels must be at least 1; got steps={steps}, levels={levels}")
+
+
+def _coarse_to_fine(model, objective, content_img, style_img, shape, weights, *, init, optimizer, normalization,
+                    steps, levels, seed, progress, callback) -> tuple[np.ndarray, dict, list, int]:
+    """`transfer`'s optimisation, from 1/2^(levels-1) of `shape` up to `shape`, each level starting from the
+    last one's result upsampled: (float32 0-255 image (H, W, 3), final losses, history, evaluations), as in
+    StyleResult."""
+    rng = np.random.default_rng(seed)
     start = time.perf_counter()
     history: list[tuple[float, float]] = []
     evaluations = 0
@@ -187,10 +203,7 @@ def transfer(
         x, n = minimize(lambda v, t=targets: objective.value_and_grad(v, t, weights)[:2], x, steps=steps,
                         method=optimizer, on_step=on_step)
         evaluations += n
-    losses = objective.losses(x, targets, weights)
-    if preserve_color:
-        x = with_chroma(x, io.resize(color_img, shape))
-    return StyleResult(np.clip(np.round(x), 0, 255).astype(np.uint8), losses, history, evaluations)
+    return x, objective.losses(x, targets, weights), history, evaluations
 
 
 class StyleLoss:
@@ -215,39 +228,20 @@ class StyleLoss:
         if self.precision != "float32":  # features in reduced precision; Gram matrices and losses in float32
             self._extract = render._cast_model(self._extract, f"mixed_{self.precision}")
         self._preprocess = models.preprocess_fn(model, preprocess)
-        n = len(layers)
-        image = tf.TensorSpec((None, None, 3), tf.float32)
-        features = tuple(tf.TensorSpec((None, None, int(o.shape[-1])), tf.float32) for o in outputs)
-        grams = tuple(tf.TensorSpec((int(o.shape[-1]),) * 2, tf.float32) for o in outputs)
-        vector = tf.TensorSpec((n,), tf.float32)
-        scalar = tf.TensorSpec((), tf.float32)
+        image, targets, vector, scalar = _signatures(outputs)
         self._features = tf.function(self._features_and_grams, input_signature=[image])
-        targets = (features, grams, vector, vector, scalar)
         self._step = tf.function(self._value_and_grad, input_signature=[image, targets, vector, vector, scalar])
-
-    def weights(self, content: Mapping[str, float], style: Mapping[str, float], content_weight: float,
-                style_weight: float, tv_weight: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """Per-layer weight vectors (content, style) and the TV weight, in this objective's layer order."""
-        cw = np.array([content.get(n, 0.0) for n in self.layers], np.float32) * content_weight
-        sw = np.array([style.get(n, 0.0) for n in self.layers], np.float32) * style_weight
-        return cw, sw, float(tv_weight)
 
     def targets(self, content: np.ndarray, style: np.ndarray, normalization: str = "target") -> tuple:
         """Content features, style Gram matrices and the normalisers, for (H, W, 3) 0-255 images."""
+        if normalization not in NORMALIZATIONS:
+            raise KerasvizError(f"normalization {normalization!r} is not valid; valid: {', '.join(NORMALIZATIONS)}")
         features, content_grams = self._features(tf.constant(content, tf.float32))
         _, grams = self._features(tf.constant(style, tf.float32))
-        content_norms = [tf.reduce_mean(tf.square(f)) for f in features]
-        style_norms = [tf.reduce_mean(tf.square(g)) for g in grams]
-        if normalization == "distance":  # a floor of 1e-6 of the old scale: identical images stay finite
+        style_features = None
+        if normalization == "distance":
             style_features, _ = self._features(tf.constant(io.resize(style, content.shape[:2]), tf.float32))
-            content_norms = [tf.maximum(tf.reduce_mean(tf.square(s - p)), 1e-6 * n)
-                             for s, p, n in zip(style_features, features, content_norms)]
-            style_norms = [tf.maximum(tf.reduce_mean(tf.square(c - a)), 1e-6 * n)
-                           for c, a, n in zip(content_grams, grams, style_norms)]
-        elif normalization != "target":
-            raise KerasvizError(f"normalization {normalization!r} is not valid; valid: {', '.join(NORMALIZATIONS)}")
-        content_norms = tf.stack([tf.maximum(n, 1e-12) for n in content_norms])
-        style_norms = tf.stack([tf.maximum(n, 1e-12) for n in style_norms])
+        content_norms, style_norms = _normalizers(features, content_grams, grams, style_features)
         tv_norm = tf.maximum(total_variation(tf.constant(content, tf.float32)), 1e-12)
         return features, grams, content_norms, style_norms, tv_norm
 
@@ -284,16 +278,56 @@ class StyleLoss:
         return features, tuple(gram(f) for f in features)
 
     def _value_and_grad(self, image, targets, cw, sw, tv_weight):
-        content_targets, style_targets, content_norms, style_norms, tv_norm = targets
         with tf.GradientTape() as tape:
             tape.watch(image)
-            features, grams = self._features_and_grams(image)
-            content = tf.stack([tf.reduce_mean(tf.square(f - p)) for f, p in zip(features, content_targets)])
-            style = tf.stack([tf.reduce_mean(tf.square(g - a)) for g, a in zip(grams, style_targets)])
-            content, style = content / content_norms, style / style_norms
-            tv = total_variation(image) / tv_norm
+            content, style, tv = _relative_losses(image, *self._features_and_grams(image), targets)
             total = tf.reduce_sum(cw * content) + tf.reduce_sum(sw * style) + tv_weight * tv
         return total, tape.gradient(total, image), content, style, tv
+
+
+def _weight_vectors(layers: Sequence[str], content: Mapping[str, float], style: Mapping[str, float],
+                    content_weight: float, style_weight: float,
+                    tv_weight: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-layer weight vectors (content, style) in the order of `layers` (StyleLoss.layers), and the TV weight."""
+    cw = np.array([content.get(n, 0.0) for n in layers], np.float32) * content_weight
+    sw = np.array([style.get(n, 0.0) for n in layers], np.float32) * style_weight
+    return cw, sw, float(tv_weight)
+
+
+def _signatures(outputs: list) -> tuple:
+    """Input signatures of StyleLoss's compiled functions for a feature model's outputs: (image,
+    targets, per-layer vector, scalar)."""
+    image = tf.TensorSpec((None, None, 3), tf.float32)
+    features = tuple(tf.TensorSpec((None, None, int(o.shape[-1])), tf.float32) for o in outputs)
+    grams = tuple(tf.TensorSpec((int(o.shape[-1]),) * 2, tf.float32) for o in outputs)
+    vector = tf.TensorSpec((len(outputs),), tf.float32)
+    scalar = tf.TensorSpec((), tf.float32)
+    return image, (features, grams, vector, vector, scalar), vector, scalar
+
+
+def _normalizers(features: tuple, content_grams: tuple, grams: tuple, style_features: tuple | None):
+    """What the per-layer content and style losses are divided by (see StyleLoss), each (L,): with
+    `style_features` (normalization "distance"), the distances at the other image, else the targets'
+    own mean squares."""
+    content_norms = [tf.reduce_mean(tf.square(f)) for f in features]
+    style_norms = [tf.reduce_mean(tf.square(g)) for g in grams]
+    if style_features is not None:  # a floor of 1e-6 of the old scale: identical images stay finite
+        content_norms = [tf.maximum(tf.reduce_mean(tf.square(s - p)), 1e-6 * n)
+                         for s, p, n in zip(style_features, features, content_norms)]
+        style_norms = [tf.maximum(tf.reduce_mean(tf.square(c - a)), 1e-6 * n)
+                       for c, a, n in zip(content_grams, grams, style_norms)]
+    content_norms = tf.stack([tf.maximum(n, 1e-12) for n in content_norms])
+    style_norms = tf.stack([tf.maximum(n, 1e-12) for n in style_norms])
+    return content_norms, style_norms
+
+
+def _relative_losses(image: tf.Tensor, features: tuple, grams: tuple, targets: tuple) -> tuple:
+    """Per-layer content and style losses (L,) and the total variation, each over its normaliser."""
+    content_targets, style_targets, content_norms, style_norms, tv_norm = targets
+    content = tf.stack([tf.reduce_mean(tf.square(f - p)) for f, p in zip(features, content_targets)])
+    style = tf.stack([tf.reduce_mean(tf.square(g - a)) for g, a in zip(grams, style_targets)])
+    content, style = content / content_norms, style / style_norms
+    return content, style, total_variation(image) / tv_norm
 
 
 # NTSC YIQ from RGB (rows: Y, I, Q); Gatys et al. 2016 use YIQ for luminance-only transfer.
@@ -493,8 +527,8 @@ def layer_study(
     table = []
     for r, content_layer in enumerate(content_layers):
         for k, (set_name, set_layers) in enumerate(style_sets.items()):
-            weights = objective.weights(_layer_weights([content_layer], "content"), _layer_weights(set_layers, "style"),
-                                        content_weight, style_weight, tv_weight)
+            weights = _weight_vectors(objective.layers, _layer_weights([content_layer], "content"),
+                                      _layer_weights(set_layers, "style"), content_weight, style_weight, tv_weight)
             x, _ = minimize(lambda v, w=weights: objective.value_and_grad(v, targets, w)[:2], c, steps=steps)
             images[r, k] = np.clip(np.round(x), 0, 255).astype(np.uint8)
             content_loss, style_loss = objective.layer_losses(x, yardstick_targets)

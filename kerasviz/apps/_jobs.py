@@ -11,10 +11,10 @@ import keras
 import numpy as np
 
 from kerasviz import io, models
+from kerasviz.render import ProgressFn
 
 log = logging.getLogger("kerasviz")
 
-ProgressFn = Callable[[int, int], None]  # (done, total), the callback render and the algorithms call
 Bars = Callable[[str], ProgressFn]  # label -> a progress callback for one long step
 
 
