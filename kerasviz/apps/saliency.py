@@ -10,18 +10,20 @@ import cv2
 import keras
 import numpy as np
 
-from kerasviz import io, models, render
-from kerasviz.errors import KerasvizError
-from kerasviz.saliency import (
+from kerasviz import io, models
+from kerasviz.attribution import (
     DEFAULT_PRECISION,
     IG_STEPS,
     METHODS,
     PRECISION_METHODS,
     SMOOTHGRAD_SAMPLES,
+    check_options,
+    options_for,
     parse_target,
     saliency,
 )
-from kerasviz.segment import (
+from kerasviz.errors import KerasvizError
+from kerasviz.segmentation import (
     DEFAULT_FEATURE_METHOD,
     FEATURE_METHODS,
     MAX_REGIONS,
@@ -31,7 +33,7 @@ from kerasviz.segment import (
     feature_layers,
     soft_map,
 )
-from kerasviz.segment import segment as segment_mask
+from kerasviz.segmentation import segment as segment_mask
 
 SUFFIXES = ("_saliency.png", "_saliency.npy", "_saliency.json")
 MASK_SUFFIXES = ("_mask.png", "_cutout.png")
@@ -59,9 +61,10 @@ def run(
     overwrite: bool = False,
     *,
     size: int | None = None,
-    samples: int = SMOOTHGRAD_SAMPLES,
-    steps: int = IG_STEPS,
-    precision: str = DEFAULT_PRECISION,
+    samples: int | None = None,
+    steps: int | None = None,
+    precision: str | None = None,
+    smooth: bool = False,
     segment_method: str = DEFAULT_FEATURE_METHOD,
     regions: int | None = None,
     preprocess: str | None = None,
@@ -74,13 +77,13 @@ def run(
 
     `model_name` is a name or a model file path, with `preprocess` (see models.load_model).
     `target` is a class index ("281"; needs the ImageNet classifier, or a model file whose output
-    is class scores), "LAYER" or "LAYER:FILTER".
+    is class scores), "LAYER" or "LAYER:FILTER". `samples`, `steps`, `precision` and `smooth` are
+    saliency's options: None takes the default, and one the method does not take is an error.
     Without a classifier the image is resized so its longer side is `size` pixels (default: the
     network's own input size; 224 for a model file) and the map is resized back. Images whose outputs all exist are
     skipped unless `overwrite`. Returns the facts written to each JSON sidecar.
     """
-    if method not in METHODS:
-        raise KerasvizError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
+    given = check_options(method, smooth, samples=samples, steps=steps, precision=precision)  # before loading a model
     if not images:
         raise KerasvizError("no images given; pass --image=PATH (comma-separated or repeated)")
     if segment_method not in SEGMENT_METHODS:
@@ -93,7 +96,6 @@ def run(
     for path in images:
         if not os.path.isfile(path):
             raise KerasvizError(f"image {path!r} does not exist")
-    precision = render.resolve_precision(precision)
     model, parsed = _load(model_name, weights, target, preprocess)
     info = models.model_info(model)
     spec = models.MODELS.get(info.name) if info.file is None else None
@@ -111,7 +113,7 @@ def run(
         start = time.perf_counter()
         image = io.load_image(path)
         work = image if info.include_top else _fit(image, size)
-        saliency_map = saliency(model, work, parsed, method=method, samples=samples, steps=steps, precision=precision)
+        saliency_map = saliency(model, work, parsed, method=method, smooth=smooth, **given)
         saliency_map = _resize_map(saliency_map, image.shape[:2])
         facts = {
             "image": path,
@@ -119,12 +121,8 @@ def run(
             "target": target,
             "method": method,
             "size": list(work.shape[:2]) if not info.include_top else None,
-            "precision": precision if method in PRECISION_METHODS else "float32",
-            "options": {"samples": samples}
-            if method == "smoothgrad"
-            else {"steps": steps}
-            if method == "integrated_gradients"
-            else {},
+            "precision": given.get("precision", DEFAULT_PRECISION) if method in PRECISION_METHODS else "float32",
+            "options": _options(method, smooth, samples, steps),
         }
         write_outputs(
             os.path.join(out, stem), image, saliency_map, segment=segment, facts=facts, model=model,
@@ -269,6 +267,18 @@ def _load(
     return model, parse_target(model, int(text) if is_class else text)
 
 
+def _options(method: str, smooth: bool, samples: int | None, steps: int | None) -> dict:
+    """The sidecar's record of the options that shaped the map, defaults filled in."""
+    options: dict = {}
+    if method == "smoothgrad" or smooth:
+        options["samples"] = samples or SMOOTHGRAD_SAMPLES
+    if method == "integrated_gradients":
+        options["steps"] = steps or IG_STEPS
+    if smooth:
+        options["smooth"] = True
+    return options
+
+
 def _stems(paths: Sequence[str]) -> list[str]:
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     seen: dict[str, str] = {}
@@ -329,8 +339,7 @@ def _readme_model(weights: str, photos: np.ndarray) -> tuple[keras.Model, list]:
 
 
 def _maps(model: keras.Model, photos: np.ndarray, targets: list, method: str) -> np.ndarray:
+    options = options_for(method, README_OPTIONS)
     if len(set(targets)) == 1:  # one call for all photos: one compiled step
-        return saliency(model, photos, targets[0], method=method, **README_OPTIONS)
-    return np.stack(
-        [saliency(model, p, t, method=method, **README_OPTIONS) for p, t in zip(photos, targets, strict=True)]
-    )
+        return saliency(model, photos, targets[0], method=method, **options)
+    return np.stack([saliency(model, p, t, method=method, **options) for p, t in zip(photos, targets, strict=True)])
