@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from kerasviz import models  # noqa: E402
-from kerasviz.saliency import saliency  # noqa: E402
+from kerasviz.attribution import options_for, saliency  # noqa: E402
 
 CURVE_STEPS = 50  # Petsiuk et al. 2018 remove/insert a fixed number of pixels per step
 INSERTION_BLUR_SIGMA = 5.0  # Petsiuk et al. 2018, §4.1: the insertion substrate is a blurred image
@@ -75,6 +75,7 @@ def evaluate(model, images, targets, methods, options) -> dict[str, tuple[float,
 
 
 def _maps(model, images, targets, method, options) -> np.ndarray:
+    options = options_for(method, options)
     if len(set(targets)) == 1:  # one batched call
         return saliency(model, images, targets[0], method=method, **options)
     return np.stack([saliency(model, im, t, method=method, **options) for im, t in zip(images, targets)])

@@ -27,7 +27,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerasviz  # noqa: E402
-from kerasviz.segment import FEATURE_METHODS, FEATURE_SIDE, feature_layers, grab_cut  # noqa: E402
+from kerasviz.segmentation import FEATURE_METHODS, FEATURE_SIDE, feature_layers, grab_cut  # noqa: E402
 
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "shared", "data", "masks")
 ELLIPSE_SIZES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # the ellipse's axes as a fraction of the photo's sides

@@ -4,8 +4,8 @@
 
 A trained VGG16 (the offline backbone by default; `--weights imagenet` with a class index target
 where ImageNet weights load) and photos that ship with scikit-image. The convolution layers are
-re-drawn from their own initialisers one at a time, from the top down
-(`kerasviz.saliency.randomized_copy`, `redraw_weights`), and after each step every method's maps are compared
+re-drawn from their own initialisers one at a time, from the top down (`kerasviz.randomized_copy`,
+`kerasviz.attribution.redraw_weights`), and after each step every method's maps are compared
 with the trained model's by Spearman rank correlation, averaged over the photos. A method that
 explains the model should fall towards 0 as its weights become random; one that stays high is
 showing the image, not the model (Adebayo et al. found that for guided backprop).
@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import scipy.stats  # noqa: E402
 
 from kerasviz import io, load_model, models  # noqa: E402
-from kerasviz.saliency import randomized_copy, redraw_weights, saliency  # noqa: E402
+from kerasviz.attribution import options_for, randomized_copy, redraw_weights, saliency  # noqa: E402
 
 METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "gradcam", "guided_backprop")
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
@@ -49,7 +49,7 @@ def main() -> None:
     photos = np.stack([io.resize(getattr(data, name)(), (args.size, args.size)) for name in PHOTOS])
     options = {"samples": args.samples, "steps": args.samples}
     start = time.perf_counter()
-    trained = {m: saliency(model, photos, target, method=m, **options) for m in METHODS}
+    trained = {m: saliency(model, photos, target, method=m, **options_for(m, options)) for m in METHODS}
     top_down = models.conv_layers(model)[::-1]
     if args.include_top:
         names = {layer.name for layer in model.layers}
@@ -64,7 +64,7 @@ def main() -> None:
         for seed, copy in enumerate(copies):
             redraw_weights(copy.get_layer(name), seed=seed)
             for m in METHODS:
-                after = saliency(copy, photos, target, method=m, **options)
+                after = saliency(copy, photos, target, method=m, **options_for(m, options))
                 rho[m].append(np.mean([spearman(a, b) for a, b in zip(trained[m], after, strict=True)]))
         print(f"{name:<20}" + "".join(f"{np.mean(rho[m]):>22.3f}" for m in METHODS), flush=True)
     print(f"({time.perf_counter() - start:.0f} s)")

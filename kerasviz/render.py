@@ -22,6 +22,9 @@ import tensorflow as tf
 from kerasviz import activations, models, optim, param, transforms
 from kerasviz import objectives as obj
 from kerasviz.errors import KerasvizError
+from kerasviz.precision import accelerator as _accelerator
+from kerasviz.precision import cast_model as _cast_model
+from kerasviz.precision import resolve_precision
 from kerasviz.replicas import Replicas
 
 log = logging.getLogger("kerasviz")
@@ -187,40 +190,6 @@ def _method(name: str | None, steps: int | None) -> Method:
     return dataclasses.replace(spec, steps=steps) if steps else spec
 
 
-def _accelerator() -> str | None:
-    for kind in ("TPU", "GPU"):
-        if tf.config.list_logical_devices(kind):
-            return kind
-    return None
-
-
-def _cpu_has_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str) -> str:
-    """'auto' -> the fastest compute type that keeps quality on this machine."""
-    valid = ("auto", "float32", "bfloat16", "float16")
-    if precision not in valid:
-        raise KerasvizError(f"unknown precision {precision!r}; valid: {', '.join(valid)}")
-    if precision != "auto":
-        return precision
-    accelerator = _accelerator()
-    if accelerator == "TPU":
-        return "bfloat16"
-    if accelerator == "GPU":
-        major = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0]).get(
-            "compute_capability", (0, 0)
-        )[0]
-        return "bfloat16" if major >= 8 else "float16"
-    return "bfloat16" if _cpu_has_bf16() else "float32"
-
-
 def _default_batch(size: int, n: int, replicas: int) -> int:
     budget = ACCELERATOR_PIXEL_BUDGET if _accelerator() else CPU_PIXEL_BUDGET
     per_replica = max(1, budget // (size * size))
@@ -238,20 +207,6 @@ def _renderer(model, objective, size, batch, method, precision, preprocess, stra
     return cache[key]
 
 
-def _cast_model(model: keras.Model, dtype_policy: str) -> keras.Model:
-    """A copy of a flat functional model (models.feature_model) whose layers compute in `dtype_policy`,
-    same weights. Operations that are not layers (keras.ops.add in ConvNeXt's graph) have no dtype
-    policy: they compute in the type of their inputs."""
-
-    def clone_layer(layer):
-        config = layer.get_config()
-        if isinstance(layer, keras.layers.Layer) and not isinstance(layer, keras.layers.InputLayer):
-            config["dtype"] = dtype_policy
-        return layer.__class__.from_config(config)
-
-    copy = keras.models.clone_model(model, clone_function=clone_layer)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 class _Renderer:

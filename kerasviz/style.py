@@ -15,8 +15,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import io, models, render
+from kerasviz import io, models
 from kerasviz.errors import KerasvizError
+from kerasviz.precision import cast_model, resolve_precision
 
 # Content: conv4_2 as in Gatys et al. 2016 (keras-io's block5_conv2, the earlier default, kept too little
 # of the photo: benchmarks/style_pairs.py); style: conv1_1 ... conv5_1 with equal weights, Gatys et al. 2016.
@@ -224,9 +225,9 @@ class StyleLoss:
         self._fixed = models.fixed_input_size(model)
         outputs = self._extract.outputs
         self.layers = list(layers)
-        self.precision = render.resolve_precision(precision)
+        self.precision = resolve_precision(precision)
         if self.precision != "float32":  # features in reduced precision; Gram matrices and losses in float32
-            self._extract = render._cast_model(self._extract, f"mixed_{self.precision}")
+            self._extract = cast_model(self._extract, f"mixed_{self.precision}")
         self._preprocess = models.preprocess_fn(model, preprocess)
         image, targets, vector, scalar = _signatures(outputs)
         self._features = tf.function(self._features_and_grams, input_signature=[image])
@@ -437,7 +438,7 @@ def minimize(
 def _precision_for(optimizer: str, precision: str) -> str:
     """Reduced precision suits Adam only: its rounding noise in the loss values stops L-BFGS's line
     search within a few iterations (tests/test_style.py: the style distance then barely moves)."""
-    resolved = render.resolve_precision(precision)
+    resolved = resolve_precision(precision)
     if optimizer != "lbfgs" or resolved == "float32":
         return resolved
     if precision == "auto":

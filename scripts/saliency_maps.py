@@ -10,8 +10,9 @@ from absl import flags
 
 from kerasviz import _cli, io
 from kerasviz.apps import saliency as saliency_app
-from kerasviz.saliency import DEFAULT_PRECISION, IG_STEPS, METHODS, SMOOTHGRAD_SAMPLES
-from kerasviz.segment import DEFAULT_FEATURE_METHOD, MAX_REGIONS, SEGMENT_METHODS
+from kerasviz.attribution import DEFAULT_PRECISION, IG_STEPS, METHODS, SMOOTHABLE, SMOOTHGRAD_SAMPLES
+from kerasviz.precision import PRECISIONS
+from kerasviz.segmentation import DEFAULT_FEATURE_METHOD, MAX_REGIONS, SEGMENT_METHODS
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")
@@ -27,10 +28,14 @@ flags.DEFINE_integer("regions", None, "Also write STEM_regions.png and STEM_cart
                      lower_bound=2, upper_bound=MAX_REGIONS)
 _cli.define_output_flags("out", folder=True)
 flags.DEFINE_integer("size", None, "Longer image side the model sees without a classifier (default: its own).")
-flags.DEFINE_integer("samples", SMOOTHGRAD_SAMPLES, "SmoothGrad samples.", lower_bound=1)
-flags.DEFINE_integer("steps", IG_STEPS, "Integrated-gradients steps.", lower_bound=1)
-flags.DEFINE_enum("precision", DEFAULT_PRECISION, ["auto", "float32", "bfloat16", "float16"],
-                  "Compute type for vanilla, smoothgrad and integrated_gradients (auto: bfloat16 where fast).")
+# Method options: unset, the method's default; set for a method that does not take them, an error.
+flags.DEFINE_integer("samples", None, f"SmoothGrad samples (smoothgrad or --smooth; default {SMOOTHGRAD_SAMPLES}).",
+                     lower_bound=1)
+flags.DEFINE_integer("steps", None, f"Integrated-gradients steps (default {IG_STEPS}).", lower_bound=1)
+flags.DEFINE_enum("precision", None, list(PRECISIONS), "Compute type for vanilla, smoothgrad and "
+                  f"integrated_gradients (default {DEFAULT_PRECISION}; auto: bfloat16 where fast).")
+flags.DEFINE_boolean("smooth", False, f"SmoothGrad around --method ({', '.join(SMOOTHABLE)}): its attributions "
+                     "averaged over --samples noisy copies.")
 flags.mark_flags_as_required(["image", "target"])
 
 
@@ -41,7 +46,8 @@ def main(argv):
         results = saliency_app.run(
             images, FLAGS.out, target=FLAGS.target, model=FLAGS.model, weights=_cli.weights(),
             preprocess=FLAGS.preprocess, method=FLAGS.method, segment=FLAGS.segment, size=FLAGS.size,
-            samples=FLAGS.samples, steps=FLAGS.steps, precision=FLAGS.precision, segment_method=FLAGS.segment_method,
+            samples=FLAGS.samples, steps=FLAGS.steps, precision=FLAGS.precision, smooth=FLAGS.smooth,
+             segment_method=FLAGS.segment_method,
             regions=FLAGS.regions, overwrite=FLAGS.overwrite, progress=progress,
         )
     for facts in results:

@@ -16,7 +16,7 @@ from keras import layers
 
 import kerasviz
 from kerasviz import models, render
-from kerasviz.saliency import METHODS, PRECISION_METHODS
+from kerasviz.attribution import METHODS, PRECISION_METHODS, options_for
 
 # family -> (smallest input side, constructor options that make it smaller but keep its structure)
 FAMILIES = {
@@ -91,8 +91,8 @@ def test_filter_pictures_on_one_layer_per_stage(family):
 def test_every_saliency_method_on_a_classification_head(family, precision):
     methods = METHODS if precision == "auto" else PRECISION_METHODS
     for method in methods:
-        patch = {"patch": family.size // 2} if method == "occlusion" else {}
-        maps = kerasviz.saliency(family.model, family.image, 1, method=method, precision=precision, **FAST, **patch)
+        options = options_for(method, {**FAST, "precision": precision, "patch": family.size // 2})
+        maps = kerasviz.saliency(family.model, family.image, 1, method=method, **options)
         assert maps.shape == family.image.shape[:2], method
         assert np.isfinite(maps).all(), (method, precision)
     assert render.resolve_precision("auto") in ("float32", "bfloat16", "float16")

@@ -7,7 +7,7 @@ from keras import layers
 
 import kerasviz
 from kerasviz import models
-from kerasviz.saliency import METHODS
+from kerasviz.attribution import METHODS, options_for
 
 SIZE = 32
 FAST = {"samples": 2, "steps": 4, "patch": 16}  # SmoothGrad samples, IG steps, occlusion patch
@@ -99,10 +99,10 @@ def test_every_saliency_method_sees_through_a_nested_base(nested, method, target
     """The map of the nested model is the map of the same computation written flat."""
     model, flat = nested
     image = _image()
-    maps = kerasviz.saliency(model, image, target, method=method, **FAST)
+    maps = kerasviz.saliency(model, image, target, method=method, **options_for(method, FAST))
     assert maps.shape == (40, 56) and np.isfinite(maps).all() and np.abs(maps).max() > 0
     flat_target = target if isinstance(target, int) else "conv2:3"
-    expected = kerasviz.saliency(flat, image, flat_target, method=method, **FAST)
+    expected = kerasviz.saliency(flat, image, flat_target, method=method, **options_for(method, FAST))
     np.testing.assert_allclose(maps, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
 
 
@@ -159,7 +159,7 @@ def test_a_fixed_size_model_takes_any_picture_and_image_size(nested):
     assert pictures.shape == (1, 48, 48, 3) and np.isfinite(act).all()
     image = _image(50, 70)
     for method in ("vanilla", "gradcam", "occlusion"):
-        maps = kerasviz.saliency(model, image, 0, method=method, **FAST)
+        maps = kerasviz.saliency(model, image, 0, method=method, **options_for(method, FAST))
         assert maps.shape == (50, 70) and np.isfinite(maps).all()
     mask = kerasviz.segment(image, maps)
     assert mask.shape == (50, 70)

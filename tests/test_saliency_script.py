@@ -58,6 +58,18 @@ def test_run_writes_every_output_at_the_input_size(photos, tmp_path):
     assert not redone[0].get("skipped")
 
 
+def test_run_records_the_options_that_shaped_the_map(photos, tmp_path):
+    """Options left unset are the method's defaults in the sidecar; SmoothGrad wraps integrated gradients."""
+    run = lambda method, **options: app.run(
+        "vgg16", "offline", photos[:1], "block5_conv3", method, False, str(tmp_path / method), size=SIZE, **options
+    )[0]
+    gradcam = run("gradcam")
+    assert gradcam["options"] == {} and gradcam["precision"] == "float32"
+    smoothed = run("integrated_gradients", smooth=True, samples=2, steps=3)
+    assert smoothed["options"] == {"samples": 2, "steps": 3, "smooth": True}
+    assert smoothed["precision"] == "float32"
+
+
 @pytest.mark.parametrize("segment_method", ["geodesic", "spectral", "grabcut", "threshold"])
 def test_run_segment_methods_and_regions(photos, tmp_path, segment_method):
     out = str(tmp_path / "out")
@@ -90,11 +102,14 @@ def test_run_segment_methods_and_regions(photos, tmp_path, segment_method):
         ({"method": "lime"}, "valid: vanilla"),
         ({"images": ["missing.png"]}, "'missing.png' does not exist"),
         ({"images": []}, "no images given"),
+        ({"method": "gradcam", "samples": 8}, "samples= applies to smoothgrad"),
+        ({"method": "smoothgrad", "precision": "bf16"}, "unknown precision 'bf16'"),
+        ({"method": "occlusion", "smooth": True}, "smooth=True applies to vanilla"),
     ],
 )
 def test_run_bad_input(photos, tmp_path, kwargs, message):
     args = {"images": photos, "target": "block5_conv3", "method": "vanilla"} | kwargs
-    extra = {k: v for k, v in args.items() if k in ("segment_method", "regions")}
+    extra = {k: v for k, v in args.items() if k in ("segment_method", "regions", "samples", "precision", "smooth")}
     with pytest.raises(KerasvizError, match=message):
         app.run(
             args["images"], str(tmp_path), target=args["target"], weights="offline", method=args["method"], size=SIZE,
@@ -150,6 +165,8 @@ def test_script_writes_outputs(photos, tmp_path):
         (["--weights=offline", "--target=block5_conv3", "--method=magic"], "error: flag --method=magic"),
         (["--weights=offline", "--target=block5_conv3", "--regions=1"], "error: flag --regions=1"),
         (["--weights=offline", "--target=block5_conv3", "--segment_method=kmeans"], "error: flag --segment_method"),
+        (["--weights=offline", "--target=block5_conv3", "--method=gradcam", "--steps=8"],
+         "error: steps= applies to integrated_gradients, not to method='gradcam'"),
     ],
 )
 def test_script_bad_input_is_one_line_and_exit_2(photos, tmp_path, args, message):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kerasviz.errors import KerasvizError
-from kerasviz.segment import segment
+from kerasviz.segmentation import segment
 
 
 def disc_scene(size: int = 64, radius: int = 12, centre=(40, 24), seed: int = 0):
@@ -103,7 +103,7 @@ def test_batch_of_images_is_refused():
 import keras  # noqa: E402
 
 from kerasviz import cartoon, colour_regions  # noqa: E402
-from kerasviz.segment import DEFAULT_FEATURE_METHOD, FEATURE_METHODS, feature_layers  # noqa: E402
+from kerasviz.segmentation import DEFAULT_FEATURE_METHOD, FEATURE_METHODS, feature_layers  # noqa: E402
 from tests.helpers import tiny_cnn  # noqa: E402
 
 
@@ -260,7 +260,7 @@ def test_cartoon_bad_labels():
 
 
 def test_feature_side_sets_the_grid_and_is_checked(net):
-    from kerasviz.segment import features
+    from kerasviz.segmentation import features
 
     image, truth = object_scene()
     assert features(net, image, feature_side=64).shape[:2] == (8, 11)  # 64 x 85 px, one position per 8
@@ -273,7 +273,7 @@ def test_grabcut_does_not_depend_on_opencvs_random_state():
     import cv2
     import skimage.data
 
-    from kerasviz.segment import grab_cut
+    from kerasviz.segmentation import grab_cut
 
     image = cv2.resize(skimage.data.astronaut(), (320, 320))  # without reseeding, OpenCV's seed moves ~6000 pixels
     masks = []

@@ -11,6 +11,7 @@ import numpy as np
 
 from kerasviz import io, models, render
 from kerasviz.apps import _jobs
+from kerasviz.precision import resolve_precision
 
 CHUNK = 16  # filters finished between checkpoints: an interrupted layer loses at most this many
 
@@ -81,7 +82,7 @@ def run(
         "steps": resolved_steps,
         "size": size,
         "seed": seed,
-        "precision": render.resolve_precision(precision),
+        "precision": resolve_precision(precision),
         "seconds": round(seconds + time.perf_counter() - start, 2),
         "resumed_filters": done_before,
         "activations": [round(float(a), 4) for a in activations],

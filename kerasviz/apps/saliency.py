@@ -10,19 +10,21 @@ import cv2
 import keras
 import numpy as np
 
-from kerasviz import io, models, render
+from kerasviz import io, models
 from kerasviz.apps import _jobs
-from kerasviz.errors import KerasvizError
-from kerasviz.saliency import (
+from kerasviz.attribution import (
     DEFAULT_PRECISION,
     IG_STEPS,
     METHODS,
     PRECISION_METHODS,
     SMOOTHGRAD_SAMPLES,
+    check_options,
+    options_for,
     parse_target,
     saliency,
 )
-from kerasviz.segment import (
+from kerasviz.errors import KerasvizError
+from kerasviz.segmentation import (
     DEFAULT_FEATURE_METHOD,
     FEATURE_METHODS,
     MAX_REGIONS,
@@ -32,7 +34,7 @@ from kerasviz.segment import (
     feature_layers,
     soft_map,
 )
-from kerasviz.segment import segment as segment_mask
+from kerasviz.segmentation import segment as segment_mask
 
 SUFFIXES = ("_saliency.png", "_saliency.npy", "_saliency.json")
 MASK_SUFFIXES = ("_mask.png", "_cutout.png")
@@ -58,9 +60,10 @@ def run(
     method: str = "smoothgrad",
     segment: bool = False,
     size: int | None = None,
-    samples: int = SMOOTHGRAD_SAMPLES,
-    steps: int = IG_STEPS,
-    precision: str = DEFAULT_PRECISION,
+    samples: int | None = None,
+    steps: int | None = None,
+    precision: str | None = None,
+    smooth: bool = False,
     segment_method: str = DEFAULT_FEATURE_METHOD,
     regions: int | None = None,
     overwrite: bool = False,
@@ -72,24 +75,24 @@ def run(
     kerasviz.segment uses the model's features; "grabcut" and "threshold" use the saliency map); with
     `regions=K`, STEM_regions.png (a colour per region) and STEM_cartoon.png.
 
-    `target` is a class index ("281"; needs the ImageNet classifier, or a model whose output is class
-    scores), "LAYER" or "LAYER:FILTER". Without a classifier the image is resized so its longer side is
-    `size` pixels (default: the network's own input size; 224 for a model file) and the map is resized
-    back. Returns one result per image (see kerasviz.apps; an image whose outputs all exist is kept
-    unless `overwrite`); `progress` sees (images done, images).
+    `samples`, `steps`, `precision` and `smooth` are saliency's options: None takes the default,
+    and one the method does not take is an error. `target` is a class index ("281"; needs the
+    ImageNet classifier, or a model whose output is class scores), "LAYER" or "LAYER:FILTER".
+    Without a classifier the image is resized so its longer side is `size` pixels (default: the
+    network's own input size; 224 for a model file) and the map is resized back. Returns one result
+    per image (see kerasviz.apps; an image whose outputs all exist is kept unless `overwrite`);
+    `progress` sees (images done, images).
     """
     _check_options(images, method, segment_method, regions)
+    given = check_options(method, smooth, samples=samples, steps=steps, precision=precision)  # before loading a model
     stems = _stems(images)
     io.check_writable(out)
     for path in images:
         if not os.path.isfile(path):
             raise KerasvizError(f"image {path!r} does not exist")
-    precision = render.resolve_precision(precision)
     model, parsed = _load(model, weights, target, preprocess)
     info = models.model_info(model)
     size = _work_size(info, size)
-    options = {"samples": samples} if method == "smoothgrad" else {"steps": steps} if method == "integrated_gradients" \
-        else {}
     results = []
     for done, (path, stem) in enumerate(zip(images, stems, strict=True), 1):
         suffixes = SUFFIXES + (MASK_SUFFIXES if segment else ()) + (REGION_SUFFIXES if regions else ())
@@ -100,7 +103,7 @@ def run(
         start = time.perf_counter()
         image = io.load_image(path)
         work = image if info.include_top else _jobs.fit(image, size)
-        saliency_map = saliency(model, work, parsed, method=method, samples=samples, steps=steps, precision=precision)
+        saliency_map = saliency(model, work, parsed, method=method, smooth=smooth, **given)
         saliency_map = _resize_map(saliency_map, image.shape[:2])
         facts = {
             "image": path,
@@ -108,8 +111,8 @@ def run(
             "target": target,
             "method": method,
             "size": list(work.shape[:2]) if not info.include_top else None,
-            "precision": precision if method in PRECISION_METHODS else "float32",
-            "options": options,
+            "precision": given.get("precision", DEFAULT_PRECISION) if method in PRECISION_METHODS else "float32",
+            "options": _options(method, smooth, samples, steps),
         }
         write_outputs(
             os.path.join(out, stem), image, saliency_map, segment=segment, facts=facts, model=model,
@@ -285,6 +288,18 @@ def _load(
     return model, parse_target(model, int(text) if is_class else text)
 
 
+def _options(method: str, smooth: bool, samples: int | None, steps: int | None) -> dict:
+    """The sidecar's record of the options that shaped the map, defaults filled in."""
+    options: dict = {}
+    if method == "smoothgrad" or smooth:
+        options["samples"] = samples or SMOOTHGRAD_SAMPLES
+    if method == "integrated_gradients":
+        options["steps"] = steps or IG_STEPS
+    if smooth:
+        options["smooth"] = True
+    return options
+
+
 def _stems(paths: Sequence[str]) -> list[str]:
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     seen: dict[str, str] = {}
@@ -328,8 +343,7 @@ def _readme_model(weights: str, photos: np.ndarray) -> tuple[keras.Model, list]:
 
 
 def _maps(model: keras.Model, photos: np.ndarray, targets: list, method: str) -> np.ndarray:
+    options = options_for(method, README_OPTIONS)
     if len(set(targets)) == 1:  # one call for all photos: one compiled step
-        return saliency(model, photos, targets[0], method=method, **README_OPTIONS)
-    return np.stack(
-        [saliency(model, p, t, method=method, **README_OPTIONS) for p, t in zip(photos, targets, strict=True)]
-    )
+        return saliency(model, photos, targets[0], method=method, **options)
+    return np.stack([saliency(model, p, t, method=method, **options) for p, t in zip(photos, targets, strict=True)])

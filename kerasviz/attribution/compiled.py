@@ -1,0 +1,105 @@
+"""The compiled steps the methods run, cached on the model, and the model copies some of them need.
+
+A step is one tf.function over 0-255 RGB `(B, H, W, 3)` float32; B varies freely, so a method's
+chunks, sizes and images reuse one trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+from kerasviz.attribution.targets import Scoring, copies_for, head, is_softmax, logits_model, output_op, scored_model
+from kerasviz.precision import cast_model, clone
+
+IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32)
+FLOAT16_LOSS_SCALE = 1024.0  # float16 input gradients underflow without it
+
+
+def compiled(model: keras.Model, key: tuple, build: Callable[[], Callable], *, on_copy: bool) -> Callable:
+    """The compiled step for `key`, built once per model: later calls (other images, sizes, chunks)
+    reuse its heads and trace instead of rebuilding them. Steps built on a copy of the model (guided
+    backprop; a softmax classifier made linear) hold copied weights, so they are rebuilt each call
+    and never go stale when the model's weights change."""
+    if on_copy:
+        return build()
+    cache = model.__dict__.setdefault("_kerasviz_saliency_steps", {})
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def gradient_step(scoring: Scoring, *, guided: bool, precision: str = "float32") -> Callable:
+    """One compiled step: 0-255 RGB (B, H, W, 3) -> (scores (B,), d score / d input (B, H, W, 3))."""
+    model, target, preprocess, output = scoring.model, scoring.target, scoring.preprocess, scoring.output
+    net = head(model, target, output=output)
+    if isinstance(target, int):
+        logits = None if guided else logits_model(net)
+    scale = FLOAT16_LOSS_SCALE if precision == "float16" else 1.0
+    key = ("gradient", guided, target, preprocess, precision, output)
+    on_copy = guided or copies_for(net, target)
+    compute = None if guided else _compute_copy(model, logits if isinstance(target, int) else net, precision, key)
+
+    def build():
+        scored = scored_model(guided_copy(net, logits=isinstance(target, int)) if guided else compute, target)
+
+        @tf.function(input_signature=[IMAGES])
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                score = tf.cast(scored(preprocess(x))[0], tf.float32)
+                scaled = score * scale
+            return score, tape.gradient(scaled, x) / scale
+
+        return step
+
+    return compiled(model, key, build, on_copy=on_copy)
+
+
+def _compute_copy(model: keras.Model, net: keras.Model, precision: str, key: tuple) -> keras.Model:
+    """`net` for float32; else a copy computing in bfloat16/float16, kept on the model and given the
+    net's current weights on every call, so it never goes stale. Its weights stay float32: it holds
+    a second copy of them (about 0.5 GB for VGG16 with its classifier)."""
+    if precision == "float32":
+        return net
+    copies = model.__dict__.setdefault("_kerasviz_precision_copies", {})
+    if key not in copies:
+        copies[key] = cast_model(net, f"mixed_{precision}")
+    else:
+        for mine, current in zip(copies[key].weights, net.weights, strict=True):
+            mine.assign(current)
+    return copies[key]
+
+
+# --- guided backpropagation ------------------------------------------------------------------
+
+
+@tf.custom_gradient
+def _guided_relu(x: tf.Tensor):
+    """ReLU whose gradient passes only where both the input and the incoming gradient are > 0."""
+
+    def grad(upstream):
+        return upstream * tf.cast(upstream > 0, upstream.dtype) * tf.cast(x > 0, upstream.dtype)
+
+    return tf.nn.relu(x), grad
+
+
+def guided_copy(model: keras.Model, *, logits: bool) -> keras.Model:
+    """A copy of `model`, same weights, with every ReLU made guided (the model is not changed).
+
+    With `logits`, a softmax on the layer computing the first output becomes linear in the same copy.
+    """
+    last, _ = output_op(model)
+
+    def guided(layer, config: dict) -> dict | keras.layers.Layer:
+        if logits and layer is last and is_softmax(getattr(layer, "activation", None)):
+            config["activation"] = "linear"
+        if isinstance(layer, keras.layers.ReLU) and not config.get("max_value") and not config.get("negative_slope"):
+            return keras.layers.Activation(_guided_relu, name=layer.name)
+        if config.get("activation") == "relu" or getattr(config.get("activation"), "__name__", "") == "relu":
+            config["activation"] = _guided_relu
+        return config
+
+    return clone(model, guided)
