@@ -7,6 +7,7 @@ measured too (the largest mean response over the photos). The units silent under
 every photo are listed: what a grey tile in the gallery then means is a fact about the network.
 
   python benchmarks/silent_units.py --layer=block2_conv2            # all 128 units: about 10 min here
+  python benchmarks/silent_units.py --layer=block2_conv2 --filters=16  # the filters benchmark's 16
 """
 
 from __future__ import annotations
@@ -31,13 +32,17 @@ flags.DEFINE_string("weights", "offline", "VGG16 weights.")
 flags.DEFINE_string("layer", "block2_conv2", "Layer whose every unit is tried.")
 flags.DEFINE_integer("size", 128, "Picture side.")
 flags.DEFINE_list("methods", ["fft", "classic", "maco"], "kerasviz methods tried.")
+flags.DEFINE_integer("filters", 0, "Try only this many filters spread over the layer (0: every unit).", lower_bound=0)
 flags.DEFINE_float("alive", 1.0, "Robust activation above which a unit responds.")
 
 
 def main(argv):
     del argv
     model = load_model("vgg16", FLAGS.weights)
-    filters = list(range(models.num_channels(model, FLAGS.layer)))
+    channels = models.num_channels(model, FLAGS.layer)
+    filters = list(range(channels))
+    if FLAGS.filters:  # the same spread as benchmarks/filters.py
+        filters = sorted(set(np.linspace(0, channels - 1, min(FLAGS.filters, channels)).round().astype(int).tolist()))
     scores = {"baseline": quality.robust_activation(model, FLAGS.layer, baseline(model, FLAGS.layer, filters,
                                                                                    FLAGS.size), filters)}
     for method in FLAGS.methods:
@@ -52,6 +57,8 @@ def main(argv):
         print(f"  {name:10s} {np.sum(values > FLAGS.alive):4d}")
     best = np.max(np.stack(list(scores.values())), axis=0)
     print(f"  any recipe {np.sum(best > FLAGS.alive):4d}")
+    best, on_photos = dict(zip(filters, best)), dict(zip(filters, on_photos[filters]))
+    scores = {name: dict(zip(filters, values)) for name, values in scores.items()}
     silent = [f for f in filters if best[f] <= FLAGS.alive]
     print(f"silent under every recipe: {len(silent)}: {silent}")
     print(f"  of those, silent on every photo too (mean response 0): {[f for f in silent if on_photos[f] == 0]}")
