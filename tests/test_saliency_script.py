@@ -61,7 +61,8 @@ def test_run_writes_every_output_at_the_input_size(photos, tmp_path):
 def test_run_records_the_options_that_shaped_the_map(photos, tmp_path):
     """Options left unset are the method's defaults in the sidecar; SmoothGrad wraps integrated gradients."""
     run = lambda method, **options: app.run(
-        photos[:1], str(tmp_path / method), target="block5_conv3", weights="offline", method=method, size=SIZE, **options
+        photos[:1], str(tmp_path / method), target="block5_conv3", weights="offline", method=method, size=SIZE,
+        **options,
     )[0]
     gradcam = run("gradcam")
     assert gradcam["options"] == {} and gradcam["precision"] == "float32"
