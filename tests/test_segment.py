@@ -290,7 +290,7 @@ def test_feature_masks_are_refined_at_one_size_whatever_the_photo_size(net, monk
 
     import cv2
 
-    segment_module = importlib.import_module("kerasviz.segment")  # the package's `segment` is the function
+    segment_module = importlib.import_module("kerasviz.segmentation")
     shapes = []
     real_grab_cut = segment_module.grab_cut
 
