@@ -37,7 +37,7 @@ from absl import app, flags  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 import quality  # noqa: E402
-from quality import baseline  # noqa: E402
+from quality import baseline, spread_filters  # noqa: E402
 
 from kerasviz import load_model, models, render  # noqa: E402
 
@@ -52,11 +52,6 @@ flags.DEFINE_string("precision", "auto", "kerasviz precision.")
 flags.DEFINE_string("out", None, "Keep the pictures here (one strip a layer and method).")
 
 ALIVE = 1.0  # robust activation above which a picture counts as exciting its unit
-
-
-def spread_filters(channels: int, count: int) -> list[int]:
-    """`count` filter indices spread evenly over 0..channels-1, first and last included."""
-    return sorted(set(np.linspace(0, channels - 1, min(count, channels)).round().astype(int).tolist()))
 
 
 def scores(model, layer: str, images: np.ndarray, filters: list[int], photos: np.ndarray) -> dict[str, np.ndarray]:

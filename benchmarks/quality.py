@@ -44,6 +44,11 @@ def robust_activation(model, layer: str, images: np.ndarray, filters, *, seed: i
     return (total / VIEWS).astype(np.float32)
 
 
+def spread_filters(channels: int, count: int) -> list[int]:
+    """`count` filter indices spread evenly over 0..channels-1, first and last included."""
+    return sorted(set(np.linspace(0, channels - 1, min(count, channels)).round().astype(int).tolist()))
+
+
 # -- naturalness, frames and specificity ---------------------------------------------------------
 HALF_NYQUIST = 0.25  # cycles per pixel: half of the 0.5 that a pixel grid can show
 RING = 0.06  # the outer ring (and the band inside it) as a share of the picture's side

@@ -42,7 +42,7 @@ def main(argv):
     channels = models.num_channels(model, FLAGS.layer)
     filters = list(range(channels))
     if FLAGS.filters:  # the same spread as benchmarks/filters.py
-        filters = sorted(set(np.linspace(0, channels - 1, min(FLAGS.filters, channels)).round().astype(int).tolist()))
+        filters = quality.spread_filters(channels, FLAGS.filters)
     scores = {"baseline": quality.robust_activation(model, FLAGS.layer, baseline(model, FLAGS.layer, filters,
                                                                                    FLAGS.size), filters)}
     for method in FLAGS.methods:
