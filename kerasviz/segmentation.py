@@ -322,7 +322,8 @@ def _spectral_embedding(affinity: np.ndarray, count: int) -> np.ndarray:
 
 def _refine(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:
     """GrabCut seeded by the soft map at REFINE_SIDE pixels on the shorter side, then its largest
-    8-connected part at the photo's size."""
+    8-connected part at the photo's size; the map's Otsu cut where that part vanishes at a small
+    photo's size (a mask is never empty while the map has a cut)."""
     h, w = soft.shape
     scale = REFINE_SIDE / min(h, w)
     size = (max(2, round(h * scale)), max(2, round(w * scale)))
@@ -330,7 +331,8 @@ def _refine(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:
         return _largest_component(_refine_at_size(rgb, soft))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     mask = _refine_at_size(cv2.resize(rgb, size[::-1], interpolation=interpolation), cv2.resize(soft, size[::-1]))
-    return _largest_component(cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5)
+    mask = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+    return _largest_component(mask if mask.any() else soft > _otsu(soft))
 
 
 def _refine_at_size(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:

@@ -309,3 +309,23 @@ def test_feature_masks_are_refined_at_one_size_whatever_the_photo_size(net, monk
     assert shapes == [(side, side * 4 // 3)] * 2  # GrabCut saw both photos at the working size
     small_again = cv2.resize(masks[8].astype(np.float32), (96, 72), interpolation=cv2.INTER_AREA) > 0.5
     assert iou(masks[1], truth) > 0.8 and iou(small_again, masks[1]) > 0.95
+
+
+def test_a_mask_that_vanishes_at_a_small_photos_size_falls_back_to_the_maps_cut(net, monkeypatch):
+    import importlib
+
+    segment_module = importlib.import_module("kerasviz.segmentation")
+
+    def one_pixel(rgb, soft):  # GrabCut keeping a speck, as on a tiny photo refined at the working size
+        mask = np.zeros(soft.shape, bool)
+        mask[soft.shape[0] // 2, soft.shape[1] // 2] = True
+        return mask
+
+    monkeypatch.setattr(segment_module, "_refine_at_size", one_pixel)
+    image, truth = object_scene()
+    small = image[::3, ::3]  # 24 x 32: refined at 180 x 240, a speck there is nothing here
+    mask = segment(small, model=net)
+    soft = segment_module.soft_map(small, net)
+    cut = segment_module._largest_component(soft > segment_module._otsu(soft))
+    assert mask.any() and np.array_equal(mask, cut)
+    assert iou(mask, truth[::3, ::3]) > 0.5
