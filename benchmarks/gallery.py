@@ -1,8 +1,8 @@
 """The whole VGG16 gallery: every conv layer x 64 filters at 128 px, default method and precision.
 
 Renders the gallery layer by layer as a user would (one visualize_filters call a layer, tracing
-included) and prints each layer's seconds, its GFLOP/s and the share of this machine's measured
-convolution peak, then the total against the least time that peak allows for the same steps
+included) and prints each layer's seconds and CPU seconds, its GFLOP/s and the share of this
+machine's measured convolution peak, then the total against the least time that peak allows for the same steps
 (forward pass plus input gradient at the method's padded view, with the one output channel of the
 objective layer that kerasviz computes; benchmarks/peak.py). Then, for
 --quality_filters evenly spaced filters of each layer, it renders the same filters in float32 and
@@ -54,26 +54,28 @@ def main(argv):
           f"{FLAGS.size} px (the model sees {view} px), {render.DEFAULT_METHOD} {steps} steps, {precision}; "
           f"measured convolution peak {peak:.0f} GFLOP/s", flush=True)
 
-    total_seconds = total_gflop = 0.0
+    total_seconds = total_gflop = total_cpu = 0.0
     kept = {}
     for layer in layers:
         filters = list(range(min(FLAGS.filters, models.num_channels(model, layer))))
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, precision=precision)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        total_cpu += cpu
         gflop = conv_flops(model, layer, view, single_channel=True) * len(filters) * steps / 1e9
         total_seconds += seconds
         total_gflop += gflop
         rate = gflop / seconds
         print(f"  {layer:14s} {seconds:7.1f} s  {seconds / len(filters):5.2f} s a filter  "
-              f"{rate:5.0f} GFLOP/s = {rate / peak:4.0%} of peak", flush=True)
+              f"{rate:5.0f} GFLOP/s = {rate / peak:4.0%} of peak  CPU {cpu:7.1f} s", flush=True)
         if FLAGS.quality_filters:
             picks = np.linspace(0, len(filters) - 1, min(FLAGS.quality_filters, len(filters))).round().astype(int)
             kept[layer] = (picks.tolist(), images[picks])
     least = total_gflop / peak
     print(f"gallery: {total_seconds:.0f} s ({total_seconds / 60:.1f} min) for {total_gflop:.0f} GFLOP; at this "
           f"machine's peak the same steps need at least {least:.0f} s ({least / 60:.1f} min): "
-          f"{least / total_seconds:.0%} of peak over the whole gallery", flush=True)
+          f"{least / total_seconds:.0%} of peak over the whole gallery; {total_cpu:.0f} CPU s (process time, which "
+          f"other jobs on the machine change less than the wall clock)", flush=True)
 
     if not kept or precision == "float32":
         return
