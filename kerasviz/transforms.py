@@ -65,21 +65,15 @@ def affine(
         out_h, out_w = h + 2 * pad, w + 2 * pad
         margin = 0
         if fill_mode == "wrap":
-            # Input pixels the warp can reach beyond the picture: the view's corner turned by the
-            # largest angle, at the smallest scale, plus the shift and one pixel for interpolation
-            # (the fewer, the less the warp and its gradient compute). They are filled in by
-            # continuing the picture periodically (its last rows and columns before it, its first
-            # after it, as many as the warp reaches), since the warp's own "wrap" mode interpolates
-            # the last column with the fill colour rather than with the first (a grey seam).
-            turn = math.radians(min(abs(degrees), 90.0))
-            reach_x = (out_w * math.cos(turn) + out_h * math.sin(turn)) / 2 / min(scale) + jitter + 2
-            reach_y = (out_h * math.cos(turn) + out_w * math.sin(turn)) / 2 / min(scale) + jitter + 2
-            margin = max(0, math.ceil(max(reach_x - w / 2, reach_y - h / 2)))
+            # Input pixels the warp can reach beyond the picture: the view's half-diagonal at the
+            # smallest scale, plus the shift and one pixel for interpolation. They are filled in by
+            # tiling the picture, since the warp's own "wrap" mode interpolates the last column
+            # with the fill colour rather than with the first (a grey seam at the picture's border).
+            reach = math.hypot(out_h, out_w) / 2 / min(scale) + jitter + 2
+            margin = max(0, math.ceil(reach - min(h, w) / 2))
             if margin > min(h, w):
                 raise ValueError(f"a {h}x{w} picture cannot be wrapped {margin} px; use less scale or jitter")
-            if margin:
-                images = tf.concat([images[:, -margin:], images, images[:, :margin]], axis=1)
-                images = tf.concat([images[:, :, -margin:], images, images[:, :, :margin]], axis=2)
+            images = tf.tile(images, [1, 3, 3, 1])[:, h - margin:2 * h + margin, w - margin:2 * w + margin]
         dx = _uniform(seeds, 1, -jitter, jitter)
         dy = _uniform(seeds, 2, -jitter, jitter)
         s = _uniform(seeds, 3, scale[0], scale[1])
