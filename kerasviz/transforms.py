@@ -36,6 +36,44 @@ def pad(width: int, value: float = GREY) -> Transform:
     return fn
 
 
+def _wrap(images: tf.Tensor, margin: int) -> tf.Tensor:
+    """(B, H, W, C) -> (B, H + 2 margin, W + 2 margin, C): the picture continued periodically by
+    `margin` <= min(H, W) pixels on every side.
+
+    The gradient folds each margin back onto the rows and columns it copies, adding into the
+    picture's edge bands only (TensorFlow's own gradient of a tiling or a concatenation pads every
+    piece to the picture's size and adds them all: about half the cost of a filter picture's view).
+    """
+    if margin == 0:
+        return images
+    h, w = images.shape[1], images.shape[2]
+
+    @tf.custom_gradient
+    def wrap(x):
+        rows = tf.concat([x[:, h - margin:], x, x[:, :margin]], axis=1)
+        wrapped = tf.concat([rows[:, :, w - margin:], rows, rows[:, :, :margin]], axis=2)
+        return wrapped, lambda upstream: _fold(_fold(upstream, 2, margin), 1, margin)
+
+    return wrap(images)
+
+
+def _fold(grad: tf.Tensor, axis: int, margin: int) -> tf.Tensor:
+    """The gradient of continuing a picture by `margin` along `axis` (1 or 2): each margin added to
+    the edge band it copies."""
+    n = grad.shape[axis] - 2 * margin
+
+    def part(tensor, start, stop):
+        return tensor[:, start:stop] if axis == 1 else tensor[:, :, start:stop]
+
+    before, core, after = part(grad, 0, margin), part(grad, margin, margin + n), part(grad, margin + n, n + 2 * margin)
+    if 2 * margin <= n:  # the two bands are apart: only they are touched
+        return tf.concat([part(core, 0, margin) + after, part(core, margin, n - margin),
+                          part(core, n - margin, n) + before], axis=axis)
+    paddings = [[0, 0]] * grad.shape.rank
+    return (core + tf.pad(before, paddings[:axis] + [[n - margin, 0]] + paddings[axis + 1:])
+            + tf.pad(after, paddings[:axis] + [[0, n - margin]] + paddings[axis + 1:]))
+
+
 FILL_MODES = ("wrap", "reflect", "constant", "nearest")
 
 
@@ -65,15 +103,18 @@ def affine(
         out_h, out_w = h + 2 * pad, w + 2 * pad
         margin = 0
         if fill_mode == "wrap":
-            # Input pixels the warp can reach beyond the picture: the view's half-diagonal at the
-            # smallest scale, plus the shift and one pixel for interpolation. They are filled in by
-            # tiling the picture, since the warp's own "wrap" mode interpolates the last column
+            # Input pixels the warp can reach beyond the picture: the view's corner turned by the
+            # largest angle, at the smallest scale, plus the shift and one pixel for interpolation
+            # (the fewer, the less the warp's gradient computes). They continue the picture
+            # periodically (_wrap), since the warp's own "wrap" mode interpolates the last column
             # with the fill colour rather than with the first (a grey seam at the picture's border).
-            reach = math.hypot(out_h, out_w) / 2 / min(scale) + jitter + 2
-            margin = max(0, math.ceil(reach - min(h, w) / 2))
+            turn = math.radians(min(abs(degrees), 90.0))
+            reach_x = (out_w * math.cos(turn) + out_h * math.sin(turn)) / 2 / min(scale) + jitter + 2
+            reach_y = (out_h * math.cos(turn) + out_w * math.sin(turn)) / 2 / min(scale) + jitter + 2
+            margin = max(0, math.ceil(max(reach_x - w / 2, reach_y - h / 2)))
             if margin > min(h, w):
                 raise ValueError(f"a {h}x{w} picture cannot be wrapped {margin} px; use less scale or jitter")
-            images = tf.tile(images, [1, 3, 3, 1])[:, h - margin:2 * h + margin, w - margin:2 * w + margin]
+            images = _wrap(images, margin)
         dx = _uniform(seeds, 1, -jitter, jitter)
         dy = _uniform(seeds, 2, -jitter, jitter)
         s = _uniform(seeds, 3, scale[0], scale[1])

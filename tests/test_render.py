@@ -353,3 +353,19 @@ def test_wrapped_view_continues_a_periodic_picture_without_a_seam():
     assert shifted.min() >= picture.numpy().min() - 1e-6  # an impossible fill colour never leaks in
     with pytest.raises(ValueError, match="cannot be wrapped"):
         transforms.affine(scale=(0.2, 0.3), pad=8)(picture, seeds)
+
+
+@pytest.mark.parametrize("margin", [0, 3, 12, 16])  # 12 and 16 overlap the 20 px picture's edge bands
+def test_periodic_continuation_has_the_gradient_of_tiling(margin):
+    from kerasviz import transforms
+
+    picture = tf.random.stateless_normal((2, 20, 20, 3), [3, 4])
+    weights = tf.random.stateless_normal((2, 20 + 2 * margin, 20 + 2 * margin, 3), [5, 6])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(picture)
+        wrapped = transforms._wrap(picture, margin)
+        tiled = tf.tile(picture, [1, 3, 3, 1])[:, 20 - margin:40 + margin, 20 - margin:40 + margin]
+        ours, reference = tf.reduce_sum(wrapped * weights), tf.reduce_sum(tiled * weights)
+    np.testing.assert_array_equal(wrapped.numpy(), tiled.numpy())
+    np.testing.assert_allclose(tape.gradient(ours, picture).numpy(), tape.gradient(reference, picture).numpy(),
+                               atol=1e-5)
