@@ -1,0 +1,104 @@
+"""Specificity probe: does ascending a unit minus a share of its layer's (photo-normalised) mean
+response make the picture show this unit rather than the layer in general?
+
+For each layer, the same filters (spread across the layer) are drawn by the default method with its
+own objective (the unit's mean response) and with
+
+    target - alpha * p_target * mean_u(a_u / p_u)
+
+where a_u is unit u's mean response to the view (border cropped, as the default's) and p_u its mean
+response on photos (benchmarks/quality.py's reference photos, with the specificity rank's floor). A
+picture that excites every unit alike (relative to photos) scores target * (1 - alpha). Where the
+unit is silent, or the penalty would push the objective to zero or below, the objective keeps a
+thousandth of the target, so the default's revival of silent units acts as it does without penalty.
+The objective reads the whole layer, so each step computes every channel of it (the default's
+objective computes one).
+
+Prints per layer and objective: robust activation against the pixel-space baseline (median ratio,
+worst), high-frequency share, specificity rank (median) and seconds per picture.
+
+  python benchmarks/specificity.py --layers=block2_conv2,block3_conv2,block5_conv3 --filters=8 --alphas=0.5,1
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+import quality  # noqa: E402
+
+from kerasviz import load_model, models, render  # noqa: E402
+from kerasviz import objectives as obj  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("layers", ["block2_conv2", "block3_conv2", "block5_conv3"], "VGG16 layers.")
+flags.DEFINE_integer("filters", 8, "Filters a layer, spread evenly from the first to the last.", lower_bound=1)
+flags.DEFINE_integer("size", 128, "Picture side.")
+flags.DEFINE_list("alphas", ["0.5", "1"], "Shares of the layer's normalised mean response to subtract.")
+flags.DEFINE_string("weights", "offline", "VGG16 weights.")
+
+ALIVE = 1.0
+
+
+def photo_means(model, layer: str, photos: np.ndarray) -> np.ndarray:
+    """float32 (C,): each unit's mean response on the photos, floored as quality.specificity_rank does."""
+    preprocess = models.preprocess_fn(model)
+    features = models.feature_model(model, [layer])
+    means = tf.reduce_mean(features(preprocess(tf.constant(photos, tf.float32))), axis=(0, 1, 2)).numpy()
+    return np.maximum(means, 0.1 * max(float(np.median(means)), 1e-6)).astype(np.float32)
+
+
+def penalised(layer: str, on_photos: np.ndarray, alpha: float) -> obj.Objective:
+    """Each image's own unit minus alpha times the layer's photo-normalised mean response, in the
+    unit's own scale; a thousandth of the target where that is not positive."""
+    p = tf.constant(on_photos)
+
+    def fn(acts, indices):
+        a = tf.cast(acts[layer], tf.float32)
+        means = tf.reduce_mean(a, axis=(1, 2))  # (B, C)
+        target = tf.gather(means, indices, axis=1, batch_dims=1)
+        penalty = tf.reduce_mean(means / p, axis=1) * tf.gather(p, indices)
+        return tf.where(target > 0, tf.maximum(target - alpha * penalty, 1e-3 * target), target)
+
+    return obj.Objective(fn, (layer,), f"channel({layer}, *) - {alpha:g} normalised layer mean")
+
+
+def main(argv):
+    del argv
+    model = load_model("vgg16", FLAGS.weights)
+    photos = quality.reference_photos(FLAGS.size)
+    print(f"VGG16 ({models.model_info(model).weights}), {FLAGS.filters} filters a layer, {FLAGS.size} px, "
+          f"{render.DEFAULT_METHOD}, {render.resolve_precision('auto')}", flush=True)
+    for layer in FLAGS.layers:
+        filters = quality.spread_filters(models.num_channels(model, layer), FLAGS.filters)
+        base = quality.robust_activation(model, layer, quality.baseline(model, layer, filters, FLAGS.size), filters)
+        counted = base > ALIVE
+        on_photos = photo_means(model, layer, photos)
+        print(f"\n{layer} (filters {filters[0]}..{filters[-1]}), baseline alive {counted.sum()}/{len(filters)}",
+              flush=True)
+        for alpha in [0.0] + [float(a) for a in FLAGS.alphas]:
+            objective = penalised(layer, on_photos, alpha) if alpha else None
+            start = time.perf_counter()
+            images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, objective=objective)
+            seconds = (time.perf_counter() - start) / len(filters)
+            robust = quality.robust_activation(model, layer, images, filters)
+            rank = quality.specificity_rank(model, layer, images, filters, photos=photos)
+            alive = robust > ALIVE
+            ratio = robust[counted] / base[counted]
+            ratio_text = f"{np.median(ratio):5.2f}x (worst {ratio.min():4.2f}x)" if counted.any() else "n/a"
+            natural = np.median(quality.high_frequency_share(images)[alive]) if alive.any() else float("nan")
+            print(f"  alpha {alpha:4.2f}  {seconds:5.2f} s/pic  robust median {np.median(robust):7.2f}  "
+                  f"vs baseline {ratio_text:22s} alive {alive.sum()}/{len(filters)}  high-freq {natural:4.2f}  "
+                  f"rank median {np.median(rank):5.1f}  ranks {rank.tolist()}", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)
