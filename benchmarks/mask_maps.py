@@ -1,0 +1,163 @@
+"""Where the `geodesic` masks lose: the map or the refinement? And maps tried on top of it.
+
+    python benchmarks/mask_maps.py                 # ../shared/data/masks, offline VGG16
+    python benchmarks/mask_maps.py --data=DIR
+
+Same photos and IoU as benchmarks/masks.py. The features are computed once per photo (the default's
+layers and grid); every row then changes one thing and prints the mean IoU with its split halves:
+- upper bounds from the human mask: kerasviz's GrabCut seeding (segmentation._refine) from the mask
+  blurred by a Gaussian of 8 px, and OpenCV's GrabCut from the mask's bounding box grown by 10%;
+- the `geodesic` map itself: cut at Otsu's level without GrabCut, and the default (map + GrabCut);
+- maps tried on top of it, each refined like the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy.ndimage  # noqa: E402
+import scipy.sparse  # noqa: E402
+import scipy.sparse.csgraph  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from masks import DEFAULT_DATA, iou, load_pairs  # noqa: E402
+
+import kerasviz  # noqa: E402
+from kerasviz import segmentation as seg  # noqa: E402
+
+BLUR_SIGMA = 8.0  # px: the blurred human mask's softness
+BOX_GROWTH = 0.1
+
+
+def geodesic(flat: np.ndarray, grid: tuple[int, int], clip_quantile: float = 0.0) -> np.ndarray:
+    """The default's shortest path from the border; edge weights minus their `clip_quantile` first."""
+    if not clip_quantile:
+        return seg._border_geodesic(flat, grid)
+    a, b = seg._grid_edges(grid)
+    weights = np.maximum(1.0 - np.sum(flat[a] * flat[b], axis=1), 0.0)
+    weights = np.maximum(weights - np.quantile(weights, clip_quantile), 0.0) + 1e-6
+    count = grid[0] * grid[1]
+    graph = scipy.sparse.coo_matrix((weights, (a, b)), shape=(count, count)).tocsr()
+    return scipy.sparse.csgraph.dijkstra(graph, directed=False, indices=np.flatnonzero(seg._border(grid)),
+                                         min_only=True)
+
+
+def centre_surround(flat: np.ndarray, grid: tuple[int, int], sizes=(3, 5, 7)) -> np.ndarray:
+    """Cosine distance of each window's mean feature to its surround's (three times the window)."""
+    cube = flat.reshape(*grid, -1)
+    total = np.zeros(grid, np.float32)
+    for k in sizes:
+        inner = scipy.ndimage.uniform_filter(cube, size=(k, k, 1), mode="reflect")
+        outer = scipy.ndimage.uniform_filter(cube, size=(3 * k, 3 * k, 1), mode="reflect")
+        surround = (9 * outer - inner) / 8
+        total += 1.0 - np.sum(seg._l2(inner) * seg._l2(surround), axis=-1)
+    return total.ravel()
+
+
+def uniqueness(flat: np.ndarray, grid: tuple[int, int], sigma: float) -> np.ndarray:
+    """Each position's mean cosine distance to all others, weighted by a Gaussian of their distance
+    (`sigma` a fraction of the grid's longer side)."""
+    ys, xs = np.mgrid[0:grid[0], 0:grid[1]]
+    positions = np.stack([ys.ravel(), xs.ravel()], axis=1) / max(grid)
+    weights = np.exp(-((positions[:, None] - positions[None]) ** 2).sum(-1) / (2 * sigma**2))
+    weights /= weights.sum(axis=1, keepdims=True)
+    return (weights * (1.0 - flat @ flat.T)).sum(axis=1)
+
+
+def to_photo(score: np.ndarray, grid: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    soft = seg._unit(score.reshape(grid)).astype(np.float32)
+    return np.clip(cv2.resize(soft, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+
+
+def second_round(rgb, flat, grid, soft, mix: str) -> np.ndarray:
+    """A map from the first mask's mean foreground and background features, mixed with `soft`."""
+    mask = seg._refine(rgb, soft)
+    share = cv2.resize(mask.astype(np.float32), (grid[1], grid[0]), interpolation=cv2.INTER_AREA).ravel()
+    if share.sum() < 1e-3 or (1 - share).sum() < 1e-3:
+        return soft
+    fg = seg._l2((flat * share[:, None]).sum(axis=0))
+    bg = seg._l2((flat * (1 - share)[:, None]).sum(axis=0))
+    new = to_photo(flat @ fg - flat @ bg, grid, rgb.shape[:2])
+    return {"alone": new, "times the map": np.sqrt(new * soft), "averaged": 0.5 * (new + soft)}[mix]
+
+
+def box_grabcut(rgb: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(truth)
+    h, w = truth.shape
+    grow_y, grow_x = round(BOX_GROWTH * (np.ptp(ys) + 1)), round(BOX_GROWTH * (np.ptp(xs) + 1))
+    x0, y0 = max(xs.min() - grow_x, 0), max(ys.min() - grow_y, 0)
+    x1, y1 = min(xs.max() + grow_x, w - 1), min(ys.max() + grow_y, h - 1)
+    labels = np.zeros((h, w), np.uint8)
+    seg.grab_cut(rgb, labels, rect=(x0, y0, x1 - x0, y1 - y0))
+    return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=DEFAULT_DATA, help="Folder of NAME.jpg + NAME_mask.png pairs.")
+    args = parser.parse_args(argv)
+    pairs = load_pairs(args.data)
+    if not pairs:
+        print(f"no NAME.jpg + NAME_mask.png pairs in {args.data}", file=sys.stderr)
+        return 2
+    model = kerasviz.load_model("vgg16", "offline")
+    features = {name: seg.features(model, rgb) for name, (rgb, _) in pairs.items()}
+    print(f"{len(pairs)} photos, offline VGG16, layers {', '.join(seg.feature_layers(model))}", flush=True)
+
+    def row(label, mask_fn):
+        scores = np.array([iou(mask_fn(name, *pairs[name]), pairs[name][1]) for name in pairs])
+        print(f"  {label:58s} {scores.mean():.3f}  (halves {scores[0::2].mean():.3f} / {scores[1::2].mean():.3f})",
+              flush=True)
+
+    def flat_grid(name):
+        cube = features[name]
+        return cube.reshape(-1, cube.shape[-1]), cube.shape[:2]
+
+    def map_of(name, rgb, score_fn):
+        flat, grid = flat_grid(name)
+        return to_photo(score_fn(flat, grid), grid, rgb.shape[:2])
+
+    def refined(score_fn):
+        return lambda name, rgb, truth: seg._refine(rgb, map_of(name, rgb, score_fn))
+
+    def product(first, second):
+        return lambda flat, grid: seg._unit(first(flat, grid)) * seg._unit(second(flat, grid))
+
+    def blurred_truth(name, rgb, truth):
+        soft = cv2.GaussianBlur(truth.astype(np.float32), (0, 0), BLUR_SIGMA)
+        return seg._refine(rgb, soft / max(float(soft.max()), 1e-6))
+
+    def otsu_only(name, rgb, truth):
+        soft = map_of(name, rgb, geodesic)
+        return soft > seg._otsu(soft)
+
+    print("upper bounds from the human mask:")
+    row(f"kerasviz's GrabCut seeding from the mask blurred ({BLUR_SIGMA:g} px)", blurred_truth)
+    row("OpenCV GrabCut from the mask's box grown by 10%", lambda name, rgb, truth: box_grabcut(rgb, truth))
+    print("the geodesic map:")
+    row("cut at Otsu's level, no GrabCut", otsu_only)
+    row("+ GrabCut (the default)", refined(geodesic))
+    print("maps on top of it, each + GrabCut:")
+    for q in (0.25, 0.5, 0.7, 0.85):
+        row(f"edge weights minus their {q:.0%} quantile", refined(lambda f, g, q=q: geodesic(f, g, q)))
+    row("centre-surround contrast alone", refined(centre_surround))
+    row("geodesic x centre-surround", refined(product(geodesic, centre_surround)))
+    for sigma in (0.1, 0.25, 0.5):
+        unique = functools.partial(uniqueness, sigma=sigma)
+        row(f"uniqueness (sigma {sigma}) alone", refined(unique))
+        row(f"geodesic x uniqueness (sigma {sigma})", refined(product(geodesic, unique)))
+    for mix in ("alone", "times the map", "averaged"):
+        row(f"second round from the first mask's features, {mix}", lambda name, rgb, truth, mix=mix: seg._refine(
+            rgb, second_round(rgb, *flat_grid(name), map_of(name, rgb, geodesic), mix)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
