@@ -23,11 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.ndimage  # noqa: E402
-import scipy.sparse  # noqa: E402
-import scipy.sparse.csgraph  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from masks import DEFAULT_DATA, iou, load_pairs  # noqa: E402
+from masks import DEFAULT_DATA, iou, load_pairs, rect_mask  # noqa: E402
 
 import kerasviz  # noqa: E402
 from kerasviz import segmentation as seg  # noqa: E402
@@ -42,11 +40,7 @@ def geodesic(flat: np.ndarray, grid: tuple[int, int], clip_quantile: float = 0.0
         return seg._border_geodesic(flat, grid)
     a, b = seg._grid_edges(grid)
     weights = np.maximum(1.0 - np.sum(flat[a] * flat[b], axis=1), 0.0)
-    weights = np.maximum(weights - np.quantile(weights, clip_quantile), 0.0) + 1e-6
-    count = grid[0] * grid[1]
-    graph = scipy.sparse.coo_matrix((weights, (a, b)), shape=(count, count)).tocsr()
-    return scipy.sparse.csgraph.dijkstra(graph, directed=False, indices=np.flatnonzero(seg._border(grid)),
-                                         min_only=True)
+    return seg._distance_from_border(np.maximum(weights - np.quantile(weights, clip_quantile), 0.0) + 1e-6, grid)
 
 
 def centre_surround(flat: np.ndarray, grid: tuple[int, int], sizes=(3, 5, 7)) -> np.ndarray:
@@ -71,11 +65,6 @@ def uniqueness(flat: np.ndarray, grid: tuple[int, int], sigma: float) -> np.ndar
     return (weights * (1.0 - flat @ flat.T)).sum(axis=1)
 
 
-def to_photo(score: np.ndarray, grid: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-    soft = seg._unit(score.reshape(grid)).astype(np.float32)
-    return np.clip(cv2.resize(soft, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-
-
 def second_round(rgb, flat, grid, soft, mix: str) -> np.ndarray:
     """A map from the first mask's mean foreground and background features, mixed with `soft`."""
     mask = seg._refine(rgb, soft)
@@ -84,19 +73,18 @@ def second_round(rgb, flat, grid, soft, mix: str) -> np.ndarray:
         return soft
     fg = seg._l2((flat * share[:, None]).sum(axis=0))
     bg = seg._l2((flat * (1 - share)[:, None]).sum(axis=0))
-    new = to_photo(flat @ fg - flat @ bg, grid, rgb.shape[:2])
+    new = seg._photo_map((flat @ fg - flat @ bg).reshape(grid), rgb.shape[:2])
     return {"alone": new, "times the map": np.sqrt(new * soft), "averaged": 0.5 * (new + soft)}[mix]
 
 
 def box_grabcut(rgb: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """GrabCut from the human mask's bounding box grown by BOX_GROWTH of its size."""
     ys, xs = np.nonzero(truth)
     h, w = truth.shape
     grow_y, grow_x = round(BOX_GROWTH * (np.ptp(ys) + 1)), round(BOX_GROWTH * (np.ptp(xs) + 1))
     x0, y0 = max(xs.min() - grow_x, 0), max(ys.min() - grow_y, 0)
     x1, y1 = min(xs.max() + grow_x, w - 1), min(ys.max() + grow_y, h - 1)
-    labels = np.zeros((h, w), np.uint8)
-    seg.grab_cut(rgb, labels, rect=(x0, y0, x1 - x0, y1 - y0))
-    return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    return rect_mask(rgb, (x0, y0, x1 - x0, y1 - y0))
 
 
 def main(argv=None) -> int:
@@ -122,7 +110,7 @@ def main(argv=None) -> int:
 
     def map_of(name, rgb, score_fn):
         flat, grid = flat_grid(name)
-        return to_photo(score_fn(flat, grid), grid, rgb.shape[:2])
+        return seg._photo_map(score_fn(flat, grid).reshape(grid), rgb.shape[:2])
 
     def refined(score_fn):
         return lambda name, rgb, truth: seg._refine(rgb, map_of(name, rgb, score_fn))

@@ -50,8 +50,13 @@ def ellipse(shape: tuple[int, int], size: float) -> np.ndarray:
 def rect_grabcut(rgb: np.ndarray, margin: float = RECT_MARGIN) -> np.ndarray:
     """OpenCV GrabCut initialised with the rectangle `margin` inside each border, 5 iterations."""
     h, w = rgb.shape[:2]
-    labels = np.zeros((h, w), np.uint8)
-    rect = (round(margin * w), round(margin * h), round((1 - 2 * margin) * w), round((1 - 2 * margin) * h))
+    return rect_mask(rgb, (round(margin * w), round(margin * h),
+                           round((1 - 2 * margin) * w), round((1 - 2 * margin) * h)))
+
+
+def rect_mask(rgb: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    """OpenCV GrabCut initialised with the rectangle (x, y, width, height), 5 iterations: its foreground."""
+    labels = np.zeros(rgb.shape[:2], np.uint8)
     grab_cut(rgb, labels, rect=rect)
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
 

@@ -110,22 +110,28 @@ def reference_photos(size: int) -> np.ndarray:
 def specificity_rank(model, layer: str, images: np.ndarray, filters, *, photos: np.ndarray | None = None) -> np.ndarray:
     """int (N,): rank of each picture's own unit among all units of `layer` by their response to the
     picture, each unit's response divided by its mean response on reference photos (0: the picture
-    excites its own unit more, relative to photos, than any other unit).
-
-    A unit that photos leave silent is divided by a tenth of the layer's median photo response instead
-    of by zero, so it does not outrank every other unit on any faint response.
+    excites its own unit more, relative to photos, than any other unit). The photo means are floored
+    (photo_means), so a unit photos leave silent is not divided by zero.
     """
     images = np.asarray(images)
     photos = reference_photos(images.shape[1]) if photos is None else photos
-    preprocess = models.preprocess_fn(model)
-    features = tf.keras.Model(model.input, models.get_layer(model, layer).output)
-    mean_response = lambda x: tf.reduce_mean(tf.cast(features(preprocess(tf.constant(x, tf.float32))), tf.float32),  # noqa: E731
-                                             axis=(1, 2)).numpy()
-    on_photos = mean_response(photos).mean(axis=0)
-    floor = 0.1 * max(float(np.median(on_photos)), 1e-6)
-    relative = mean_response(images) / np.maximum(on_photos, floor)  # (N, C)
+    relative = _mean_responses(model, layer, images) / photo_means(model, layer, photos)  # (N, C)
     own = relative[np.arange(len(images)), np.asarray(filters)]
     return (relative > own[:, None]).sum(axis=1)
+
+
+def _mean_responses(model, layer: str, images: np.ndarray) -> np.ndarray:
+    """float32 (N, C): each unit's spatial mean response of `layer` to each uint8 image."""
+    features = tf.keras.Model(model.input, models.get_layer(model, layer).output)
+    outputs = features(models.preprocess_fn(model)(tf.constant(images, tf.float32)))
+    return tf.reduce_mean(tf.cast(outputs, tf.float32), axis=(1, 2)).numpy()
+
+
+def photo_means(model, layer: str, photos: np.ndarray) -> np.ndarray:
+    """float32 (C,): each unit's mean response on `photos`, at least a tenth of the layer's median (a
+    unit photos leave silent would otherwise outrank every other unit on any faint response)."""
+    on_photos = _mean_responses(model, layer, photos).mean(axis=0)
+    return np.maximum(on_photos, 0.1 * max(float(np.median(on_photos)), 1e-6)).astype(np.float32)
 
 
 # -- the baseline every method is measured against ------------------------------------------------

@@ -48,14 +48,6 @@ flags.DEFINE_string("weights", "offline", "VGG16 weights.")
 ALIVE = 1.0
 
 
-def photo_means(model, layer: str, photos: np.ndarray) -> np.ndarray:
-    """float32 (C,): each unit's mean response on the photos, floored as quality.specificity_rank does."""
-    preprocess = models.preprocess_fn(model)
-    features = models.feature_model(model, [layer])
-    means = tf.reduce_mean(features(preprocess(tf.constant(photos, tf.float32))), axis=(0, 1, 2)).numpy()
-    return np.maximum(means, 0.1 * max(float(np.median(means)), 1e-6)).astype(np.float32)
-
-
 def penalised(layer: str, on_photos: np.ndarray, alpha: float) -> obj.Objective:
     """Each image's own unit minus alpha times the layer's photo-normalised mean response, in the
     unit's own scale; a thousandth of the target where that is not positive."""
@@ -81,7 +73,7 @@ def main(argv):
         filters = quality.spread_filters(models.num_channels(model, layer), FLAGS.filters)
         base = quality.robust_activation(model, layer, quality.baseline(model, layer, filters, FLAGS.size), filters)
         counted = base > ALIVE
-        on_photos = photo_means(model, layer, photos)
+        on_photos = quality.photo_means(model, layer, photos)
         print(f"\n{layer} (filters {filters[0]}..{filters[-1]}), baseline alive {counted.sum()}/{len(filters)}",
               flush=True)
         for alpha in [0.0] + [float(a) for a in FLAGS.alphas]:

@@ -188,9 +188,12 @@ def soft_map(
         score = _border_contrast(flat, grid)
     else:
         score = _fiedler(flat, grid)
-    score = _unit(score.reshape(grid))
-    h, w = rgb.shape[:2]
-    return np.clip(cv2.resize(score, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    return _photo_map(score.reshape(grid), rgb.shape[:2])
+
+
+def _photo_map(score: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A grid's (gh, gw) scores scaled to [0, 1] and resized bilinearly to the photo's (H, W)."""
+    return np.clip(cv2.resize(_unit(score), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
 
 def features(model: keras.Model, image: np.ndarray, *, preprocess=None, feature_side: int = FEATURE_SIDE) -> np.ndarray:
@@ -286,7 +289,12 @@ def _grid_edges(grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 def _border_geodesic(flat: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Shortest path from the border through 8-neighbour edges weighted by cosine distance."""
     a, b = _grid_edges(grid)
-    weights = np.maximum(1.0 - np.sum(flat[a] * flat[b], axis=1), 1e-6)  # 0 would drop the edge
+    return _distance_from_border(np.maximum(1.0 - np.sum(flat[a] * flat[b], axis=1), 1e-6), grid)  # 0 drops an edge
+
+
+def _distance_from_border(weights: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Each position's shortest path from the grid's border, the edges of _grid_edges weighted by `weights`."""
+    a, b = _grid_edges(grid)
     count = grid[0] * grid[1]
     graph = scipy.sparse.coo_matrix((weights, (a, b)), shape=(count, count)).tocsr()
     return scipy.sparse.csgraph.dijkstra(graph, directed=False, indices=np.flatnonzero(_border(grid)), min_only=True)

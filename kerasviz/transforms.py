@@ -65,10 +65,11 @@ def _fold(grad: tf.Tensor, axis: int, margin: int) -> tf.Tensor:
     def part(tensor, start, stop):
         return tensor[:, start:stop] if axis == 1 else tensor[:, :, start:stop]
 
-    before, core, after = part(grad, 0, margin), part(grad, margin, margin + n), part(grad, margin + n, n + 2 * margin)
+    before, after = part(grad, 0, margin), part(grad, margin + n, n + 2 * margin)
     if 2 * margin <= n:  # the two bands are apart: only they are touched
-        return tf.concat([part(core, 0, margin) + after, part(core, margin, n - margin),
-                          part(core, n - margin, n) + before], axis=axis)
+        return tf.concat([part(grad, margin, 2 * margin) + after, part(grad, 2 * margin, n),
+                          part(grad, n, n + margin) + before], axis=axis)
+    core = part(grad, margin, margin + n)
     paddings = [[0, 0]] * grad.shape.rank
     return (core + tf.pad(before, paddings[:axis] + [[n - margin, 0]] + paddings[axis + 1:])
             + tf.pad(after, paddings[:axis] + [[0, n - margin]] + paddings[axis + 1:]))
