@@ -46,6 +46,9 @@ class Method:
     transform: Callable[[int], transforms.Transform] | None  # size -> transform
     contrast_normalize: bool = False  # Chollet 2016's deprocessing: zero mean, std 0.1, centred on grey
     coarse_fraction: float = 0.0  # share of the steps run at half size first (progressive resolution)
+    # Rolls per axis tried on the finished (periodic) picture: the one whose objective, seen whole,
+    # is highest is saved (0: none). For pictures rolled during ascent, whose unit can be anywhere.
+    recentre: int = 0
 
 
 FFT_LEARNING_RATE = 0.1  # Adam step on the Fourier coefficients: twice lucid's 0.05 (benchmarks/filters.py)
@@ -88,6 +91,13 @@ METHODS: dict[str, Method] = {
 # fft with progressive resolution: the first half of the steps at half size (a quarter of the
 # compute), then the spectrum moves to full size. benchmarks/progressive.py measures it against fft.
 METHODS["fft_progressive"] = dataclasses.replace(METHODS["fft"], name="fft_progressive", steps=64, coarse_fraction=0.5)
+# fft with the picture rolled by a random offset over its whole side before each step's warp, so no
+# part of it stays near the view's edge; the finished picture is saved rolled by the offset, of a
+# 4 x 4 grid, at which its unit responds most. Opt-in: on 8 filters of each VGG16 layer it scored
+# alike to fft (response, border, rank; docs/benchmarks.md, "A picture rolled over its whole side")
+# at 16 extra forward passes a picture.
+METHODS["fft_roll"] = dataclasses.replace(
+    METHODS["fft"], name="fft_roll", transform=functools.partial(transforms.standard, rolled=True), recentre=4)
 DEFAULT_METHOD = "fft"
 
 # Images per compiled batch: a memory budget in input pixels (16 images of 128 x 128 on a
@@ -125,7 +135,9 @@ def visualize_filters(
       method: "fft" (default; a Fourier image whose spectrum suits the layer's receptive field,
         decorrelated colour, transformation robustness), "maco" (Fourier phase only, magnitude
         fixed to photos' spectrum), "fft_progressive" (fft with the first half of its steps at
-        half size; plain fft below 2 * MIN_COARSE_SIZE pixels) or "classic" (normalised-gradient
+        half size; plain fft below 2 * MIN_COARSE_SIZE pixels), "fft_roll" (fft with the picture
+        rolled over its whole side at every step, saved centred on its unit's strongest response)
+        or "classic" (normalised-gradient
         ascent in pixel space, Chollet 2016).
       seed: the same seed gives the same images.
       objective: what to maximise instead of each filter's mean activation; a channel or
@@ -269,7 +281,17 @@ class _Renderer:
         last = None
         for last in _ascent(self, filters, seed, steps, coarse):
             report(last[0])
-        return self.picture(last[2])
+        pictures = self.picture(last[2])
+        return self._recentred(pictures, filters) if self.method.recentre else pictures
+
+    def _recentred(self, pictures: np.ndarray, filters: list[int]) -> np.ndarray:
+        """Each periodic picture rolled by the offset, of a `recentre` x `recentre` grid, whose
+        objective seen whole is highest (the first offset, none, where they tie)."""
+        k = self.method.recentre
+        offsets = [(dy * self.size // k, dx * self.size // k) for dy in range(k) for dx in range(k)]
+        scores = np.stack([self.score(np.roll(pictures, offset, axis=(1, 2)), filters) for offset in offsets])
+        best = scores.argmax(axis=0)
+        return np.stack([np.roll(picture, offsets[b], axis=(0, 1)) for picture, b in zip(pictures, best)])
 
     def picture(self, value: tf.Tensor) -> np.ndarray:
         """The uint8 (batch, size, size, 3) picture of a value this renderer's ascent gave."""

@@ -154,10 +154,31 @@ def compose(transforms: Sequence[Transform]) -> Transform:
     return fn
 
 
-def standard(size: int) -> Transform:
+def roll() -> Transform:
+    """Rolls each picture periodically by its own random whole-pixel offset, uniform over the whole
+    side on both axes. For a periodic (Fourier) picture it loses and interpolates nothing, and no
+    part of the picture stays near the view's edge, where the model's zero padding is."""
+
+    def fn(images, seeds):
+        h, w = images.shape[1], images.shape[2]
+        dy = tf.minimum(tf.cast(_uniform(seeds, 5, 0.0, float(h)), tf.int32), h - 1)
+        dx = tf.minimum(tf.cast(_uniform(seeds, 6, 0.0, float(w)), tf.int32), w - 1)
+        rows = (tf.range(h)[None] + dy[:, None]) % h  # (B, H)
+        cols = (tf.range(w)[None] + dx[:, None]) % w  # (B, W)
+        return tf.gather(tf.gather(images, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+
+    return fn
+
+
+def standard(size: int, *, rolled: bool = False) -> Transform:
     """lucid's standard_transforms in one warp, scaled to the image size: a view size/16 larger on
     every side, shift up to size/16, scale 0.9-1.1, rotate up to 10 degrees. The view continues the
     picture periodically (Fourier pictures are periodic), so the model never sees a fill colour,
     whose edge early layers answer by painting a frame, and the picture's border sits inside the
-    view, away from the model's zero padding and the objective's border crop."""
-    return affine(jitter=size / 16, scale=(0.9, 1.1), degrees=10.0, pad=size // 16)
+    view, away from the model's zero padding and the objective's border crop. `rolled` first rolls
+    the picture by a random offset over its whole side (roll), with the same warp draws."""
+    warp = affine(jitter=size / 16, scale=(0.9, 1.1), degrees=10.0, pad=size // 16)
+    if not rolled:
+        return warp
+    shift = roll()
+    return lambda images, seeds: warp(shift(images, seeds), seeds)

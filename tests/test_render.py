@@ -369,3 +369,28 @@ def test_periodic_continuation_has_the_gradient_of_tiling(margin):
     np.testing.assert_array_equal(wrapped.numpy(), tiled.numpy())
     np.testing.assert_allclose(tape.gradient(ours, picture).numpy(), tape.gradient(reference, picture).numpy(),
                                atol=1e-5)
+
+
+def test_roll_shifts_each_picture_periodically_by_its_own_offset():
+    from kerasviz import transforms
+
+    pictures = tf.random.stateless_normal((4, 10, 12, 3), [7, 8])
+    rolled = transforms.roll()(pictures, tf.constant([[0, i] for i in range(4)])).numpy()
+    offsets = []
+    for picture, out in zip(pictures.numpy(), rolled):
+        found = [(dy, dx) for dy in range(10) for dx in range(12)
+                 if np.array_equal(np.roll(picture, (-dy, -dx), axis=(0, 1)), out)]
+        assert len(found) == 1
+        offsets.append(found[0])
+    assert len(set(offsets)) > 1  # each image draws its own offset
+
+
+def test_fft_roll_saves_the_roll_its_unit_answers_most(model):
+    filters = [0, 3, 5]
+    images, acts = kerasviz.visualize_filters(model, "conv2", filters, size=SIZE, steps=STEPS, method="fft_roll")
+    rolls = np.stack([activation_of(model, "conv2", np.roll(images, (dy * SIZE // 4, dx * SIZE // 4), axis=(1, 2)),
+                                    filters) for dy in range(4) for dx in range(4)])
+    assert np.all(rolls.max(axis=0) - rolls.min(axis=0) > 1e-3)  # where the picture is cut matters here
+    np.testing.assert_allclose(acts, rolls.max(axis=0), rtol=1e-4)  # and the best cut is the one saved
+    np.testing.assert_allclose(acts, activation_of(model, "conv2", images, filters), rtol=1e-3, atol=1e-3)
+    assert np.all(acts > _grey_start_activation(model, "conv2", filters) + 0.01)
