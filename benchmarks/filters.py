@@ -16,7 +16,8 @@ then contrast-normalised to std 0.15 around 0.5. Every saved (uint8) picture is 
   difference of the same pictures rolled by half their side, which puts the ring inside the picture
   (a frame scores higher at the border than rolled; large colour regions score alike in both);
 - specificity: the rank of the target unit among all units of the layer by response to the picture,
-  each divided by its mean response on photos (0 = the target responds most), median;
+  each divided by its mean response on photos (0 = the target responds most), median over all
+  pictures and over those that excite their unit (a picture its unit ignores ranks anywhere);
 - seconds per picture (tracing included, as a user meets it).
 
   python benchmarks/filters.py                                   # every layer: about an hour here
@@ -75,11 +76,13 @@ def summary(ours: dict, base: dict) -> str:
     alive = ours["robust"] > ALIVE
     natural = np.median(ours["high_freq"][alive]) if alive.any() else float("nan")
     ratio_text = f"{np.median(ratio):5.2f}x (worst {ratio.min():4.2f}x, n={counted.sum()})" if counted.any() else "n/a"
+    specific = np.median(ours["rank"][alive]) if alive.any() else float("nan")
     return (f"robust median {np.median(ours['robust']):7.2f}  vs baseline {ratio_text:26s}  "
             f"alive {alive.sum():2d}/{len(alive)}  high-freq {natural:4.2f}  "
             f"frame {np.median(ours['frame_mean']):4.2f}/{ours['frame_mean'].max():4.2f} std "
             f"{np.median(ours['frame_std']):4.2f}/{ours['frame_std'].max():4.2f} "
-            f"(rolled {np.median(ours['frame_rolled']):4.2f})  rank {np.median(ours['rank']):5.1f}")
+            f"(rolled {np.median(ours['frame_rolled']):4.2f})  rank {np.median(ours['rank']):5.1f} "
+            f"(alive {specific:5.1f})")
 
 
 def main(argv):

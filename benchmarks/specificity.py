@@ -6,7 +6,13 @@ own objective (the unit's mean response) and with
 
     target - alpha * p_target * mean_u(a_u / p_u)
 
-where a_u is unit u's mean response to the view (border cropped, as the default's) and p_u its mean
+(`--form=minus`, the default) or, with `--form=ratio`,
+
+    target * (r_target / M_q(r))^alpha,  r_u = a_u / p_u,  M_q the power mean (mean_u r_u^q)^(1/q)
+
+which is the target's own response when it is the layer's top unit relative to photos and q is large
+(the power mean leans on the strongest competitors, which is what the rank counts). Here
+a_u is unit u's mean response to the view (border cropped, as the default's) and p_u its mean
 response on photos (benchmarks/quality.py's reference photos, with the specificity rank's floor). A
 picture that excites every unit alike (relative to photos) scores target * (1 - alpha). Where the
 unit is silent, or the penalty would push the objective to zero or below, the objective keeps a
@@ -18,6 +24,7 @@ Prints per layer and objective: robust activation against the pixel-space baseli
 worst), high-frequency share, specificity rank (median) and seconds per picture.
 
   python benchmarks/specificity.py --layers=block2_conv2,block3_conv2,block5_conv3 --filters=8 --alphas=0.5,1
+  python benchmarks/specificity.py --layers=block2_conv2 --form=ratio --power=8 --alphas=1,2
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ flags.DEFINE_integer("filters", 8, "Filters a layer, spread evenly from the firs
 flags.DEFINE_integer("size", 128, "Picture side.")
 flags.DEFINE_list("alphas", ["0.5", "1"], "Shares of the layer's normalised mean response to subtract.")
 flags.DEFINE_string("weights", "offline", "VGG16 weights.")
+flags.DEFINE_enum("form", "minus", ["minus", "ratio"], "How the layer's response enters the objective.")
+flags.DEFINE_float("power", 8.0, "q of the power mean for --form=ratio.", lower_bound=1.0)
 
 ALIVE = 1.0
 
@@ -63,6 +72,22 @@ def penalised(layer: str, on_photos: np.ndarray, alpha: float) -> obj.Objective:
     return obj.Objective(fn, (layer,), f"channel({layer}, *) - {alpha:g} normalised layer mean")
 
 
+def relative_share(layer: str, on_photos: np.ndarray, alpha: float, power: float) -> obj.Objective:
+    """Each image's own unit times (its photo-normalised response over the layer's power mean of
+    them)^alpha; the target itself where it does not fire (the default's revival then acts)."""
+    p = tf.constant(on_photos)
+
+    def fn(acts, indices):
+        means = tf.reduce_mean(tf.cast(acts[layer], tf.float32), axis=(1, 2))  # (B, C)
+        target = tf.gather(means, indices, axis=1, batch_dims=1)
+        relative = tf.nn.relu(means) / p
+        power_mean = tf.reduce_mean(relative**power, axis=1) ** (1.0 / power) + 1e-6
+        share = tf.maximum(tf.gather(relative, indices, axis=1, batch_dims=1) / power_mean, 1e-3)
+        return tf.where(target > 0, target * share**alpha, target)
+
+    return obj.Objective(fn, (layer,), f"channel({layer}, *) * (relative / M_{power:g})^{alpha:g}")
+
+
 def main(argv):
     del argv
     model = load_model("vgg16", FLAGS.weights)
@@ -77,7 +102,12 @@ def main(argv):
         print(f"\n{layer} (filters {filters[0]}..{filters[-1]}), baseline alive {counted.sum()}/{len(filters)}",
               flush=True)
         for alpha in [0.0] + [float(a) for a in FLAGS.alphas]:
-            objective = penalised(layer, on_photos, alpha) if alpha else None
+            if not alpha:
+                objective = None
+            elif FLAGS.form == "minus":
+                objective = penalised(layer, on_photos, alpha)
+            else:
+                objective = relative_share(layer, on_photos, alpha, FLAGS.power)
             start = time.perf_counter()
             images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, objective=objective)
             seconds = (time.perf_counter() - start) / len(filters)
