@@ -8,7 +8,15 @@ layers and grid); every row then changes one thing and prints the mean IoU with 
 - upper bounds from the human mask: kerasviz's GrabCut seeding (segmentation._refine) from the mask
   blurred by a Gaussian of 8 px, and OpenCV's GrabCut from the mask's bounding box grown by 10%;
 - the `geodesic` map itself: cut at Otsu's level without GrabCut, and the default (map + GrabCut);
-- maps tried on top of it, each refined like the default.
+- maps tried on top of it, each refined like the default;
+- the same map from other views of the photo (shorter side 192 or 256 px instead of 224, mirrored),
+  alone and averaged with the default's;
+- the original project's idea: the mean activation of a deep layer, each unit divided by its own
+  mean over the photo so that every unit counts alike, alone and times the map;
+- the border cue as the object nears the border: the default on the photo cropped around the human
+  mask's bounding box grown 2, 1.5 and 1.2 times (room around the object), 1 time (the object
+  touches the crop's borders) and 0.8 times (the borders cut it), IoU inside the crop; and the
+  same zoom without the human mask, around the map's Otsu cut grown 2 times.
 """
 
 from __future__ import annotations
@@ -75,6 +83,31 @@ def second_round(rgb, flat, grid, soft, mix: str) -> np.ndarray:
     bg = seg._l2((flat * (1 - share)[:, None]).sum(axis=0))
     new = seg._photo_map((flat @ fg - flat @ bg).reshape(grid), rgb.shape[:2])
     return {"alone": new, "times the map": np.sqrt(new * soft), "averaged": 0.5 * (new + soft)}[mix]
+
+
+def unit_mean_map(model, layers: list[str], rgb: np.ndarray) -> np.ndarray:
+    """float32 (gh, gw): the mean over `layers` and their units of each unit's activation divided by
+    its mean over the photo (the default's input size), on the first layer's grid."""
+    feature_model = kerasviz.models.feature_model(model, layers)
+    shape = seg._input_size(model, rgb.shape[:2], seg.FEATURE_SIDE)
+    x = kerasviz.io.resize(rgb, shape)[None].astype(np.float32)
+    outputs = feature_model(kerasviz.models.preprocess_fn(model)(x), training=False)
+    outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+    grid = tuple(np.asarray(outputs[0]).shape[1:3])
+    maps = []
+    for output in outputs:
+        acts = np.asarray(output[0], np.float32)
+        maps.append(cv2.resize((acts / (acts.mean(axis=(0, 1)) + 1e-3)).mean(axis=-1), grid[::-1]))
+    return np.mean(maps, axis=0)
+
+
+def crop_box(mask: np.ndarray, growth: float) -> tuple[slice, slice]:
+    """The bounding box of `mask` grown `growth` times about its centre, clipped to the photo."""
+    ys, xs = np.nonzero(mask)
+    (h, w), cy, cx = mask.shape, (ys.min() + ys.max()) / 2, (xs.min() + xs.max()) / 2
+    half_h, half_w = growth * (ys.max() + 1 - ys.min()) / 2, growth * (xs.max() + 1 - xs.min()) / 2
+    return (slice(max(0, int(cy - half_h)), min(h, int(cy + half_h + 1))),
+            slice(max(0, int(cx - half_w)), min(w, int(cx + half_w + 1))))
 
 
 def box_grabcut(rgb: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -144,6 +177,49 @@ def main(argv=None) -> int:
     for mix in ("alone", "times the map", "averaged"):
         row(f"second round from the first mask's features, {mix}", lambda name, rgb, truth, mix=mix: seg._refine(
             rgb, second_round(rgb, *flat_grid(name), map_of(name, rgb, geodesic), mix)))
+    print("the same map from other views of the photo, + GrabCut:")
+    views = {
+        "shorter side 192 px": lambda rgb: seg.features(model, rgb, feature_side=192),
+        "shorter side 256 px": lambda rgb: seg.features(model, rgb, feature_side=256),
+        "mirrored": lambda rgb: seg.features(model, np.ascontiguousarray(rgb[:, ::-1]))[:, ::-1],
+    }
+    other = {}
+    for label, view in views.items():
+        other[label] = {name: seg._photo_map(seg._border_geodesic(
+            cube.reshape(-1, cube.shape[-1]), cube.shape[:2]).reshape(cube.shape[:2]), rgb.shape[:2])
+            for name, (rgb, _) in pairs.items() for cube in [view(rgb)]}
+        row(f"{label}", lambda name, rgb, truth, label=label: seg._refine(rgb, other[label][name]))
+        row(f"{label}, averaged with 224 px", lambda name, rgb, truth, label=label: seg._refine(
+            rgb, 0.5 * (other[label][name] + map_of(name, rgb, geodesic))))
+    row("all four views averaged", lambda name, rgb, truth: seg._refine(
+        rgb, (map_of(name, rgb, geodesic) + sum(other[label][name] for label in views)) / 4))
+    print("the mean activation, each unit divided by its mean over the photo, + GrabCut:")
+    deep = seg.feature_layers(model)[1:]
+    unit_maps = {name: unit_mean_map(model, deep, rgb) for name, (rgb, _) in pairs.items()}
+    row(f"{' and '.join(deep)} alone", lambda name, rgb, truth: seg._refine(
+        rgb, seg._photo_map(unit_maps[name], rgb.shape[:2])))
+    row("geodesic x its square root", lambda name, rgb, truth: seg._refine(rgb, np.sqrt(
+        map_of(name, rgb, geodesic) * seg._photo_map(unit_maps[name], rgb.shape[:2]))))
+    print("the default on the photo cropped around the human mask's box grown:")
+
+    def cropped(growth, name, rgb, truth):
+        box = crop_box(truth, growth)
+        return seg.feature_mask(np.ascontiguousarray(rgb[box]), model, "geodesic"), truth[box]
+
+    for growth in (2.0, 1.5, 1.2, 1.0, 0.8):
+        scores = np.array([iou(*cropped(growth, name, *pairs[name])) for name in pairs])
+        print(f"  {f'{growth:g} times, IoU inside the crop':58s} {scores.mean():.3f}  "
+              f"(halves {scores[0::2].mean():.3f} / {scores[1::2].mean():.3f})", flush=True)
+
+    def zoomed(name, rgb, truth):
+        soft = map_of(name, rgb, geodesic)
+        box = crop_box(seg._largest_component(soft > seg._otsu(soft)), 2.0)
+        mask = np.zeros(truth.shape, bool)
+        mask[box] = seg.feature_mask(np.ascontiguousarray(rgb[box]), model, "geodesic")
+        return mask
+
+    print("without the human mask:")
+    row("zoomed to the Otsu cut's box grown 2 times, on the whole photo", zoomed)
     return 0
 
 
