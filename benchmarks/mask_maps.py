@@ -85,20 +85,13 @@ def second_round(rgb, flat, grid, soft, mix: str) -> np.ndarray:
     return {"alone": new, "times the map": np.sqrt(new * soft), "averaged": 0.5 * (new + soft)}[mix]
 
 
-def unit_mean_map(model, layers: list[str], rgb: np.ndarray) -> np.ndarray:
-    """float32 (gh, gw): the mean over `layers` and their units of each unit's activation divided by
-    its mean over the photo (the default's input size), on the first layer's grid."""
-    feature_model = kerasviz.models.feature_model(model, layers)
-    shape = seg._input_size(model, rgb.shape[:2], seg.FEATURE_SIDE)
-    x = kerasviz.io.resize(rgb, shape)[None].astype(np.float32)
-    outputs = feature_model(kerasviz.models.preprocess_fn(model)(x), training=False)
-    outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-    grid = tuple(np.asarray(outputs[0]).shape[1:3])
-    maps = []
-    for output in outputs:
-        acts = np.asarray(output[0], np.float32)
-        maps.append(cv2.resize((acts / (acts.mean(axis=(0, 1)) + 1e-3)).mean(axis=-1), grid[::-1]))
-    return np.mean(maps, axis=0)
+def unit_mean_map(model, rgb: np.ndarray) -> np.ndarray:
+    """float32 (gh, gw): the mean over the feature layers but the first, and over their units, of
+    each unit's activation divided by its mean over the photo, on the second layer's grid."""
+    deep = seg.stage_outputs(model, rgb)[0][1:]
+    grid = deep[0].shape[:2]
+    return np.mean([cv2.resize((acts / (acts.mean(axis=(0, 1)) + 1e-3)).mean(axis=-1), grid[::-1]) for acts in deep],
+                   axis=0)
 
 
 def crop_box(mask: np.ndarray, growth: float) -> tuple[slice, slice]:
@@ -195,7 +188,7 @@ def main(argv=None) -> int:
         rgb, (map_of(name, rgb, geodesic) + sum(other[label][name] for label in views)) / 4))
     print("the mean activation, each unit divided by its mean over the photo, + GrabCut:")
     deep = seg.feature_layers(model)[1:]
-    unit_maps = {name: unit_mean_map(model, deep, rgb) for name, (rgb, _) in pairs.items()}
+    unit_maps = {name: unit_mean_map(model, rgb) for name, (rgb, _) in pairs.items()}
     row(f"{' and '.join(deep)} alone", lambda name, rgb, truth: seg._refine(
         rgb, seg._photo_map(unit_maps[name], rgb.shape[:2])))
     row("geodesic x its square root", lambda name, rgb, truth: seg._refine(rgb, np.sqrt(

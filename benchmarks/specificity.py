@@ -13,8 +13,8 @@ own objective (the unit's mean response) and with
 which is the target's own response when it is the layer's top unit relative to photos and q is large
 (the power mean leans on the strongest competitors, which is what the rank counts). Here
 a_u is unit u's mean response to the view (border cropped, as the default's) and p_u its mean
-response on photos (benchmarks/quality.py's reference photos, with the specificity rank's floor). A
-picture that excites every unit alike (relative to photos) scores target * (1 - alpha). Where the
+response on photos (benchmarks/quality.py's reference photos, with the specificity rank's floor). In
+the first form a picture that excites every unit alike (relative to photos) scores target * (1 - alpha). Where the
 unit is silent, or the penalty would push the objective to zero or below, the objective keeps a
 thousandth of the target, so the default's revival of silent units acts as it does without penalty.
 The objective reads the whole layer, so each step computes every channel of it (the default's

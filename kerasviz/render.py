@@ -137,8 +137,7 @@ def visualize_filters(
         fixed to photos' spectrum), "fft_progressive" (fft with the first half of its steps at
         half size; plain fft below 2 * MIN_COARSE_SIZE pixels), "fft_roll" (fft with the picture
         rolled over its whole side at every step, saved centred on its unit's strongest response)
-        or "classic" (normalised-gradient
-        ascent in pixel space, Chollet 2016).
+        or "classic" (normalised-gradient ascent in pixel space, Chollet 2016).
       seed: the same seed gives the same images.
       objective: what to maximise instead of each filter's mean activation; a channel or
         neuron objective without an index takes each image's filter from `filters`.

@@ -201,17 +201,25 @@ def features(model: keras.Model, image: np.ndarray, *, preprocess=None, feature_
     then concatenated and normalised again (each layer counts equally). The image is resized so its
     shorter side is `feature_side` (or to the model's fixed input size); the grid has one position per
     GRID_STRIDE input pixels."""
+    outputs, shape = stage_outputs(model, image, preprocess=preprocess, feature_side=feature_side)
+    grid = (max(2, round(shape[0] / GRID_STRIDE)), max(2, round(shape[1] / GRID_STRIDE)))
+    parts = [_l2(_resize_channels(output, grid)) for output in outputs]
+    combined = _l2(np.concatenate(parts, axis=-1))
+    if not np.isfinite(combined).all():
+        raise KerasvizError("the model's features are not finite on this image; check its weights and preprocessing")
+    return combined
+
+
+def stage_outputs(model: keras.Model, image: np.ndarray, *, preprocess=None,
+                  feature_side: int = FEATURE_SIDE) -> tuple[list[np.ndarray], tuple[int, int]]:
+    """The feature layers' raw outputs on one image, float32 (h, w, C) each, and the (H, W) the
+    image was resized to (its shorter side `feature_side`, or the model's fixed input size)."""
     _, feature_model = _feature_model(model)
     shape = _input_size(model, image.shape[:2], feature_side)
     x = io.resize(image, shape) if shape != image.shape[:2] else image.astype(np.float32)
     outputs = feature_model(models.preprocess_fn(model, preprocess)(x[None].astype(np.float32)), training=False)
     outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-    grid = (max(2, round(shape[0] / GRID_STRIDE)), max(2, round(shape[1] / GRID_STRIDE)))
-    parts = [_l2(_resize_channels(np.asarray(o[0], np.float32), grid)) for o in outputs]
-    combined = _l2(np.concatenate(parts, axis=-1))
-    if not np.isfinite(combined).all():
-        raise KerasvizError("the model's features are not finite on this image; check its weights and preprocessing")
-    return combined
+    return [np.asarray(output[0], np.float32) for output in outputs], shape
 
 
 def feature_layers(model: keras.Model, stages: int = FEATURE_STAGES) -> list[str]:
