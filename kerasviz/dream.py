@@ -30,13 +30,14 @@ STEP_SIZE = 1.5  # pixels (0-255) per step, on std-normalised gradients (~0.01 i
 TILE_SIZE = 512  # TensorFlow DeepDream tutorial tile size
 
 
-def default_model() -> keras.Model:
-    """InceptionV3 with ImageNet weights, or VGG16 with the offline weights when ImageNet is out of reach."""
+def default_model(preprocess: str | None = None) -> keras.Model:
+    """InceptionV3 with ImageNet weights, or VGG16 with the offline weights when ImageNet is out of reach
+    (`preprocess`: as load_model takes it; None is the network's own)."""
     try:
-        return models.load_model("inceptionv3", "imagenet")
+        return models.load_model("inceptionv3", "imagenet", preprocess=preprocess)
     except KerasvizError as err:
         log.warning("DeepDream falls back to offline VGG16 (%s)", err)
-        return models.load_model("vgg16", "offline")
+        return models.load_model("vgg16", "offline", preprocess=preprocess)
 
 
 def default_layers(model: keras.Model) -> dict[str, float]:

@@ -13,7 +13,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("image", None, "Image file to dream on, at its own size (any size: tiles bound the memory).",
                     required=True)
 _cli.define_output_flags()
-_cli.define_model_flags(None, "default: inceptionv3 with ImageNet weights, else vgg16 with offline weights")
+_cli.define_model_flags(None, "default: vgg16 with --weights=offline, inceptionv3 with other weights; with "
+                              "--weights=auto, vgg16 with offline weights when ImageNet's are out of reach")
 flags.DEFINE_string("layers", None, "NAME:WEIGHT,... (default: the model's, e.g. mixed3:1,mixed5:1.5).")
 flags.DEFINE_integer("octaves", dream.OCTAVES, "Number of scales.", lower_bound=1)
 flags.DEFINE_integer("steps", dream.STEPS, "Gradient-ascent steps per octave.", lower_bound=0)

@@ -78,3 +78,42 @@ def test_bad_arguments(model):
         dream.deep_dream(image(32, 32), model=model)
     with pytest.raises(KerasvizError, match="tile_size=8"):
         dream.deep_dream(image(32, 32), model=model, layers=LAYERS, tile_size=8)
+
+
+@pytest.mark.parametrize(("weights", "preprocess", "expected"), [
+    ("offline", None, ("vgg16", "offline", None)),
+    ("imagenet", None, ("inceptionv3", "imagenet", None)),
+    (None, "tf", ("inceptionv3", None, "tf")),
+    ("my.weights.h5", None, ("inceptionv3", "my.weights.h5", None)),
+])
+def test_weights_without_a_model_are_used_as_given(monkeypatch, tmp_path, weights, preprocess, expected):
+    # --weights and --preprocess without --model pick the dream's network; only "auto" may fall back
+    from kerasviz.apps import _jobs
+    from kerasviz.apps import dream as dream_app
+
+    asked = []
+
+    def network(model, weights, preprocess):
+        asked.append((model, weights, preprocess))
+        raise KerasvizError("stop here")
+
+    monkeypatch.setattr(_jobs, "network", network)
+    monkeypatch.setattr(dream, "default_model", lambda *a: pytest.fail("fell back to the default network"))
+    with pytest.raises(KerasvizError, match="stop here"):
+        dream_app.run(np.zeros((8, 8, 3), np.uint8), str(tmp_path / "d.png"), weights=weights, preprocess=preprocess)
+    assert asked == [expected]
+
+
+def test_auto_weights_without_a_model_take_the_default_network_with_its_preprocessing(monkeypatch, tmp_path):
+    from kerasviz.apps import dream as dream_app
+
+    asked = []
+
+    def default_model(preprocess=None):
+        asked.append(preprocess)
+        raise KerasvizError("stop here")
+
+    monkeypatch.setattr(dream, "default_model", default_model)
+    with pytest.raises(KerasvizError, match="stop here"):
+        dream_app.run(np.zeros((8, 8, 3), np.uint8), str(tmp_path / "d.png"), weights="auto", preprocess="torch")
+    assert asked == ["torch"]

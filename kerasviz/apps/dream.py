@@ -31,15 +31,19 @@ def run(
 ) -> dict:
     """Writes the dream `out` (PNG, the input's size) and `out` with .json; returns the facts (kerasviz.apps).
 
-    model None: InceptionV3 with ImageNet weights when they can be had, else the offline VGG16.
-    An image file is dreamt on at its own size (tiles bound the network's memory), unless `max_side`
-    caps its longer side.
+    model None: with weights "auto", InceptionV3 with ImageNet weights when they can be had, else the
+    offline VGG16; with other weights, VGG16 for "offline", else InceptionV3 with them (an explicit
+    choice is never swapped for another). An image file is dreamt on at its own size (tiles bound the
+    network's memory), unless `max_side` caps its longer side.
     """
     png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
     picture = _jobs.image(image, max_side=max_side)
-    net = dream_lib.default_model() if model is None else _jobs.network(model, weights, preprocess)
+    if model is None and weights == "auto":
+        net = dream_lib.default_model(preprocess)
+    else:
+        net = _jobs.network(model or default_name(weights), weights, preprocess)
     chosen = dict(layers) if layers else dream_lib.default_layers(net)
     start = time.perf_counter()
     result = dream_lib.deep_dream(
@@ -61,6 +65,12 @@ def run(
         "size": list(result.shape[:2]),
         "seconds": round(seconds, 2),
     })
+
+
+def default_name(weights: str | None) -> str:
+    """The dream's network for weights given without a model: VGG16 has the offline weights, InceptionV3
+    (the default network) takes any other."""
+    return "vgg16" if isinstance(weights, str) and weights.lower() == "offline" else "inceptionv3"
 
 
 def parse_layers(spec: str) -> dict[str, float]:
