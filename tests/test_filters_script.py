@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -89,3 +90,42 @@ def test_interrupted_layer_resumes_and_matches_an_uninterrupted_run(tmp_path, mo
     np.testing.assert_array_equal(resumed_grid, iio.imread(tmp_path / "fresh" / "tiny_conv2.png"))
     assert facts["activations"] == fresh["activations"]
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]  # no checkpoint or temp left
+
+
+def test_an_interrupted_run_of_other_settings_is_not_resumed(tmp_path, monkeypatch):
+    # a checkpoint of fft pictures must not open a grid asked of another method (or size, seed, steps)
+    monkeypatch.setattr(filters_app, "CHUNK", 2)
+    model = tiny_cnn()
+
+    def interrupt_in_second_chunk(done, total):
+        if done > 2 * 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        filters_app.run("conv2", [0, 1, 2, 3], str(tmp_path), model=model, size=24, steps=3,
+                        progress=interrupt_in_second_chunk)
+    assert any(name.endswith(".partial.npz") for name in os.listdir(tmp_path))
+    facts = filters_app.run("conv2", [0, 1, 2, 3], str(tmp_path), model=model, size=24, steps=3, method="classic")
+    assert facts["resumed_filters"] == 0 and facts["method"] == "classic"
+    filters_app.run("conv2", [0, 1, 2, 3], str(tmp_path / "fresh"), model=model, size=24, steps=3, method="classic")
+    np.testing.assert_array_equal(iio.imread(tmp_path / "tiny_conv2.png"),
+                                  iio.imread(tmp_path / "fresh" / "tiny_conv2.png"))
+
+
+def test_a_finished_grid_of_other_settings_is_kept_with_a_warning(tmp_path, caplog):
+    model = tiny_cnn()
+    first = filters_app.run("conv2", [0, 1], str(tmp_path), model=model, size=16, steps=2)
+    before = (tmp_path / "tiny_conv2.png").read_bytes()
+    with caplog.at_level(logging.WARNING, logger="kerasviz"):
+        again = filters_app.run("conv2", [0, 1], str(tmp_path), model=model, size=16, steps=2)
+    assert again.get("skipped") and not caplog.records  # same settings: kept quietly
+    with caplog.at_level(logging.WARNING, logger="kerasviz"):
+        other = filters_app.run("conv2", [0, 1], str(tmp_path), model=model, size=16, steps=2, method="classic",
+                                seed=3)
+    assert other.get("skipped") and other["method"] == first["method"]  # nothing finished is replaced
+    assert (tmp_path / "tiny_conv2.png").read_bytes() == before
+    message = " ".join(record.getMessage() for record in caplog.records)
+    assert "method 'fft' (asked 'classic')" in message and "seed 0 (asked 3)" in message and "--overwrite" in message
+    redone = filters_app.run("conv2", [0, 1], str(tmp_path), model=model, size=16, steps=2, method="classic",
+                             overwrite=True)
+    assert not redone.get("skipped") and redone["method"] == "classic"

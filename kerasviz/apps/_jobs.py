@@ -24,10 +24,13 @@ def paths(out: str) -> tuple[str, str]:
     return stem + ".png", stem + ".json"
 
 
-def kept(png: str, sidecar: str, *more: str, overwrite: bool = False, same: dict | None = None) -> dict | None:
+def kept(png: str, sidecar: str, *more: str, overwrite: bool = False, same: dict | None = None,
+         asked: dict | None = None) -> dict | None:
     """The facts of an earlier run whose outputs (`png`, `sidecar`, `more`) all exist, or None to do the work.
 
     `same`: facts the earlier run must have had (e.g. the same filters) for its outputs to be kept.
+    `asked`: settings of this run; an earlier output made otherwise is still kept (nothing finished is
+    replaced without `overwrite`), with a warning that names what differs.
     """
     if overwrite or not all(os.path.isfile(p) for p in (png, sidecar, *more)):
         return None
@@ -36,10 +39,20 @@ def kept(png: str, sidecar: str, *more: str, overwrite: bool = False, same: dict
             facts = json.load(f)
     except (OSError, ValueError):
         return None  # an unreadable sidecar: make the outputs again
-    if not isinstance(facts, dict) or any(facts.get(k) != v for k, v in (same or {}).items()):
+    if not isinstance(facts, dict) or any(facts.get(k) != v for k, v in _as_json(same or {}).items()):
         return None
-    log.info("%s exists; skipped", png)
+    differs = [f"{k} {facts.get(k)!r} (asked {v!r})" for k, v in _as_json(asked or {}).items() if facts.get(k) != v]
+    if differs:
+        log.warning("%s exists, made with %s; kept: pass --overwrite (overwrite=True) to redo it, or choose "
+                    "another output", png, ", ".join(differs))
+    else:
+        log.info("%s exists; skipped", png)
     return {**facts, "png": png, "skipped": True}
+
+
+def _as_json(facts: dict) -> dict:
+    """`facts` as a JSON sidecar gives them back (tuples as lists), to compare with one."""
+    return json.loads(json.dumps(facts))
 
 
 def start(out: str, *, overwrite: bool = False, also: tuple[str, ...] = ()) -> tuple[str, str, dict | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -49,13 +50,15 @@ def run(
     stem = stem or output_stem(model_facts["model"], layer)
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
     method = method or render.DEFAULT_METHOD
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite, same={"filters": list(filters)})
+    resolved_steps = steps or render.METHODS.get(method, render.METHODS[render.DEFAULT_METHOD]).steps
+    settings = {**model_facts, "layer": layer, "method": method, "steps": resolved_steps, "size": size, "seed": seed,
+                "precision": resolve_precision(precision)}
+    earlier = _jobs.kept(png, sidecar, overwrite=overwrite, same={"filters": list(filters)}, asked=settings)
     if earlier and not (tiles and not _tiles_done(out, stem, filters)):
         return earlier
     partial = os.path.join(out, f".{stem}.partial.npz")
-    images, activations, seconds = _resume(partial, filters, size) if not overwrite else ([], [], 0.0)
+    images, activations, seconds = _resume(partial, filters, settings) if not overwrite else ([], [], 0.0)
     start = time.perf_counter()
-    resolved_steps = steps or render.METHODS.get(method, render.METHODS[render.DEFAULT_METHOD]).steps
     done_before = len(images)
     for i in range(len(images), len(filters), CHUNK):
         chunk = list(filters[i : i + CHUNK])
@@ -72,17 +75,14 @@ def run(
             for index, image in zip(chunk, chunk_images):
                 io.write_png(os.path.join(out, stem, f"{index:04d}.png"), image)
         if i + CHUNK < len(filters):
-            _checkpoint(partial, filters[: len(images)], images, activations, seconds + time.perf_counter() - start)
+            _checkpoint(partial, filters[: len(images)], images, activations, seconds + time.perf_counter() - start,
+                        settings)
     images = np.stack(images)
-    facts = {
+    facts = {  # the sidecar's order: model, layer, filters, then the other settings
         **model_facts,
         "layer": layer,
         "filters": list(filters),
-        "method": method,
-        "steps": resolved_steps,
-        "size": size,
-        "seed": seed,
-        "precision": resolve_precision(precision),
+        **settings,
         "seconds": round(seconds + time.perf_counter() - start, 2),
         "resumed_filters": done_before,
         "activations": [round(float(a), 4) for a in activations],
@@ -108,21 +108,26 @@ def _tiles_done(out: str, stem: str, filters: Sequence[int]) -> bool:
     return all(os.path.exists(os.path.join(out, stem, f"{i:04d}.png")) for i in filters)
 
 
-def _resume(partial: str, filters: Sequence[int], size: int) -> tuple[list, list, float]:
+def _resume(partial: str, filters: Sequence[int], settings: dict) -> tuple[list, list, float]:
+    """The pictures an interrupted run checkpointed, when it drew the same first filters with the same
+    settings (model, method, steps, size, seed, precision); else nothing: the layer starts again."""
     if not os.path.exists(partial):
         return [], [], 0.0
     try:
         with np.load(partial) as data:
             done = data["filters"].tolist()
-            if done != list(filters[: len(done)]) or data["images"].shape[1] != size:
+            if done != list(filters[: len(done)]) or str(data["settings"]) != _settings_key(settings):
                 return [], [], 0.0
             return list(data["images"]), data["activations"].tolist(), float(data["seconds"])
     except (OSError, KeyError, ValueError):
-        return [], [], 0.0  # an unreadable checkpoint is only lost time: start the layer again
+        return [], [], 0.0  # an unreadable (or older) checkpoint is only lost time: start the layer again
 
 
-def _checkpoint(path: str, filters, images, activations, seconds: float) -> None:
+def _checkpoint(path: str, filters, images, activations, seconds: float, settings: dict) -> None:
     with io.atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, filters=np.asarray(filters), images=np.stack(images), activations=np.asarray(activations),
-                 seconds=seconds)
+                 seconds=seconds, settings=np.asarray(_settings_key(settings)))
 
+
+def _settings_key(settings: dict) -> str:
+    return json.dumps(settings, sort_keys=True)
