@@ -9,8 +9,8 @@ then contrast-normalised to std 0.15 around 0.5. Every saved (uint8) picture is 
 - robust activation: the unit's mean response over random rescale and shift views of the picture;
   per layer the median ratio to the baseline's picture, over filters whose baseline scores above 1,
   and the worst ratio;
-- naturalness: the share of grey-level spectral power above half the Nyquist frequency (photos
-  0.03-0.06), median over pictures that excite their unit (robust activation above 1);
+- naturalness: the share of grey-level spectral power above half the Nyquist frequency (photos at
+  128 px 0.02-0.03), median over pictures that excite their unit (robust activation above 1);
 - frame: the outer 6% ring against the band inside it (mean colour difference in units of the
   picture's std, and the ratio of their std), median and worst; as a control, the median mean
   difference of the same pictures rolled by half their side, which puts the ring inside the picture

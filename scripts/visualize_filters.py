@@ -17,8 +17,9 @@ flags.DEFINE_string("filters", "0-15", "Filter indices: 'all', N, A-B (inclusive
 flags.DEFINE_integer("size", 128, "Image side in pixels.", lower_bound=8)
 flags.DEFINE_integer("steps", None, "Optimisation steps (default: the method's).", lower_bound=1)
 flags.DEFINE_enum("method", render.DEFAULT_METHOD, list(render.METHODS),
-                  "fft (default), maco (phase only, natural magnitude), fft_progressive (half size first) "
-                  "or classic (pixel space, Chollet 2016).")
+                  "fft (default), maco (phase only, natural magnitude), fft_progressive (half size first), "
+                  "fft_roll (rolled over its whole side, saved at its best roll) or classic (pixel space, "
+                  "Chollet 2016).")
 _cli.define_seed_flag("the starting images")
 flags.DEFINE_enum("precision", "auto", ["auto", "float32", "bfloat16", "float16"], "Compute precision.")
 _cli.define_output_flags("out", folder=True)
