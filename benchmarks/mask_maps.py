@@ -19,8 +19,7 @@ layers and grid); every row then changes one thing and prints the mean IoU with 
   same zoom without the human mask, around the map's Otsu cut grown 2 times;
 - the edge detector the offline backbone came from: HED's side outputs 3-5 (Xie & Tu 2015) on the
   feature grid, raising the shortest paths' edge weights where they see a contour;
-- the rectangle GrabCut baseline's mask, blurred, averaged with the map (the two fail on different
-  photos?).
+- the rectangle GrabCut baseline's mask, blurred, averaged with the map.
 """
 
 from __future__ import annotations
