@@ -92,6 +92,9 @@ def test_scripts_with_a_model_file(classifier, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     facts = json.loads((tmp_path / "stripes_classes.json").read_text())
     assert facts["classes"] == [0, 1] and len(facts["logit"]) == 2
+    other = script("visualize_classes.py", f"--model={path}", "--classes=0,2", f"--out={tmp_path}", "--steps=8")
+    assert other.returncode == 0 and "kept" in other.stdout  # nothing finished is replaced without --overwrite
+    assert "classes [0, 1] (asked [0, 2])" in other.stderr and "--overwrite" in other.stderr
     out = tmp_path / "fooled.png"
     done = script("fooling_images.py", f"--image={tmp_path / 'h.png'}", "--target_class=1", f"--model={path}",
                   f"--out={out}", "--epsilon=24")

@@ -77,7 +77,8 @@ def run_classes(
     classes = classes_lib.check_classes(net, classes)
     stem = stem or f"{_stem(net)}_classes"
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite)
+    asked = {"classes": list(classes), "steps": steps or render.METHODS[render.DEFAULT_METHOD].steps, "seed": seed}
+    earlier = _jobs.kept(png, sidecar, overwrite=overwrite, asked=asked if size is None else {**asked, "size": size})
     if earlier:
         return earlier
     io.check_writable(out)
