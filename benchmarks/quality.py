@@ -57,8 +57,8 @@ RING = 0.06  # the outer ring (and the band inside it) as a share of the picture
 def high_frequency_share(images: np.ndarray) -> np.ndarray:
     """float (N,): share of each picture's grey-level spectral power above half the Nyquist frequency.
 
-    Mean removed, no window. scikit-image's photos at 128 px score 0.02-0.03, white noise about 0.8 (the share of the
-    frequency square outside the radius-0.25 disc).
+    Mean removed, no window. scikit-image's photos at 128 px score 0.02-0.03, white noise about 0.8
+    (the share of the frequency square outside the radius-0.25 disc).
     """
     grey = np.asarray(images, np.float64).mean(axis=-1)
     grey = grey - grey.mean(axis=(1, 2), keepdims=True)

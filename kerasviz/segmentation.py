@@ -296,8 +296,13 @@ def _grid_edges(grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 def _border_geodesic(flat: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Shortest path from the border through 8-neighbour edges weighted by cosine distance."""
+    return _distance_from_border(np.maximum(_step_distances(flat, grid), 1e-6), grid)  # 0 drops an edge
+
+
+def _step_distances(flat: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """The cosine distance of unit feature vectors `flat` (gh * gw, C) across each edge of _grid_edges."""
     a, b = _grid_edges(grid)
-    return _distance_from_border(np.maximum(1.0 - np.sum(flat[a] * flat[b], axis=1), 1e-6), grid)  # 0 drops an edge
+    return 1.0 - np.sum(flat[a] * flat[b], axis=1)
 
 
 def _distance_from_border(weights: np.ndarray, grid: tuple[int, int]) -> np.ndarray:

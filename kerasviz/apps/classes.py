@@ -77,7 +77,8 @@ def run_classes(
     classes = classes_lib.check_classes(net, classes)
     stem = stem or f"{_stem(net)}_classes"
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
-    asked = {"classes": list(classes), "steps": steps or render.METHODS[render.DEFAULT_METHOD].steps, "seed": seed}
+    resolved_steps = steps or render.METHODS[render.DEFAULT_METHOD].steps
+    asked = {"classes": list(classes), "steps": resolved_steps, "seed": seed}
     earlier = _jobs.kept(png, sidecar, overwrite=overwrite, asked=asked if size is None else {**asked, "size": size})
     if earlier:
         return earlier
@@ -97,7 +98,7 @@ def run_classes(
         "names": [_name(class_names, c) for c in classes],
         "objective": "class logit (pre-softmax)",
         "method": render.DEFAULT_METHOD,
-        "steps": steps or render.METHODS[render.DEFAULT_METHOD].steps,
+        "steps": resolved_steps,
         "size": int(images.shape[1]),
         "seed": seed,
         "logit": [float(logits[i, c]) for i, c in enumerate(classes)],
