@@ -332,26 +332,26 @@ def main(argv=None) -> int:
                 rgb, 0.5 * (map_of(name, rgb, geodesic) + cv2.GaussianBlur(rects[name], (0, 0), sigma))))
     if "colour" in sections:
         print("the photo's own colours on the feature grid, and clusters of the border's features, + GrabCut:")
+        cues = {"Lab colour geodesic": colour_geodesic, "Lab minimum barrier distance": barrier_distance}
+        cue_scores = {label: {name: seg._unit(cue(rgb, features[name].shape[:2])) for name, (rgb, _) in pairs.items()}
+                      for label, cue in cues.items()}  # once per photo: the barrier distance's scans are slow
+        mixes = {
+            "{} alone": lambda first, second: second,
+            "geodesic x {}": lambda first, second: first * second,
+            "square root of geodesic x {}": lambda first, second: np.sqrt(first * second),
+            "geodesic + 0.5 {}": lambda first, second: first + 0.5 * second,
+        }
 
-        def photo_cue(cue):
-            return lambda name, rgb, truth: seg._refine(rgb, seg._photo_map(
-                cue(rgb, features[name].shape[:2]).reshape(features[name].shape[:2]), rgb.shape[:2]))
-
-        def with_map(cue, mix):
+        def with_cue(label, mix):
             def mask(name, rgb, truth):
                 flat, grid = flat_grid(name)
-                first, second = seg._unit(geodesic(flat, grid)), seg._unit(cue(rgb, grid))
-                mixed = {"times": first * second, "root": np.sqrt(first * second), "plus": first + 0.5 * second}
-                score = mixed[mix]
+                score = mix(seg._unit(geodesic(flat, grid)), cue_scores[label][name])
                 return seg._refine(rgb, seg._photo_map(score.reshape(grid), rgb.shape[:2]))
             return mask
 
-        cues = (("Lab colour geodesic", colour_geodesic), ("Lab minimum barrier distance", barrier_distance))
-        for label, cue in cues:
-            row(f"{label} alone", photo_cue(cue))
-            row(f"geodesic x {label}", with_map(cue, "times"))
-            row(f"square root of geodesic x {label}", with_map(cue, "root"))
-            row(f"geodesic + 0.5 {label}", with_map(cue, "plus"))
+        for label in cues:
+            for template, mix in mixes.items():
+                row(template.format(label), with_cue(label, mix))
         for k in (3, 6):
             clusters = functools.partial(border_clusters, k=k)
             row(f"nearest of {k} border clusters alone", refined(clusters))
