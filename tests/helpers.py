@@ -93,3 +93,32 @@ def tiny_classifier(seed: int = 0, size: int = 24) -> keras.Model:
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(images, labels, batch_size=32, epochs=15, shuffle=True, verbose=0)
     return model
+
+
+def layer_outputs(model, layers, image, preprocess=None) -> list[np.ndarray]:
+    """float64 (h, w, c) outputs of `layers` on one 0-255 image (H, W, 3), read with Keras alone: the tests' own
+    yardstick, independent of kerasviz's feature code. A name is a layer of `model`, or "base/inner" for a layer
+    of a nested base that takes the model's input as it is."""
+    x = np.asarray(image, np.float32)[None]
+    x = preprocess(x) if preprocess is not None else x
+    outputs = []
+    for name in layers:
+        outer, _, inner = name.rpartition("/")
+        host = model.get_layer(outer) if outer else model
+        probe = keras.Model(host.inputs, host.get_layer(inner).output)
+        outputs.append(np.asarray(probe(x), np.float64)[0])
+    return outputs
+
+
+def gram_matrix(features: np.ndarray) -> np.ndarray:
+    """(h, w, c) -> (c, c): F^T F / (h w), in numpy."""
+    flat = features.reshape(-1, features.shape[-1])
+    return flat.T @ flat / flat.shape[0]
+
+
+def gram_distances(model, layers, image, target, preprocess=None) -> np.ndarray:
+    """Per layer, the mean squared difference between the Gram matrices of `image` and `target` (each at its
+    own size), computed with numpy."""
+    ours = layer_outputs(model, layers, image, preprocess)
+    theirs = layer_outputs(model, layers, target, preprocess)
+    return np.array([np.mean((gram_matrix(a) - gram_matrix(b)) ** 2) for a, b in zip(ours, theirs)])

@@ -15,7 +15,7 @@ import pytest
 from keras import layers
 
 import kerasviz
-from kerasviz import models, render
+from kerasviz import models
 from kerasviz.attribution import METHODS, PRECISION_METHODS, options_for
 
 # family -> (smallest input side, constructor options that make it smaller but keep its structure)
@@ -84,7 +84,11 @@ def test_filter_pictures_on_one_layer_per_stage(family):
         pictures, act = kerasviz.visualize_filters(family.model, layer, [0, 1], size=family.size, steps=1,
                                                    precision=precision)
         assert pictures.shape == (2, family.size, family.size, 3) and pictures.dtype == np.uint8, layer
-        assert np.isfinite(act).all() and pictures.std() > 0, (layer, precision)
+        assert np.isfinite(act).all(), (layer, precision)
+    # The objective rose: more steps from the same start reach more (a no-op would tie).
+    _, longer = kerasviz.visualize_filters(family.model, stages[-2], [0, 1], size=family.size, steps=6)
+    _, shorter = kerasviz.visualize_filters(family.model, stages[-2], [0, 1], size=family.size, steps=1)
+    assert longer.mean() > shorter.mean(), (longer, shorter)
 
 
 @pytest.mark.parametrize("precision", ["auto", "bfloat16"])
@@ -95,7 +99,6 @@ def test_every_saliency_method_on_a_classification_head(family, precision):
         maps = kerasviz.saliency(family.model, family.image, 1, method=method, **options)
         assert maps.shape == family.image.shape[:2], method
         assert np.isfinite(maps).all(), (method, precision)
-    assert render.resolve_precision("auto") in ("float32", "bfloat16", "float16")
 
 
 def test_layers_of_the_base_by_plain_name(family):
@@ -108,7 +111,8 @@ def test_masks_dream_and_style(family):
     mask = kerasviz.segment(family.image, model=family.model)
     assert mask.shape == family.image.shape[:2] and mask.dtype == bool
     dream = kerasviz.deep_dream(family.image, model=family.model, layers={stages[-2]: 1.0}, octaves=1, steps=1)
-    assert dream.shape == family.image.shape and np.abs(dream.astype(float) - family.image).max() > 0
+    # More than rounding: the photo is float, the dream uint8.
+    assert dream.shape == family.image.shape and np.abs(dream - np.round(family.image)).mean() > 0.5
     styled = kerasviz.style_transfer(family.image, family.image[::-1], model=family.model,
                                      content_layers=[stages[-2]], style_layers=stages[:2], size=None, steps=1,
                                      levels=1, optimizer="adam")

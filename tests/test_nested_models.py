@@ -8,6 +8,7 @@ from keras import layers
 import kerasviz
 from kerasviz import models
 from kerasviz.attribution import METHODS, options_for
+from tests.helpers import gram_distances, layer_outputs
 
 SIZE = 32
 FAST = {"samples": 2, "steps": 4, "patch": 16}  # SmoothGrad samples, IG steps, occlusion patch
@@ -125,14 +126,25 @@ def test_filters_of_a_nested_layer_are_those_of_the_flat_model(nested):
     np.testing.assert_allclose(act, flat_act, rtol=1e-3, atol=1e-5)
 
 
+def objective(model, image) -> float:
+    """The mean of base/conv3 on one 0-255 image, read with Keras alone."""
+    return float(np.mean(layer_outputs(model, ["base/conv3"], image)[0]))
+
+
 def test_dream_and_style_through_a_nested_base(nested):
     model, _ = nested
     image = _image(SIZE, SIZE)
     dream = kerasviz.deep_dream(image, model=model, layers={"conv3": 1.0}, octaves=1, steps=2)
     assert dream.shape == (SIZE, SIZE, 3) and np.abs(dream.astype(float) - image).mean() > 0.5
-    styled = kerasviz.style_transfer(image, _image(SIZE, SIZE, seed=1), model=model, content_layers=["base/conv3"],
-                                     style_layers=["conv1", "conv2"], size=None, steps=2, levels=1)
-    assert styled.shape == (SIZE, SIZE, 3) and np.abs(styled.astype(float) - image).mean() > 0.1
+    assert objective(model, dream) > objective(model, image)
+    style_image = _image(SIZE, SIZE, seed=1)
+    styled = kerasviz.style_transfer(image, style_image, model=model, content_layers=["base/conv3"],
+                                     style_layers=["conv1", "conv2"], size=None, steps=4, levels=1)
+    assert styled.shape == (SIZE, SIZE, 3)
+    # Closer to the style's Gram matrices than the photo is, measured in numpy (tests.helpers).
+    before = gram_distances(model, ["base/conv1", "base/conv2"], image, style_image)
+    after = gram_distances(model, ["base/conv1", "base/conv2"], styled, style_image)
+    assert np.all(after < 0.8 * before), after / before
 
 
 def test_layers_inside_a_subclassed_model_are_a_clear_error():

@@ -6,7 +6,7 @@ import pytest
 
 from kerasviz import style
 from kerasviz.errors import KerasvizError
-from tests.helpers import relu_convs, to_unit
+from tests.helpers import gram_distances, gram_matrix, layer_outputs, relu_convs, to_unit
 
 LAYERS = ("c1", "c2", "c3")
 
@@ -31,11 +31,11 @@ def model():
 
 
 def distances(model, image, content, style_img):
-    """Relative (content at c3, mean style over c1..c3) distances of `image` (all at one size)."""
-    objective = style.StyleLoss(model, list(LAYERS), to_unit)
-    targets = objective.targets(content.astype(np.float32), style_img.astype(np.float32))
-    content_d, style_d = objective.layer_losses(np.asarray(image, np.float32), targets)
-    return content_d[-1], style_d.mean()
+    """(content distance at c3, style distances at c1..c3) of `image`: mean squared differences of the features
+    from the content's and of the Gram matrices from the style's, computed in numpy (tests.helpers), not by
+    StyleLoss."""
+    ours, photo = layer_outputs(model, ["c3"], image, to_unit), layer_outputs(model, ["c3"], content, to_unit)
+    return float(np.mean((ours[0] - photo[0]) ** 2)), gram_distances(model, LAYERS, image, style_img, to_unit)
 
 
 def test_transfer_halves_the_style_distance_and_keeps_content(model):
@@ -47,7 +47,7 @@ def test_transfer_halves_the_style_distance_and_keeps_content(model):
     content_of_style, _ = distances(model, style_img, content, style_img)
     content_of_result, style_of_result = distances(model, result.image, content, style_img)
     assert content_of_content == 0
-    assert style_of_result <= 0.5 * style_of_content
+    assert np.mean(style_of_result / style_of_content) <= 0.5, style_of_result / style_of_content
     assert content_of_result < content_of_style
     assert result.history[-1][1] < result.history[0][1]
     assert set(result.losses) == {"content", "style", "tv", "total"}
@@ -118,7 +118,8 @@ def test_bfloat16_features_with_adam_still_halve_the_style_distance(model):
                             size=None, steps=30, preprocess=to_unit, precision="bfloat16", optimizer="adam")
     _, style_of_content = distances(model, content, content, style_img)
     _, style_of_result = distances(model, result.image, content, style_img)  # judged in float32
-    assert np.isfinite(result.losses["total"]) and style_of_result <= 0.5 * style_of_content  # measured 0.33
+    ratio = np.mean(style_of_result / style_of_content)
+    assert np.isfinite(result.losses["total"]) and ratio <= 0.5, ratio  # measured 0.33
 
 
 def test_reduced_precision_with_lbfgs_is_refused_and_auto_keeps_float32(model):
@@ -171,15 +172,12 @@ def test_luminance_only_matches_the_styles_luminance_to_the_photos():
 
 
 def norm_ratios(model, image, content, style_img):
-    """The benchmark's ratios on the tiny model: |F - P| / |S - P| at c3, and the sum over c1..c3 of
+    """The benchmark's ratios on the tiny model, in numpy: |F - P| / |S - P| at c3, and the sum over c1..c3 of
     |G - A| over the same sum for the content image (Frobenius norms)."""
-    objective = style.StyleLoss(model, list(LAYERS), to_unit)
-    features = lambda x: objective._features(np.asarray(x, np.float32))  # noqa: E731
-    (*_, f_r), g_r = features(image)
-    (*_, f_p), g_p = features(content)
-    (*_, f_s), g_s = features(style_img)
+    f_r, f_p, f_s = (layer_outputs(model, LAYERS, x, to_unit) for x in (image, content, style_img))
+    g_r, g_p, g_s = ([gram_matrix(f) for f in fs] for fs in (f_r, f_p, f_s))
     norm = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
-    return (norm(f_r, f_p) / norm(f_s, f_p),
+    return (norm(f_r[-1], f_p[-1]) / norm(f_s[-1], f_p[-1]),
             sum(map(norm, g_r, g_s)) / sum(map(norm, g_p, g_s)))
 
 
