@@ -17,8 +17,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from kerasviz import load_model, models, render  # noqa: E402
-from kerasviz import objectives as obj  # noqa: E402
+from kerasviz import load_model, models  # noqa: E402
+from kerasviz.optvis import objectives as obj  # noqa: E402
+from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("layers", ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"],

@@ -17,8 +17,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from kerasviz import dream, io, load_model  # noqa: E402
+from kerasviz import io, load_model  # noqa: E402
 from kerasviz.apps import dream as dream_app  # noqa: E402
+from kerasviz.synthesis import dream  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("side", 4096, "Image side, pixels.", lower_bound=32)

@@ -25,8 +25,9 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import kerasviz  # noqa: E402
-from kerasviz import adversarial, classes, reconstruct, render  # noqa: E402
-from kerasviz import objectives as obj  # noqa: E402
+from kerasviz.optvis import objectives as obj  # noqa: E402
+from kerasviz.optvis import render  # noqa: E402
+from kerasviz.synthesis import adversarial, classes, reconstruct  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", None, "Write the fingerprints to this JSON file.")

@@ -1,7 +1,7 @@
 """FGSM against iterated steps: how much change each needs to make a classifier answer each other class.
 
 For every photo and every target class other than the photo's own answer, runs both methods of
-kerasviz.adversarial.fool and prints whether it flipped, the steps, and the change's L-inf and L2
+kerasviz.synthesis.adversarial.fool and prints whether it flipped, the steps, and the change's L-inf and L2
 (0-255 levels); then the medians. The classifier is the README's offline stand-in (offline VGG16 +
 a linear head fitted to six scikit-image pictures, apps/classes.skimage_classifier), or VGG16 with
 its ImageNet head with --weights=imagenet.
@@ -16,8 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from kerasviz import adversarial, io, load_model  # noqa: E402
+from kerasviz import io, load_model  # noqa: E402
 from kerasviz.apps import classes as classes_app  # noqa: E402
+from kerasviz.synthesis import adversarial  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("photos", ["chelsea", "coffee"], "scikit-image photos.")

@@ -23,7 +23,8 @@ from absl import app, flags  # noqa: E402
 from peak import conv_flops, measured_peak  # noqa: E402
 from quality import robust_activation  # noqa: E402
 
-from kerasviz import load_model, models, render  # noqa: E402
+from kerasviz import load_model, models  # noqa: E402
+from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("layers", None, "VGG16 layers (default: every conv layer).")

@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from quality import robust_activation  # noqa: E402
 
-from kerasviz import load_model, models, render  # noqa: E402
+from kerasviz import load_model, models  # noqa: E402
+from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("layers", ["block1_conv2", "block3_conv1", "block4_conv3", "block5_conv3"], "VGG16 layers.")

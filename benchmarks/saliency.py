@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 import scipy.stats  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from kerasviz import render  # noqa: E402
 from kerasviz.attribution import saliency  # noqa: E402
+from kerasviz.optvis import render  # noqa: E402
 
 TARGET = 281  # any class: the weights are random
 NOISE = 0.2  # tf-keras-vis' default smooth_noise (a fraction of the input range, as in kerasviz)

@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import quality  # noqa: E402
 from quality import baseline  # noqa: E402
 
-from kerasviz import load_model, models, render  # noqa: E402
+from kerasviz import load_model, models  # noqa: E402
+from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", "offline", "VGG16 weights.")

@@ -42,8 +42,9 @@ from absl import app, flags  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 import quality  # noqa: E402
 
-from kerasviz import load_model, models, render  # noqa: E402
-from kerasviz import objectives as obj  # noqa: E402
+from kerasviz import load_model, models  # noqa: E402
+from kerasviz.optvis import objectives as obj  # noqa: E402
+from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("layers", ["block2_conv2", "block3_conv2", "block5_conv3"], "VGG16 layers.")

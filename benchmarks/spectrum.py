@@ -1,7 +1,7 @@
 """The `fft` spectrum's shape against the naturalness of its pictures: benchmarks/filters.py with variants.
 
 `fft` scales its Fourier coefficients by 1/f**decay, flattened below one cycle per receptive field of
-the unit (kerasviz.param.fourier). Each variant changes one of the two, and is scored beside `fft` and
+the unit (kerasviz.optvis.param.fourier). Each variant changes one of the two, and is scored beside `fft` and
 the baseline in the same process, on the same filters, exactly as benchmarks/filters.py scores:
 
 - `fft_flatN`: flattened below one cycle per N receptive fields (N > 1 keeps coarser structure);
@@ -21,7 +21,7 @@ from absl import app, flags
 sys.path.insert(0, os.path.dirname(__file__))
 import filters  # noqa: E402  (defines the shared flags)
 
-from kerasviz import param, render  # noqa: E402
+from kerasviz.optvis import param, render  # noqa: E402
 
 flags.DEFINE_list("flatten", ["1.5", "2"], "Receptive fields per cycle below which the spectrum is flat.")
 flags.DEFINE_list("decay", ["1.25", "1.5"], "Powers of 1/f above the flattening point.")

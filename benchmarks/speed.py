@@ -20,7 +20,8 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from peak import conv_flops, measured_peak  # noqa: E402
 
-from kerasviz import load_model, models, render  # noqa: E402
+from kerasviz import load_model, models  # noqa: E402
+from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("layer", "block5_conv1", "VGG16 layer.")

@@ -23,8 +23,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from kerasviz import io, load_model, models, style  # noqa: E402
+from kerasviz import io, load_model, models  # noqa: E402
 from kerasviz.apps.style import swirls  # noqa: E402
+from kerasviz.synthesis import style  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("weights", "offline", "VGG16 weights for both runs.")

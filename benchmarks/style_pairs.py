@@ -26,8 +26,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from kerasviz import io, load_model, models, style  # noqa: E402
+from kerasviz import io, load_model, models  # noqa: E402
 from kerasviz.apps.style import BEFORE, swirls  # noqa: E402
+from kerasviz.synthesis import style  # noqa: E402
 
 MEASURE_CONTENT = "block4_conv2"  # Gatys et al. 2016's content layer (conv4_2)
 MEASURE_STYLE = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")  # Gatys' five

@@ -22,7 +22,8 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from kerasviz import load_model, render, transforms  # noqa: E402
+from kerasviz import load_model  # noqa: E402
+from kerasviz.optvis import render, transforms  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("size", 128, "Picture side in pixels.", lower_bound=16)

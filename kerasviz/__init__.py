@@ -1,17 +1,17 @@
 """kerasviz: see what Keras convolutional networks have learned."""
 
-from kerasviz import objectives
 from kerasviz.attribution import randomized_copy, saliency
-from kerasviz.dream import deep_dream
-from kerasviz.embedding import embed_2d, image_features, nearest_neighbours
+from kerasviz.dataset.embedding import embed_2d, image_features, nearest_neighbours
+from kerasviz.dataset.exemplars import dataset_exemplars
+from kerasviz.dataset.kernels import kernel_pictures
 from kerasviz.errors import KerasvizError
-from kerasviz.exemplars import dataset_exemplars
 from kerasviz.io import load_image
-from kerasviz.kernels import kernel_pictures
 from kerasviz.models import MODELS, conv_layers, load_model, model_info
-from kerasviz.render import visualize_filters
+from kerasviz.optvis import objectives
+from kerasviz.optvis.render import visualize_filters
 from kerasviz.segmentation import cartoon, colour_regions, segment
-from kerasviz.style import style_transfer
+from kerasviz.synthesis.dream import deep_dream
+from kerasviz.synthesis.style import style_transfer
 
 __all__ = [
     "MODELS",

@@ -11,8 +11,9 @@ image file, box in that image's pixels, activation). MODEL: the network's name, 
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import KerasvizError, _cli, exemplars, imagesets, io, load_model, models
+from kerasviz import KerasvizError, _cli, io, load_model, models
 from kerasviz.apps import exemplars as exemplars_app
+from kerasviz.dataset import exemplars, imagesets
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")

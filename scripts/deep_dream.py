@@ -6,8 +6,9 @@
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, dream
+from kerasviz import _cli
 from kerasviz.apps import dream as dream_app
+from kerasviz.synthesis import dream
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("image", None, "Image file to dream on, at its own size (any size: tiles bound the memory).",

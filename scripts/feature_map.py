@@ -9,8 +9,9 @@ k nearest neighbours by cosine similarity) and FILE.json (positions and every im
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, embedding, imagesets
+from kerasviz import _cli
 from kerasviz.apps import feature_map
+from kerasviz.dataset import embedding, imagesets
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")

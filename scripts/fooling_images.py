@@ -9,8 +9,9 @@ method, epsilon, steps and the change's L-inf and L2 (0-255 levels).
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, adversarial
+from kerasviz import _cli
 from kerasviz.apps import classes as app
+from kerasviz.synthesis import adversarial
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("image", None, "The image to change.", required=True)

@@ -8,8 +8,8 @@ import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
 from kerasviz import _cli
-from kerasviz import reconstruct as lib
 from kerasviz.apps import reconstruct as app
+from kerasviz.synthesis import reconstruct as lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("image", None, "The photo to invert.", required=True)

@@ -11,7 +11,7 @@ from absl import flags
 from kerasviz import _cli, io
 from kerasviz.apps import saliency as saliency_app
 from kerasviz.attribution import DEFAULT_PRECISION, IG_STEPS, METHODS, SMOOTHABLE, SMOOTHGRAD_SAMPLES
-from kerasviz.precision import PRECISIONS
+from kerasviz.models.precision import PRECISIONS
 from kerasviz.segmentation import DEFAULT_FEATURE_METHOD, MAX_REGIONS, SEGMENT_METHODS
 
 FLAGS = flags.FLAGS

@@ -6,8 +6,9 @@
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, io, style
+from kerasviz import _cli, io
 from kerasviz.apps import style as style_app
+from kerasviz.synthesis import style
 
 FLAGS = flags.FLAGS
 CAP = f"read at most {io.MAX_IMAGE_SIDE} px on the longer side"

@@ -6,9 +6,10 @@
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
-from kerasviz import _cli, io, load_model, models, render
+from kerasviz import _cli, io, load_model, models
 from kerasviz.apps import filters as filters_app
 from kerasviz.apps import tensorboard
+from kerasviz.optvis import render
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")

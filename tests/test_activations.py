@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import activations
+from kerasviz.optvis import activations
 
 
 def test_the_border_crop_drops_a_sixteenth_of_each_side_of_large_maps_only():

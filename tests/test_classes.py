@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from kerasviz import KerasvizError, adversarial, classes
+from kerasviz import KerasvizError
+from kerasviz.synthesis import adversarial, classes
 from tests.helpers import stripes, tiny_classifier
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

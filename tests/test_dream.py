@@ -1,12 +1,12 @@
-"""kerasviz.dream: tiled gradients equal untiled ones on one tile, output sizes, the objective rises."""
+"""kerasviz.synthesis.dream: tiled gradients equal untiled ones on one tile, output sizes, the objective rises."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasviz import dream
 from kerasviz.errors import KerasvizError
+from kerasviz.synthesis import dream
 from tests.helpers import relu_convs, to_unit
 
 LAYERS = {"c2": 1.0, "c3": 0.5}

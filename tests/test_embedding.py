@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasviz.embedding import embed_2d, image_features, nearest_neighbours
+from kerasviz.dataset.embedding import embed_2d, image_features, nearest_neighbours
 from kerasviz.errors import KerasvizError
 
 

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from kerasviz import imagesets
+from kerasviz.dataset import imagesets
+from kerasviz.dataset.exemplars import MIN_INSIDE, dataset_exemplars
 from kerasviz.errors import KerasvizError
-from kerasviz.exemplars import MIN_INSIDE, dataset_exemplars
 
 RF = 10  # detect 5x5, then 2x2 average pooling (+1), then a 3x3 at stride 2 (+4)
 

@@ -12,8 +12,8 @@ import pytest
 
 from kerasviz import load_model
 from kerasviz.apps import first_layer
+from kerasviz.dataset.kernels import kernel_pictures
 from kerasviz.errors import KerasvizError
-from kerasviz.kernels import kernel_pictures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

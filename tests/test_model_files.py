@@ -16,9 +16,9 @@ import pytest
 import tensorflow as tf
 
 from kerasviz import io, models
-from kerasviz import style as style_lib
 from kerasviz.apps import style as style_app
 from kerasviz.errors import KerasvizError
+from kerasviz.synthesis import style as style_lib
 from tests.helpers import tiny_cnn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -263,7 +263,7 @@ def test_conv_stages_and_the_layer_rules():
 
 
 def test_a_saved_sequential_works_where_a_functional_model_does(tmp_path):
-    from kerasviz import render
+    from kerasviz.optvis import render
 
     keras.utils.set_random_seed(0)
     sequential = keras.Sequential([

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 import kerasviz
-from kerasviz import models, weights
+from kerasviz import models
+from kerasviz.models import weights
 
 
 def _no_network(*args, **kwargs):

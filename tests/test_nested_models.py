@@ -274,7 +274,8 @@ def test_an_input_too_small_for_the_model_is_one_clear_line():
 
 
 def test_default_layers_exemplars_and_features_reach_into_a_nested_base(nested):
-    from kerasviz import embedding, exemplars, style
+    from kerasviz.dataset import embedding, exemplars
+    from kerasviz.synthesis import style
 
     model, twin = nested
     assert models.conv_stages(model) == [["conv1", "conv2"], ["conv3"]]  # stages of the base, by stride

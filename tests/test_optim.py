@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasviz import optim
+from kerasviz.optvis import optim
 
 
 def test_adams_first_step_is_the_learning_rate_in_the_gradients_direction():

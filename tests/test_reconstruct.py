@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from kerasviz import KerasvizError, reconstruct
+from kerasviz import KerasvizError
+from kerasviz.synthesis import reconstruct
 from tests.helpers import gram_distances, layer_outputs, tiny_cnn
 
 

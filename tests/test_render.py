@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import kerasviz
-from kerasviz import activations, objectives, param
+from kerasviz.optvis import activations, objectives, param
 from tests.helpers import activation_of, tiny_cnn
 
 SIZE, STEPS = 32, 12
@@ -342,7 +342,7 @@ def test_maco_keeps_the_natural_magnitude_whatever_the_phase():
 
 
 def test_wrapped_view_continues_a_periodic_picture_without_a_seam():
-    from kerasviz import transforms
+    from kerasviz.optvis import transforms
 
     picture = param.fourier(2, 32).to_image(tf.random.stateless_normal(param.fourier(2, 32).shape, [1, 2]) * 3.0)
     seeds = tf.constant([[0, 1], [0, 2]])
@@ -357,7 +357,7 @@ def test_wrapped_view_continues_a_periodic_picture_without_a_seam():
 
 @pytest.mark.parametrize("margin", [0, 3, 12, 16])  # 12 and 16 overlap the 20 px picture's edge bands
 def test_periodic_continuation_has_the_gradient_of_tiling(margin):
-    from kerasviz import transforms
+    from kerasviz.optvis import transforms
 
     picture = tf.random.stateless_normal((2, 20, 20, 3), [3, 4])
     weights = tf.random.stateless_normal((2, 20 + 2 * margin, 20 + 2 * margin, 3), [5, 6])
@@ -372,7 +372,7 @@ def test_periodic_continuation_has_the_gradient_of_tiling(margin):
 
 
 def test_roll_shifts_each_picture_periodically_by_its_own_offset():
-    from kerasviz import transforms
+    from kerasviz.optvis import transforms
 
     pictures = tf.random.stateless_normal((4, 10, 12, 3), [7, 8])
     rolled = transforms.roll()(pictures, tf.constant([[0, i] for i in range(4)])).numpy()

@@ -1,11 +1,11 @@
-"""kerasviz.style: the result moves toward the style's Gram matrices and keeps the content; reconstruction."""
+"""kerasviz.synthesis.style: the result moves toward the style's Gram matrices and keeps the content; reconstruction."""
 
 import keras
 import numpy as np
 import pytest
 
-from kerasviz import style
 from kerasviz.errors import KerasvizError
+from kerasviz.synthesis import style
 from tests.helpers import gram_distances, gram_matrix, layer_outputs, relu_convs, to_unit
 
 LAYERS = ("c1", "c2", "c3")

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from kerasviz import io, models
-from kerasviz.render import ProgressFn
+from kerasviz.optvis.render import ProgressFn
 
 log = logging.getLogger("kerasviz")
 

@@ -16,10 +16,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import adversarial, io, models, render
-from kerasviz import classes as classes_lib
+from kerasviz import io, models
 from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
+from kerasviz.optvis import render
+from kerasviz.synthesis import adversarial
+from kerasviz.synthesis import classes as classes_lib
 
 log = logging.getLogger("kerasviz")
 
@@ -33,7 +35,7 @@ def load_classifier(model: str, weights: str | None = "auto", preprocess: str | 
     Names load with their ImageNet head; the offline weights have none, which is one clear error.
     A file loads through models.load_model (Keras' safe mode; its stem and sha256 in model_facts).
     """
-    models._check_preprocessing(preprocess)
+    models.check_preprocessing(preprocess)
     key = model.lower()
     if key in models.MODELS:
         if weights == "offline":
@@ -217,7 +219,7 @@ def skimage_classifier(backbone: keras.Model, *, seed: int = 0) -> keras.Model:
     logits = keras.layers.Dense(len(SKIMAGE_CLASSES), name="skimage_logits")
     model = keras.Model(backbone.input, logits(x), name="vgg16_skimage")
     logits.set_weights([kernel / scale, bias])
-    object.__setattr__(model, "kerasviz_info", models.model_info(backbone))  # its preprocessing and weights
+    models.set_model_info(model, models.model_info(backbone))  # its preprocessing and weights
     return model
 
 

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 import keras
 import numpy as np
 
-from kerasviz import dream as dream_lib
 from kerasviz import io, models
 from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
+from kerasviz.synthesis import dream as dream_lib
 
 
 def run(

@@ -9,10 +9,12 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from kerasviz import exemplars as exemplars_lib
-from kerasviz import imagesets, io, models, render
+from kerasviz import io, models
 from kerasviz.apps import _jobs
+from kerasviz.dataset import exemplars as exemplars_lib
+from kerasviz.dataset import imagesets
 from kerasviz.errors import KerasvizError
+from kerasviz.optvis import render
 
 TILE = 80  # display side of every patch and synthetic picture, pixels
 SYNTHETIC_SIZE = 128  # side the synthetic filter pictures are rendered at (the README grids' size)

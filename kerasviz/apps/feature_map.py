@@ -14,8 +14,9 @@ import time
 import keras
 import numpy as np
 
-from kerasviz import embedding, imagesets, io, models
+from kerasviz import io, models
 from kerasviz.apps import _jobs
+from kerasviz.dataset import embedding, imagesets
 from kerasviz.errors import KerasvizError
 
 THUMB = 56  # thumbnail side on the map and in the neighbour panel, pixels

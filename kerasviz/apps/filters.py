@@ -10,9 +10,10 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from kerasviz import io, models, render
+from kerasviz import io, models
 from kerasviz.apps import _jobs
-from kerasviz.precision import resolve_precision
+from kerasviz.models.precision import resolve_precision
+from kerasviz.optvis import render
 
 CHUNK = 16  # filters finished between checkpoints: an interrupted layer loses at most this many
 

@@ -6,8 +6,9 @@ import os
 
 import keras
 
-from kerasviz import io, kernels, models
+from kerasviz import io, models
 from kerasviz.apps import _jobs
+from kerasviz.dataset import kernels
 
 README_NAME = "first_layer_vgg16.png"
 

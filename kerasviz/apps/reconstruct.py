@@ -10,9 +10,9 @@ import keras
 import numpy as np
 
 from kerasviz import io, models
-from kerasviz import reconstruct as lib
 from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
+from kerasviz.synthesis import reconstruct as lib
 
 README_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 

@@ -10,9 +10,9 @@ import keras
 import numpy as np
 
 from kerasviz import io, models
-from kerasviz import style as style_lib
 from kerasviz.apps import _jobs
 from kerasviz.errors import KerasvizError
+from kerasviz.synthesis import style as style_lib
 
 # The layer study: rows are content layers, columns style layer sets (single blocks, then Gatys' five).
 STUDY_CONTENT_LAYERS = tuple(f"block{b}_conv2" for b in range(1, 6))

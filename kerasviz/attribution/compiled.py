@@ -11,8 +11,9 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
+from kerasviz import models
 from kerasviz.attribution.targets import Scoring, copies_for, head, is_softmax, logits_model, output_op, scored_model
-from kerasviz.precision import cast_model, clone
+from kerasviz.models.precision import cast_model, clone
 
 IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32)
 FLOAT16_LOSS_SCALE = 1024.0  # float16 input gradients underflow without it
@@ -25,7 +26,7 @@ def compiled(model: keras.Model, key: tuple, build: Callable[[], Callable], *, o
     and never go stale when the model's weights change."""
     if on_copy:
         return build()
-    cache = model.__dict__.setdefault("_kerasviz_saliency_steps", {})
+    cache = models.model_cache(model, "saliency_steps")
     if key not in cache:
         cache[key] = build()
     return cache[key]
@@ -64,7 +65,7 @@ def _compute_copy(model: keras.Model, net: keras.Model, precision: str, key: tup
     a second copy of them (about 0.5 GB for VGG16 with its classifier)."""
     if precision == "float32":
         return net
-    copies = model.__dict__.setdefault("_kerasviz_precision_copies", {})
+    copies = models.model_cache(model, "precision_copies")
     if key not in copies:
         copies[key] = cast_model(net, f"mixed_{precision}")
     else:

@@ -20,7 +20,7 @@ from kerasviz.attribution.budget import chunk_size
 from kerasviz.attribution.methods import ATTRIBUTIONS, IG_STEPS, SMOOTHABLE, TO_MAP, smoothed
 from kerasviz.attribution.targets import Scoring, Target, parse_target
 from kerasviz.errors import KerasvizError
-from kerasviz.precision import resolve_precision
+from kerasviz.models.precision import resolve_precision
 
 METHODS = (
     "vanilla",

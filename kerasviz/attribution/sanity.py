@@ -9,7 +9,7 @@ import numpy as np
 
 from kerasviz import models
 from kerasviz.errors import KerasvizError
-from kerasviz.precision import clone
+from kerasviz.models.precision import clone
 
 
 def randomized_copy(model: keras.Model, layers, *, seed: int = 0) -> keras.Model:
@@ -33,7 +33,7 @@ def randomized_copy(model: keras.Model, layers, *, seed: int = 0) -> keras.Model
         redraw_weights(models.get_layer(copy, name), seed=seed)
     info = models.model_info(model)
     if info is not None:
-        object.__setattr__(copy, "kerasviz_info", info)
+        models.set_model_info(copy, info)
     return copy
 
 

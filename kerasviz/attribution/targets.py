@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.errors import KerasvizError
-from kerasviz.precision import clone
+from kerasviz.models.precision import clone
 
 Target = int | str | Callable[[tf.Tensor], tf.Tensor]
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from kerasviz import io, models
 from kerasviz.errors import KerasvizError
-from kerasviz.precision import cast_model, resolve_precision
+from kerasviz.models.precision import cast_model, resolve_precision
 
 # Content: conv4_2 as in Gatys et al. 2016 (keras-io's block5_conv2, the earlier default, kept too little
 # of the photo: benchmarks/style_pairs.py); style: conv1_1 ... conv5_1 with equal weights, Gatys et al. 2016.

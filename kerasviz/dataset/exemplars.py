@@ -16,7 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import imagesets, models
+from kerasviz import models
+from kerasviz.dataset import imagesets
 from kerasviz.errors import KerasvizError
 
 TOP = 9  # patches per filter, the 3x3 blocks of Zeiler & Fergus (2014), fig. 2

@@ -19,13 +19,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import activations, models, optim, param, transforms
-from kerasviz import objectives as obj
+from kerasviz import models
 from kerasviz.errors import KerasvizError
-from kerasviz.precision import accelerator as _accelerator
-from kerasviz.precision import cast_model as _cast_model
-from kerasviz.precision import resolve_precision
-from kerasviz.replicas import Replicas
+from kerasviz.models.precision import accelerator as _accelerator
+from kerasviz.models.precision import cast_model as _cast_model
+from kerasviz.models.precision import resolve_precision
+from kerasviz.optvis import activations, optim, param, transforms
+from kerasviz.optvis import objectives as obj
+from kerasviz.optvis.replicas import Replicas
 
 log = logging.getLogger("kerasviz")
 
@@ -209,7 +210,7 @@ def _default_batch(size: int, n: int, replicas: int) -> int:
 
 def _renderer(model, objective, size, batch, method, precision, preprocess, strategy) -> _Renderer:
     """One _Renderer per (objective layers, shape, method, precision, strategy), cached on the model."""
-    cache = model.__dict__.setdefault("_kerasviz_renderers", {})
+    cache = models.model_cache(model, "renderers")
     method = dataclasses.replace(method, steps=0)  # the step count is a loop bound, not part of the graph
     key = (objective.description, objective.layers, objective.channel, size, batch, method, precision, preprocess,
            id(strategy))

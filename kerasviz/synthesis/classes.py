@@ -14,9 +14,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import models, render
-from kerasviz import objectives as obj
+from kerasviz import models
 from kerasviz.errors import KerasvizError
+from kerasviz.optvis import objectives as obj
+from kerasviz.optvis import render
 
 LOGITS = "kerasviz_logits"  # the name of the logits layer of logits_model
 DEFAULT_SIZE = 128  # picture side for a classifier that takes any input size
@@ -51,7 +52,7 @@ def logits_model(model: keras.Model) -> keras.Model:
     result = keras.Model(inputs, out, name=f"{model.name}_logits")
     info = models.model_info(model)
     if info is not None:  # keeps the model's own preprocessing and its weights' description
-        object.__setattr__(result, "kerasviz_info", info)
+        models.set_model_info(result, info)
     return result
 
 

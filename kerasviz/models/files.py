@@ -11,7 +11,8 @@ import zipfile
 import keras
 
 from kerasviz.errors import KerasvizError
-from kerasviz.models import MODEL_FILE_EXTENSIONS, MODELS, ModelInfo, _check_preprocessing, _defined_inputs
+from kerasviz.models.catalogue import MODEL_FILE_EXTENSIONS, MODELS, ModelInfo, check_preprocessing, set_model_info
+from kerasviz.models.inputs import defined_inputs
 
 log = logging.getLogger("kerasviz")
 
@@ -31,7 +32,7 @@ def load_model_file(path: str | os.PathLike, *, preprocess: str | None = None) -
       KerasvizError: one line saying what is wrong with the file (missing, a folder, a weights file,
         not a model, custom objects or Python lambdas that safe mode does not load) and what to do.
     """
-    _check_preprocessing(preprocess)
+    check_preprocessing(preprocess)
     path = os.fspath(path)
     _check_model_file(path)
     try:
@@ -40,7 +41,7 @@ def load_model_file(path: str | os.PathLike, *, preprocess: str | None = None) -
         raise KerasvizError(_load_error(path, err)) from None
     if not isinstance(model, keras.Model):
         raise KerasvizError(f"{path!r} holds a {type(model).__name__}, not a model; save a keras.Model")
-    inputs = _defined_inputs(model)
+    inputs = defined_inputs(model)
     if not inputs:
         raise KerasvizError(
             f"model file {path!r} has no defined input; give the model a keras.Input((H, W, 3)) before saving"
@@ -62,7 +63,7 @@ def load_model_file(path: str | os.PathLike, *, preprocess: str | None = None) -
         file=path,
         sha256=file_sha256(path),
     )
-    object.__setattr__(model, "kerasviz_info", info)
+    set_model_info(model, info)
     return model
 
 

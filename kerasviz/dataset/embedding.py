@@ -13,7 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import imagesets, models
+from kerasviz import models
+from kerasviz.dataset import imagesets
 from kerasviz.errors import KerasvizError
 
 MAP_METHODS = ("tsne", "pca")

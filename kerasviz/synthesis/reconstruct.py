@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 import keras
 import numpy as np
 
-from kerasviz import io, models, style
+from kerasviz import io, models
 from kerasviz.errors import KerasvizError
+from kerasviz.synthesis import style
 
 # Total variation weight of inversion, relative to the feature distance (both terms are relative,
 # see style.StyleLoss): chosen by eye on the offline VGG16 at 192 px, block1 to block5.

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from kerasviz import models
-from kerasviz import objectives as obj
+from kerasviz.optvis import objectives as obj
 
 Activations = dict[str, tuple[tf.Tensor, tf.Tensor]]  # {layer: (pre-ReLU, post-ReLU)}, float32
 BORDER_FRACTION = 16  # the border crop drops 1/16 of a map's side on each edge

@@ -20,9 +20,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import classes as classes_lib
 from kerasviz import io, models
 from kerasviz.errors import KerasvizError
+from kerasviz.synthesis import classes as classes_lib
 
 METHODS = ("iterative", "fgsm")
 DEFAULT_METHOD = "iterative"

@@ -1,280 +1,21 @@
-"""Model names -> keras.applications constructors, preprocessing, layer listing."""
+"""Layers by name or path through nested models, feature models cut from one traced graph, receptive fields
+and resolution stages."""
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
 import difflib
-import functools
-import logging
 import math
-import os
 from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import weights as weights_lib
 from kerasviz.errors import KerasvizError
-
-log = logging.getLogger("kerasviz")
-
-# keras.applications' per-family input conventions (keras/src/applications/imagenet_utils.py):
-# "caffe": RGB -> BGR, minus the ImageNet channel means; "tf": scaled to [-1, 1];
-# "torch": scaled to [0, 1], then standardised per channel with the ImageNet mean and std.
-_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-_TORCH_MEAN_RGB = (0.485, 0.456, 0.406)
-_TORCH_STD_RGB = (0.229, 0.224, 0.225)
-PREPROCESSING = ("caffe", "tf", "torch", "none")  # "none": the model takes 0-255 RGB as it is
-MODEL_FILE_EXTENSIONS = (".keras", ".h5")  # what keras.saving.load_model reads as a whole model
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """What kerasviz knows about one keras.applications network."""
-
-    constructor: str  # attribute of keras.applications
-    preprocessing: str  # "caffe" or "tf"
-    default_size: int  # the size its classifier was trained at
-    min_size: int  # the smallest input it accepts
-
-
-MODELS: dict[str, ModelSpec] = {
-    "vgg16": ModelSpec("VGG16", "caffe", 224, 32),
-    "resnet50": ModelSpec("ResNet50", "caffe", 224, 32),
-    "inceptionv3": ModelSpec("InceptionV3", "tf", 299, 75),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelInfo:
-    """Recorded on every model that load_model returns (see model_info)."""
-
-    name: str  # the keras.applications name, or a model file's stem
-    weights: str  # where the weights came from, as written in JSON sidecars
-    preprocessing: str  # one of PREPROCESSING
-    include_top: bool  # has a classifier (logits) as its output
-    file: str | None = None  # the model file, for models loaded from one
-    sha256: str | None = None  # of that file
-
-
-def load_model(
-    name: str | os.PathLike,
-    weights: str | None = "auto",
-    *,
-    include_top: bool = False,
-    preprocess: str | None = None,
-) -> keras.Model:
-    """Builds a keras.applications network with weights chosen as in weights.py, or loads a model file.
-
-    Args:
-      name: "vgg16", "resnet50" or "inceptionv3" (case-insensitive), or the path of a whole saved
-        model (`.keras`, or legacy `.h5`), loaded with Keras' safe mode (model_files.load_model_file).
-      weights: "auto", "imagenet", "offline", a path to a Keras weights file, or None (random).
-        A model file brings its own weights: leave this at "auto".
-      include_top: keep the ImageNet classifier. Its last layer gives logits (no softmax), and the
-        input size is then fixed at the network's default size. Without it, any size works.
-        A model file is used as it was saved.
-      preprocess: how the model's inputs are scaled, one of PREPROCESSING; default: the network's
-        own for the three names, "none" (0-255 RGB) for a model file.
-
-    Returns:
-      A Keras model that takes the network's own preprocessed input; model_info(model) tells
-      which preprocessing and which weights it has.
-    """
-    _check_preprocessing(preprocess)
-    if is_model_file(name):
-        if weights != "auto":
-            raise KerasvizError(
-                f"weights {weights!r} apply to {', '.join(MODELS)} only; the model file {os.fspath(name)!r} "
-                "brings its own weights (leave weights at 'auto')"
-            )
-        from kerasviz import model_files  # it builds on this module
-
-        return model_files.load_model_file(name, preprocess=preprocess)
-    key = name.lower() if isinstance(name, str) else name
-    if key not in MODELS:
-        raise KerasvizError(
-            f"unknown model {name!r}; valid: {', '.join(MODELS)}, or the path of a saved model "
-            f"({' or '.join(MODEL_FILE_EXTENSIONS)})"
-        )
-    spec = MODELS[key]
-    source = weights_lib.resolve(key, weights, include_top=include_top)
-    constructor = getattr(keras.applications, spec.constructor)
-    kwargs = {"include_top": include_top, "weights": source.path}
-    if include_top:
-        kwargs["classifier_activation"] = None  # logits: saliency needs them, not softmax
-    else:
-        kwargs["input_shape"] = (None, None, 3)
-    try:
-        model = constructor(**kwargs)
-    except (OSError, ValueError) as err:
-        raise KerasvizError(f"cannot load weights {source.description!r} into {key}: {err}") from err
-    if source.offline:
-        weights_lib.load_offline_vgg16(model)
-    info = ModelInfo(key, source.description, preprocess or spec.preprocessing, include_top)
-    object.__setattr__(model, "kerasviz_info", info)
-    return model
-
-
-def is_model_file(name) -> bool:
-    """Whether load_model takes `name` as a path: it is no model name and ends like a model file,
-    or names something on disk."""
-    if not isinstance(name, str | os.PathLike):
-        return False
-    text = os.fspath(name)
-    if text.lower() in MODELS:
-        return False
-    return text.lower().endswith((*MODEL_FILE_EXTENSIONS, ".hdf5")) or os.path.exists(text) or os.sep in text
-
-
-def _check_preprocessing(preprocess) -> None:
-    if preprocess is not None and preprocess not in PREPROCESSING:
-        raise KerasvizError(f"unknown preprocessing {preprocess!r}; valid: {', '.join(PREPROCESSING)}")
-
-
-def model_facts(model: keras.Model) -> dict:
-    """What JSON sidecars record about a model: name, weights, preprocessing, and for a model file
-    the file and its sha256."""
-    info = model_info(model)
-    if info is None:
-        return {"model": model.name, "weights": "user model"}
-    facts = {"model": info.name, "weights": info.weights, "preprocessing": info.preprocessing}
-    if info.file is not None:
-        facts.update(model_file=info.file, model_sha256=info.sha256)
-    return facts
-
-
-def model_info(model: keras.Model) -> ModelInfo | None:
-    """The ModelInfo of a model from load_model, or None for any other model."""
-    return getattr(model, "kerasviz_info", None)
-
-
-def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Callable[[tf.Tensor], tf.Tensor]:
-    """The function from RGB float in 0-255, (N, H, W, 3), to the model's input.
-
-    `preprocess`, when given (a function, which must give the model's channels, or a name in
-    PREPROCESSING), wins; then the model's own (for models from load_model); otherwise the model is
-    taken to expect 0-255 as it is, in the channels of its input (see adapt_channels: grey for one
-    channel, RGB plus opaque alpha for four). The named scalings other than "none" are for RGB models.
-    """
-    if isinstance(preprocess, str):
-        _check_preprocessing(preprocess)
-        name = preprocess
-    elif preprocess is not None:
-        return preprocess
-    else:
-        info = model_info(model)
-        name = info.preprocessing if info is not None else "none"
-    channels = input_channels(model)
-    if name != "none":
-        if channels != 3:
-            raise KerasvizError(
-                f"preprocessing {name!r} scales RGB images, but the model's input has {channels} channels; pass "
-                "preprocess='none' (kerasviz maps RGB to 1 or 4 channels) or a function giving the model's channels"
-            )
-        return _PREPROCESSORS[name]
-    if channels == 3:
-        return _identity
-    return _channel_adapter(channels)
-
-
-@functools.cache
-def _channel_adapter(channels: int) -> Callable[[tf.Tensor], tf.Tensor]:
-    """One function per channel count, so compiled steps keyed by the preprocessing are reused."""
-    adapt_channels(tf.zeros((1, 1, 1, 3)), channels)  # the error for other counts, now rather than in a step
-    return functools.partial(adapt_channels, channels=channels)
-
-
-def adapt_channels(rgb: tf.Tensor, channels: int) -> tf.Tensor:
-    """RGB 0-255 (N, H, W, 3) -> (N, H, W, channels): 3 as is; 1 the luma (ITU-R BT.601 weights, as
-    PIL's "L"); 4 RGB plus a fourth channel of 255 (opaque alpha: kerasviz composites RGBA over white
-    when it loads images, so a picture is opaque). Other channel counts need `preprocess=`."""
-    if channels == 3:
-        return rgb
-    if channels == 1:
-        return tf.reduce_sum(rgb * tf.constant(LUMA_WEIGHTS, rgb.dtype), axis=-1, keepdims=True)
-    if channels == 4:
-        return tf.concat([rgb, tf.fill(tf.concat([tf.shape(rgb)[:-1], [1]], 0), tf.constant(255.0, rgb.dtype))], -1)
-    raise KerasvizError(
-        f"the model's input has {channels} channels; kerasviz maps RGB to 1, 3 or 4 channels itself, for "
-        f"{channels} pass preprocess= taking RGB 0-255 (N, H, W, 3) to (N, H, W, {channels})"
-    )
-
-
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
-
-
-def input_channels(model: keras.Model) -> int:
-    """The channel count of the model's one image input (N, H, W, C)."""
-    shape = image_input_shape(model)
-    return int(shape[-1])
-
-
-def image_input_shape(model: keras.Model) -> tuple:
-    """The shape (None, H, W, C) of the model's one image input; H and W are None where any size works.
-
-    Raises KerasvizError for a model with several inputs, an unbuilt model, or a non-image input.
-    """
-    inputs = _defined_inputs(model)
-    if not inputs:
-        raise KerasvizError(
-            f"model {model.name!r} has no defined input (a Sequential model never called, or a subclassed "
-            "model); build it with keras.Input((H, W, C)) as its first layer, or wrap it in "
-            "keras.Model(inputs, outputs)"
-        )
-    if len(inputs) != 1:
-        names = ", ".join(f"{t.name} {tuple(t.shape)}" for t in inputs)
-        raise KerasvizError(
-            f"model {model.name!r} has {len(inputs)} inputs ({names}); kerasviz explains one image input: "
-            "wrap the model in keras.Model(image_input, outputs) with the other inputs fixed"
-        )
-    shape = tuple(inputs[0].shape)
-    if len(shape) != 4 or shape[-1] is None:
-        raise KerasvizError(
-            f"model {model.name!r} takes input of shape {shape}; kerasviz needs images (N, H, W, C) with a known C"
-        )
-    return shape
-
-
-def _defined_inputs(model: keras.Model) -> list:
-    """The model's input tensors; [] where it has none defined (a Sequential never called, a subclassed model)."""
-    try:
-        return list(model.inputs or [])
-    except (AttributeError, ValueError):
-        return []
-
-
-def fixed_input_size(model: keras.Model) -> tuple[int, int] | None:
-    """(H, W) of a model whose input size is fixed (e.g. include_top classifiers), else None."""
-    height, width = image_input_shape(model)[1:3]
-    if height is None or width is None:
-        return None
-    return int(height), int(width)
-
-
-def _identity(x: tf.Tensor) -> tf.Tensor:
-    return x
-
-
-def _caffe(x: tf.Tensor) -> tf.Tensor:
-    return x[..., ::-1] - tf.constant(_CAFFE_MEAN_BGR, dtype=x.dtype)
-
-
-def _tf(x: tf.Tensor) -> tf.Tensor:
-    return x / 127.5 - 1.0
-
-
-def _torch(x: tf.Tensor) -> tf.Tensor:
-    mean = tf.constant(_TORCH_MEAN_RGB, dtype=x.dtype)
-    std = tf.constant(_TORCH_STD_RGB, dtype=x.dtype)
-    return (x / 255.0 - mean) / std
-
-
-_PREPROCESSORS = {"caffe": _caffe, "tf": _tf, "torch": _torch, "none": _identity}
-
+from kerasviz.models.catalogue import model_cache, model_info
+from kerasviz.models.inputs import fixed_input_size, image_input_shape, preprocess_fn
 
 # --- layers of nested models ------------------------------------------------------------------
 # A transfer-learning model holds a whole network as one of its layers (Sequential([MobileNetV2, ...])
@@ -302,11 +43,9 @@ def _is_container(layer) -> bool:
 def layer_paths(model: keras.Model) -> dict[str, keras.layers.Layer]:
     """Every layer of the model tree by its path ("base/block_3_expand"), input to output; a nested
     model comes after its own layers. Nested models' input layers are left out."""
-    cache = model.__dict__.get("_kerasviz_layer_paths")
-    if cache is None:
-        cache = {}
+    cache = model_cache(model, "layer_paths")
+    if not cache:
         _collect(model, "", cache, top=True)
-        model.__dict__["_kerasviz_layer_paths"] = cache
     return cache
 
 
@@ -407,9 +146,9 @@ def _trace(model: keras.Model) -> tuple[dict, list]:
 
     Cached on the model; the tensors are symbolic and belong to the flat graph.
     """
-    cached = model.__dict__.get("_kerasviz_trace")
-    if cached is not None:
-        return cached
+    cache = model_cache(model, "trace")
+    if cache:
+        return cache["taps"], cache["outputs"]
     image_input_shape(model)  # one defined image input, or a clear error
     taps: dict[str, tuple] = {}
     inputs = list(model.inputs)
@@ -427,7 +166,7 @@ def _trace(model: keras.Model) -> tuple[dict, list]:
             "kerasviz takes Functional and Sequential models, nested or not"
         ) from None
     flat = [outputs] if not isinstance(outputs, list | tuple | dict) else list(keras.tree.flatten(outputs))
-    model.__dict__["_kerasviz_trace"] = (taps, flat)
+    cache.update(taps=taps, outputs=flat)
     return taps, flat
 
 
@@ -481,7 +220,7 @@ def feature_model(
     input_paths = [resolve_layer(model, name) for name in layer_inputs]
     index = None if output is False else resolve_output(model, output)
     key = (tuple(paths), tuple(input_paths), index)
-    cache = model.__dict__.setdefault("_kerasviz_feature_models", {})
+    cache = model_cache(model, "feature_models")
     if key in cache:
         return cache[key]
     taps, outputs = _trace(model)
