@@ -290,7 +290,7 @@ def test_feature_masks_are_refined_at_one_size_whatever_the_photo_size(net, monk
 
     import cv2
 
-    segment_module = importlib.import_module("kerasviz.segmentation")
+    segment_module = importlib.import_module("kerasviz.segmentation.refine")  # where _refine looks up grab_cut
     shapes = []
     real_grab_cut = segment_module.grab_cut
 
@@ -321,7 +321,7 @@ def test_a_mask_that_vanishes_at_a_small_photos_size_falls_back_to_the_maps_cut(
         mask[soft.shape[0] // 2, soft.shape[1] // 2] = True
         return mask
 
-    monkeypatch.setattr(segment_module, "_refine_at_size", one_pixel)
+    monkeypatch.setattr(importlib.import_module("kerasviz.segmentation.refine"), "_refine_at_size", one_pixel)
     image, truth = object_scene()
     small = image[::3, ::3]  # 24 x 32: refined at 180 x 240, a speck there is nothing here
     mask = segment(small, model=net)

@@ -1,0 +1,180 @@
+"""Foreground masks and regions without supervision: from a network's features, or from a saliency map.
+
+Feature methods read what the network computes at its last stages (`feature_layers`), on a grid of
+positions, and use one general cue: the image border is mostly background.
+- "geodesic": each position's geodesic distance to the border through the feature graph (Wei et al.
+  2012, "Geodesic saliency using background priors"): an object is what you cannot reach from the
+  border without crossing a change of features.
+- "contrast": each position's cosine distance to the mean border feature.
+- "spectral": the Fiedler vector of the feature-affinity graph (Melas-Kyriazi et al. 2022, "Deep
+  Spectral Methods"), its sign chosen so the side that touches the border less is the object.
+Each soft map is cut at Otsu's threshold and snapped to the photo's edges and colours with GrabCut
+(Rother et al. 2004) inside the box that holds the cut, at REFINE_SIDE pixels on the shorter side
+whatever the photo's size (GrabCut's balance of edges and colours depends on the pixel count).
+With `regions=K`, spectral clustering of the same features gives K regions; `cartoon` paints them
+flat with dark edges.
+
+Saliency methods (Simonyan et al. 2014, §3.2) take a saliency map instead: "grabcut" and "threshold".
+
+Modules: arrays (checks of the inputs, small helpers), maps (the features and their soft maps), refine
+(GrabCut and thresholds), regions (regions and the cartoon); `segment` here joins them.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+# `_name as _name`: a private helper re-exported for benchmarks/mask_maps.py, which reads it from here.
+from kerasviz.errors import KerasvizError
+from kerasviz.segmentation.arrays import _check_image, _check_map, _unit
+from kerasviz.segmentation.arrays import _l2 as _l2
+from kerasviz.segmentation.maps import (
+    DEFAULT_FEATURE_METHOD,
+    FEATURE_METHODS,
+    FEATURE_SIDE,
+    FEATURE_STAGES,
+    GRID_STRIDE,
+    feature_layers,
+    features,
+    soft_map,
+    stage_outputs,
+)
+from kerasviz.segmentation.maps import _border as _border
+from kerasviz.segmentation.maps import _border_geodesic as _border_geodesic
+from kerasviz.segmentation.maps import _distance_from_border as _distance_from_border
+from kerasviz.segmentation.maps import _grid_edges as _grid_edges
+from kerasviz.segmentation.maps import _photo_map as _photo_map
+from kerasviz.segmentation.maps import _step_distances as _step_distances
+from kerasviz.segmentation.refine import (
+    BACKGROUND_FRACTION,
+    BACKGROUND_QUANTILE,
+    BOX_GROWTH,
+    FOREGROUND_QUANTILE,
+    GRABCUT_ITERATIONS,
+    GRABCUT_SEED,
+    MIDDLE_LABELS,
+    REFINE_SIDE,
+    SALIENCY_METHODS,
+    _grabcut,
+    _largest_component,
+    _refine,
+    _threshold,
+    grab_cut,
+)
+from kerasviz.segmentation.refine import _otsu as _otsu
+from kerasviz.segmentation.regions import (
+    MAX_REGIONS,
+    REGION_COLOUR_SIGMA,
+    REGION_IMAGE_WEIGHT,
+    REGION_POSITION_SIGMA,
+    _check_regions,
+    cartoon,
+    colour_regions,
+    spectral_regions,
+)
+from kerasviz.segmentation.regions import _kmeans as _kmeans
+
+SEGMENT_METHODS = FEATURE_METHODS + SALIENCY_METHODS
+
+
+def segment(
+    image,
+    saliency_map=None,
+    *,
+    method: str | None = None,
+    regions: int | None = None,
+    model: keras.Model | None = None,
+    preprocess=None,
+    feature_side: int = FEATURE_SIDE,
+    foreground_quantile: float = FOREGROUND_QUANTILE,
+    background_quantile: float = BACKGROUND_QUANTILE,
+    middle: str = "background",
+    iterations: int = GRABCUT_ITERATIONS,
+    threshold: float | None = None,
+    largest_component: bool = True,
+) -> np.ndarray:
+    """A boolean foreground mask `(H, W)` of `image`, or with `regions=K` an int32 label map `(H, W)`.
+
+    Args:
+      image: RGB 0-255 `(H, W, 3)` (uint8 or float; greyscale and RGBA are converted).
+      saliency_map: float `(h, w)`, higher is more salient (use |map| for signed maps); resized to the
+        image. Needed by the saliency methods; with a feature method it is a prior (geometric mean
+        with the feature map).
+      method: a feature method ("geodesic", "contrast", "spectral"; need `model`) or a saliency
+        method ("grabcut", "threshold"; need `saliency_map`). None: DEFAULT_FEATURE_METHOD when a
+        model is given, else "grabcut".
+      regions: K >= 2 gives K regions from spectral clustering of the model's features, labels
+        0..K-1 by decreasing area (needs `model`; `method` is then unused).
+      model: a Keras model whose features are used (any size input, or a fixed one); models from
+        `load_model` bring their own preprocessing, others take `preprocess=` (default: 0-255 RGB).
+      feature_side: the image's shorter side as the model sees it (a fixed-size model: its size).
+      The remaining arguments belong to the saliency methods: "grabcut" seeds OpenCV's GrabCut as in
+        Simonyan et al. 2014 §3.2 (definite foreground above `foreground_quantile` of the map,
+        definite background below `background_quantile`, the band between probable `middle`);
+        "threshold" keeps pixels above `threshold`, a quantile of the map in (0, 1), or Otsu's
+        threshold when None; `largest_component` keeps the largest 8-connected part.
+
+    Raises:
+      KerasvizError: for an image of one colour or not finite, a map that is not finite or flat, a
+        method without what it needs, or a bad argument; the message says what is valid.
+    """
+    if method is None:
+        method = DEFAULT_FEATURE_METHOD if model is not None else "grabcut"
+    if method not in SEGMENT_METHODS:
+        raise KerasvizError(f"unknown segment method {method!r}; valid: {', '.join(SEGMENT_METHODS)}")
+    rgb = _check_image(image)
+    if isinstance(feature_side, bool) or not isinstance(feature_side, int) or feature_side < 8:
+        raise KerasvizError(f"feature_side must be an integer >= 8 (pixels); got {feature_side!r}")
+    if regions is not None:
+        _check_regions(regions)
+        if model is None:
+            raise KerasvizError(f"regions={regions} need model= (a Keras model whose features are clustered)")
+        return spectral_regions(rgb, model, regions, preprocess=preprocess, feature_side=feature_side)
+    if method in FEATURE_METHODS:
+        if model is None:
+            raise KerasvizError(
+                f"method {method!r} needs model= (for example kerasviz.load_model('vgg16', weights='offline')); "
+                f"methods that take a saliency map alone: {', '.join(SALIENCY_METHODS)}"
+            )
+        prior = None if saliency_map is None else _check_map(saliency_map, rgb.shape[:2])
+        return feature_mask(rgb, model, method, preprocess=preprocess, prior=prior, feature_side=feature_side)
+    if saliency_map is None:
+        raise KerasvizError(
+            f"method {method!r} needs a saliency map; without one pass model= and a feature method: "
+            f"{', '.join(FEATURE_METHODS)}"
+        )
+    if middle not in MIDDLE_LABELS:
+        raise KerasvizError(f"middle must be one of {', '.join(MIDDLE_LABELS)}; got {middle!r}")
+    if not 0 < background_quantile < foreground_quantile < 1:
+        raise KerasvizError(
+            "quantiles must satisfy 0 < background_quantile < foreground_quantile < 1; "
+            f"got {background_quantile} and {foreground_quantile}"
+        )
+    saliency = _check_map(saliency_map, rgb.shape[:2])
+    if method == "threshold":
+        mask = _threshold(saliency, threshold)
+    else:
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise KerasvizError(f"iterations must be a positive integer; got {iterations!r}")
+        mask = _grabcut(rgb, saliency, foreground_quantile, background_quantile, middle, iterations)
+    return _largest_component(mask) if largest_component else mask
+
+
+def feature_mask(
+    rgb: np.ndarray, model: keras.Model, method: str, *, preprocess=None, prior=None, feature_side: int = FEATURE_SIDE
+) -> np.ndarray:
+    """Boolean `(H, W)` mask of a checked uint8 image from `method`'s soft map, snapped by GrabCut."""
+    soft = soft_map(rgb, model, method, preprocess=preprocess, feature_side=feature_side)
+    if prior is not None:
+        soft = np.sqrt(soft * _unit(prior))
+    return _refine(rgb, soft)
+
+
+__all__ = [
+    "BACKGROUND_FRACTION", "BACKGROUND_QUANTILE", "BOX_GROWTH", "DEFAULT_FEATURE_METHOD", "FEATURE_METHODS",
+    "FEATURE_SIDE", "FEATURE_STAGES", "FOREGROUND_QUANTILE", "GRABCUT_ITERATIONS", "GRABCUT_SEED", "GRID_STRIDE",
+    "MAX_REGIONS", "MIDDLE_LABELS", "REFINE_SIDE", "REGION_COLOUR_SIGMA", "REGION_IMAGE_WEIGHT",
+    "REGION_POSITION_SIGMA", "SALIENCY_METHODS", "SEGMENT_METHODS", "cartoon", "colour_regions", "feature_layers",
+    "feature_mask", "features", "grab_cut", "segment", "soft_map", "spectral_regions", "stage_outputs",
+]
