@@ -13,10 +13,9 @@ import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.attribution.targets import Scoring, copies_for, head, is_softmax, logits_model, output_op, scored_model
-from kerasviz.models.precision import cast_model, clone
+from kerasviz.models.precision import cast_model, clone, loss_scale
 
 IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32)
-FLOAT16_LOSS_SCALE = 1024.0  # float16 input gradients underflow without it
 
 
 def compiled(model: keras.Model, key: tuple, build: Callable[[], Callable], *, on_copy: bool) -> Callable:
@@ -38,7 +37,7 @@ def gradient_step(scoring: Scoring, *, guided: bool, precision: str = "float32")
     net = head(model, target, output=output)
     if isinstance(target, int):
         logits = None if guided else logits_model(net)
-    scale = FLOAT16_LOSS_SCALE if precision == "float16" else 1.0
+    scale = loss_scale(precision)
     key = ("gradient", guided, target, preprocess, precision, output)
     on_copy = guided or copies_for(net, target)
     compute = None if guided else _compute_copy(model, logits if isinstance(target, int) else net, precision, key)

@@ -17,6 +17,14 @@ from kerasviz.errors import KerasvizError
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
+FLOAT16_LOSS_SCALE = 1024.0  # float16 gradients underflow without it (mixed-precision loss scaling)
+
+
+def loss_scale(precision: str) -> float:
+    """What a loss is multiplied by before differentiation in `precision` (and the gradient divided by after)."""
+    return FLOAT16_LOSS_SCALE if precision == "float16" else 1.0
+
+
 def accelerator() -> str | None:
     """"TPU" or "GPU" when TensorFlow sees one, else None (CPU only)."""
     for kind in ("TPU", "GPU"):

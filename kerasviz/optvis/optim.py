@@ -84,4 +84,19 @@ def rms_normalized(learning_rate: float, eps: float = RMS_EPSILON) -> UpdateRule
     return UpdateRule(init, update, resize)
 
 
+def _stateless(update: Callable[[tf.Tensor], tf.Tensor]) -> UpdateRule:
+    """A rule with no state: `update(grads) -> step`."""
+    return UpdateRule(lambda params: (), lambda grads, state: (update(grads), state), lambda state, resize_fn: state)
+
+
+def scaled(learning_rate: float) -> UpdateRule:
+    """Plain gradient ascent: `learning_rate` times the gradient (DeepDream, whose gradients come normalised)."""
+    return _stateless(lambda grads: learning_rate * grads)
+
+
+def signed(step: float) -> UpdateRule:
+    """Signed steps (Goodfellow et al. 2015; Kurakin et al. 2017): `step` times the sign of each gradient entry."""
+    return _stateless(lambda grads: step * tf.sign(grads))
+
+
 RULES: dict[str, Callable[[float], UpdateRule]] = {"adam": adam, "normalized": rms_normalized}

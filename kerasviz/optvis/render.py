@@ -19,12 +19,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import models
+from kerasviz import backend, models
 from kerasviz.errors import KerasvizError
 from kerasviz.models.precision import accelerator as _accelerator
 from kerasviz.models.precision import cast_model as _cast_model
-from kerasviz.models.precision import resolve_precision
-from kerasviz.optvis import activations, optim, param, transforms
+from kerasviz.models.precision import loss_scale, resolve_precision
+from kerasviz.optvis import activations, engine, optim, param, transforms
 from kerasviz.optvis import objectives as obj
 from kerasviz.optvis.replicas import Replicas
 
@@ -232,7 +232,7 @@ class _Renderer:
         self.param = method.parameterization(batch // strategy.num_replicas_in_sync, size, receptive_field)
         self.transform = method.transform(size) if method.transform else None
         self.rule = optim.RULES[method.update](method.learning_rate)
-        self.loss_scale = 1024.0 if precision == "float16" else 1.0  # fp16 gradients underflow
+        self.loss_scale = loss_scale(precision)
         # The one-channel objective convolution is measured faster on CPUs; on accelerators (a grouped
         # convolution of batch x channels groups) it has not been measured, so it is opt-in there.
         mode = os.environ.get("KERASVIZ_SINGLE_CHANNEL_CONV", "auto")
@@ -243,27 +243,25 @@ class _Renderer:
         # Each renderer traces once. TensorFlow's retracing warning counts traces per code object,
         # so functions made from a method or a lambda here would add up the single traces of every
         # renderer (a warning after five layers); a partial has no code object of its own.
-        self._run_steps = tf.function(functools.partial(_Renderer._run_steps_fn, self), jit_compile=jit)
-        self._score = tf.function(functools.partial(_Renderer._score_fn, self))
+        self._run_steps = backend.compile_step(functools.partial(_Renderer._run_steps_fn, self), jit_compile=jit)
+        self._score = backend.compile_step(functools.partial(_Renderer._score_fn, self))
 
     def _run_steps_fn(self, value, state, indices, seeds, start, count):
         """Steps start ... start + count - 1 of ascent on one replica's images: (value, the update
         rule's state, the objective (B,) at the last step)."""
 
+        def loss(value, step):
+            image = self.param.to_image(value)
+            if self.transform is not None:
+                step_seeds = seeds + tf.stack([tf.zeros_like(step), 7919 * (step + 1)])
+                image = self.transform(image, step_seeds)
+            scores = self.objective.ascent(self.features, image, indices)
+            return tf.reduce_sum(scores), scores
+
         def body(i, value, state, scores):
-            step = start + i
-            with tf.GradientTape() as tape:
-                tape.watch(value)
-                image = self.param.to_image(value)
-                if self.transform is not None:
-                    step_seeds = seeds + tf.stack([tf.zeros_like(step), 7919 * (step + 1)])
-                    image = self.transform(image, step_seeds)
-                scores = self.objective.ascent(self.features, image, indices)
-                loss = tf.reduce_sum(scores) * self.loss_scale
-            grad = tape.gradient(loss, value) / self.loss_scale
-            grad = tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
-            update, state = self.rule.update(grad, state)
-            return i + 1, value + update, state, scores
+            value, state, _, scores = engine.step(loss, self.rule, value, state, start + i,
+                                                  loss_scale=self.loss_scale)
+            return i + 1, value, state, scores
 
         scores = tf.zeros([tf.shape(indices)[0]], tf.float32)
         _, value, state, scores = tf.while_loop(

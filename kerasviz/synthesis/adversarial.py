@@ -20,8 +20,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import io, models
+from kerasviz import backend, io, models
 from kerasviz.errors import KerasvizError
+from kerasviz.optvis import engine, optim
 from kerasviz.synthesis import classes as classes_lib
 
 METHODS = ("iterative", "fgsm")
@@ -102,38 +103,24 @@ def fool(
     target = tf.constant(int(target_class))
 
     # A partial, not a closure: TensorFlow counts traces per code object, and every call of fool traces once.
-    gradient_sign = tf.function(functools.partial(_gradient_sign, net, preprocess, target))
+    loss = functools.partial(_fooled, net, preprocess, target)
+    gradient = backend.compile_step(functools.partial(engine.loss_and_grad, loss))
 
-    def predict(x: np.ndarray) -> tuple[Prediction, np.ndarray]:
+    def predict(x: np.ndarray) -> Prediction:
         logits = np.asarray(net(preprocess(tf.constant(x[None])), training=False)[0], np.float64)
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         top = int(np.argmax(logits))
-        return Prediction(top, float(probs[top]), float(logits[top]), float(probs[target_class])), logits
+        return Prediction(top, float(probs[top]), float(logits[top]), float(probs[target_class]))
 
-    before, _ = predict(original)
+    before = predict(original)
     x, after, steps, used = original, before, 0, 0
     if before.cls != target_class:
-        sign, _ = gradient_sign(tf.constant(original))
-        sign = sign.numpy()
+        grad = gradient(tf.constant(original))[2]
         if method == "fgsm":
-            for eps in range(1, int(epsilon) + 1):
-                # One step from the original along the same sign: (Goodfellow et al. 2015, descending the
-                # target's loss); the smallest epsilon that flips.
-                x = np.clip(original - eps * sign, 0, 255)
-                after, _ = predict(x)
-                steps, used = eps, eps
-                if after.cls == target_class:
-                    break
+            x, after, steps, used = _fgsm(predict, original, grad, target_class, epsilon)
         else:
-            used = int(epsilon)
-            for steps in range(1, max_steps + 1):  # noqa: B007  (steps is reported)
-                x = np.clip(x - step * sign, original - epsilon, original + epsilon)
-                x = np.clip(x, 0, 255)
-                after, _ = predict(x)
-                if after.cls == target_class:
-                    break
-                sign = gradient_sign(tf.constant(x))[0].numpy()
+            x, after, steps, used = _iterated(predict, gradient, original, grad, target_class, epsilon, step, max_steps)
     delta = (x - original).astype(np.int16)
     return FoolResult(
         image=x.astype(np.uint8), perturbation=delta, before=before, after=after, flipped=after.cls == target_class,
@@ -142,13 +129,37 @@ def fool(
     )
 
 
-def _gradient_sign(net: keras.Model, preprocess: Callable, target: tf.Tensor, x: tf.Tensor) -> tuple:
-    """sign of d(cross-entropy of `target`)/dx for one (H, W, 3) 0-255 image, and its logits."""
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        logits = net(preprocess(x[None]), training=False)[0]
-        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits)
-    return tf.sign(tape.gradient(loss, x)), logits
+def _fooled(net: keras.Model, preprocess: Callable, target: tf.Tensor, x: tf.Tensor) -> tuple:
+    """The loss that fooling ascends for one (H, W, 3) 0-255 image: minus the cross-entropy of `target`."""
+    logits = net(preprocess(x[None]), training=False)[0]
+    return -tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits), logits
+
+
+def _fgsm(predict: Callable, original: np.ndarray, grad: tf.Tensor, target_class: int, epsilon: int) -> tuple:
+    """One signed step of epsilon 1, 2, ... from the original (Goodfellow et al. 2015), the smallest that
+    flips: (image, prediction, epsilons tried, epsilon used)."""
+    pixels = engine.box(0.0, 255.0)
+    for eps in range(1, int(epsilon) + 1):
+        x = np.asarray(engine.apply(optim.signed(eps), original, grad, (), pixels)[0])
+        after = predict(x)
+        if after.cls == target_class:
+            break
+    return x, after, eps, eps
+
+
+def _iterated(predict: Callable, gradient: Callable, original: np.ndarray, grad: tf.Tensor, target_class: int,
+              epsilon: int, step: int, max_steps: int) -> tuple:
+    """Signed steps of `step` levels, each projected into the L-inf ball of `epsilon` (Kurakin et al. 2017,
+    Madry et al. 2018), until the answer flips: (image, prediction, steps taken, epsilon)."""
+    rule, ball = optim.signed(step), engine.linf_ball(original, epsilon)
+    x = original
+    for steps in range(1, max_steps + 1):  # noqa: B007  (steps is reported)
+        x = np.asarray(engine.apply(rule, x, grad, (), ball)[0])
+        after = predict(x)
+        if after.cls == target_class:
+            break
+        grad = gradient(tf.constant(x))[2]
+    return x, after, steps, int(epsilon)
 
 
 def magnified(perturbation: np.ndarray) -> np.ndarray:

@@ -13,8 +13,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import io, models
+from kerasviz import backend, io, models
 from kerasviz.errors import KerasvizError
+from kerasviz.optvis import engine, optim
 
 log = logging.getLogger("kerasviz")
 
@@ -67,8 +68,7 @@ class TiledGradients:
         self._weights = tf.constant([float(w) for w in layers.values()], tf.float32)
         self._preprocess = models.preprocess_fn(model, preprocess)
         spec = [tf.TensorSpec((None, None, 3), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int32)]
-        self._grad = tf.function(self._tiled, input_signature=spec)
-        self._loss = tf.function(self.loss, input_signature=spec[:1])
+        self._grad = backend.compile_step(self._tiled, input_signature=spec)
 
     def __call__(self, image: np.ndarray, tile_size: int = TILE_SIZE, seed: int = 0) -> np.ndarray:
         """Gradient (H, W, 3) of the loss at a 0-255 (H, W, 3) image, divided by its standard deviation."""
@@ -87,6 +87,10 @@ class TiledGradients:
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         return tf.reduce_sum(self._weights * tf.stack([tf.reduce_mean(o) for o in outputs]))
 
+    def _tile_loss(self, tile: tf.Tensor, share: tf.Tensor) -> tuple[tf.Tensor, tuple]:
+        """The loss of one tile, weighted by its share of the image's area."""
+        return self.loss(tile) * share, ()
+
     def _tiled(self, image: tf.Tensor, tile_size: tf.Tensor, shift: tf.Tensor) -> tf.Tensor:
         rolled = tf.roll(image, shift=shift, axis=[0, 1])
         size = tf.shape(rolled)[:2]
@@ -97,11 +101,9 @@ class TiledGradients:
             row_grads = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
             for j in tf.range(tf.size(cols) - 1):
                 tile = rolled[rows[i] : rows[i + 1], cols[j] : cols[j + 1]]
-                with tf.GradientTape() as tape:
-                    tape.watch(tile)
-                    share = tf.cast(tf.shape(tile)[0] * tf.shape(tile)[1], tf.float32) / area
-                    loss = self.loss(tile) * share
-                row_grads = row_grads.write(j, tf.transpose(tape.gradient(loss, tile), [1, 0, 2]))
+                share = tf.cast(tf.shape(tile)[0] * tf.shape(tile)[1], tf.float32) / area
+                _, _, grad = engine.loss_and_grad(self._tile_loss, tile, share)
+                row_grads = row_grads.write(j, tf.transpose(grad, [1, 0, 2]))
             grads = grads.write(i, tf.transpose(row_grads.concat(), [1, 0, 2]))
         gradient = tf.roll(grads.concat(), shift=-shift, axis=[0, 1])
         return gradient / tf.maximum(tf.math.reduce_std(gradient), 1e-30)  # scale-free: no additive epsilon
@@ -154,6 +156,7 @@ def deep_dream(
     dream = io.resize(original, shapes[0])
     shrunk = dream
     rng = np.random.default_rng(seed)
+    rule, pixels = optim.scaled(step_size), engine.box(0.0, 255.0)
     done = 0
     for shape in shapes:
         if dream.shape[:2] != shape:
@@ -163,7 +166,7 @@ def deep_dream(
         for _ in range(steps):
             with models.model_errors(model, f"dreaming at {shape[0]} x {shape[1]}"):
                 grad = gradients(dream, tile_size, int(rng.integers(2**31)))
-            dream = np.clip(dream + step_size * grad, 0.0, 255.0)
+            dream = np.asarray(engine.apply(rule, dream, grad, (), pixels)[0])
             done += 1
             if progress is not None:
                 progress(done, octaves * steps)

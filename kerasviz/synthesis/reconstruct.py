@@ -1,7 +1,7 @@
 """Images from feature statistics: feature inversion and texture synthesis.
 
 Both solve for the picture whose features at chosen layers match a target's, starting from noise,
-with the losses of style.StyleLoss (relative feature distance, relative Gram distance, total
+with the losses of optvis.feature_losses.StyleLoss (relative feature distance, relative Gram distance, total
 variation) and its L-BFGS in 0-255 pixels, coarse to fine:
 - feature inversion (Mahendran & Vedaldi 2015, "Understanding Deep Image Representations by
   Inverting Them"): one layer's features of a photo, with a total-variation prior;
@@ -19,10 +19,11 @@ import numpy as np
 
 from kerasviz import io, models
 from kerasviz.errors import KerasvizError
-from kerasviz.synthesis import style
+from kerasviz.optvis import engine
+from kerasviz.optvis.feature_losses import StyleLoss
 
 # Total variation weight of inversion, relative to the feature distance (both terms are relative,
-# see style.StyleLoss): chosen by eye on the offline VGG16 at 192 px, block1 to block5.
+# see optvis.feature_losses.StyleLoss): chosen by eye on the offline VGG16 at 192 px, block1 to block5.
 INVERT_TV_WEIGHT = 0.02
 INVERT_STEPS = 100  # L-BFGS iterations per level
 INVERT_SIZE = 192  # longer side of the reconstructions, pixels
@@ -93,7 +94,7 @@ def invert_features(
     total = len(layers) * steps * levels
     images, distances, starts = [], [], []
     for i, layer in enumerate(layers):
-        objective = style.StyleLoss(model, [layer], preprocess)
+        objective = StyleLoss(model, [layer], preprocess)
         weights = (np.ones(1, np.float32), np.zeros(1, np.float32), float(tv_weight))
         start = _start(shape, seed)
         full = objective.targets(io.resize(photo, shape), io.resize(photo, shape))
@@ -136,7 +137,7 @@ def synthesize_texture(
     model = model if model is not None else models.load_model("vgg16", "auto")
     source = _single(texture)
     shape = (int(shape[0]), int(shape[1]))
-    objective = style.StyleLoss(model, layers, preprocess)
+    objective = StyleLoss(model, layers, preprocess)
     n = len(layers)
     weights = (np.zeros(n, np.float32), np.full(n, 1.0 / n, np.float32), float(tv_weight))
 
@@ -169,14 +170,14 @@ def _solve(objective, targets_at, weights, start, shape, steps, levels, report) 
         # L-BFGS-B's first step and its stopping test are not scale-free: a loss whose pixel gradients are
         # tiny (a layer close to the pixels, whose relative distance barely moves per level) would stop at
         # once. The loss is scaled so that its gradient has unit RMS at the level's start.
-        _, grad = objective.value_and_grad(x, targets, weights)[:2]
+        _, grad = objective.evaluate(x, targets, weights)[:2]
         scale = 1.0 / max(float(np.sqrt(np.mean(np.square(grad)))), 1e-30)
 
         def scaled(v, t=targets, scale=scale):
-            value, g = objective.value_and_grad(v, t, weights)[:2]
+            value, g = objective.evaluate(v, t, weights)[:2]
             return value * scale, g * scale
 
-        x, _ = style.minimize(scaled, x, steps=steps, on_step=on_step)
+        x, _ = engine.minimize(scaled, x, steps=steps, on_step=on_step)
     return x
 
 

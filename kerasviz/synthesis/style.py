@@ -1,8 +1,9 @@
 """Neural style transfer (Gatys, Ecker & Bethge 2016) with any content and style layers.
 
-The image is optimised in RGB 0-255; the model's own preprocessing is applied inside the loss.
-One compiled value-and-gradient function serves every layer weighting of one layer set (weights
-are tensors), so a layer study over many weightings traces once.
+A recipe on the engine: the loss is optvis.feature_losses.StyleLoss (content feature distance, style Gram
+distance, total variation), optimised in RGB 0-255 pixels by engine.minimize (L-BFGS-B, or Adam), coarse
+to fine. The model's own preprocessing is applied inside the loss. One compiled loss-and-gradient serves
+every layer weighting of one layer set (weights are tensors), so a layer study traces once.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz import io, models
 from kerasviz.errors import KerasvizError
-from kerasviz.models.precision import cast_model, resolve_precision
+from kerasviz.models.precision import resolve_precision
+from kerasviz.optvis import engine
+from kerasviz.optvis.feature_losses import NORMALIZATIONS, StyleLoss, gram, total_variation, weight_vectors  # noqa: F401  (style's losses, also reached here)
 
 # Content: conv4_2 as in Gatys et al. 2016 (keras-io's block5_conv2, the earlier default, kept too little
 # of the photo: benchmarks/style_pairs.py); style: conv1_1 ... conv5_1 with equal weights, Gatys et al. 2016.
@@ -29,22 +31,16 @@ STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", 
 CONTENT_WEIGHT = 1.0
 STYLE_WEIGHT = 3.0
 TV_WEIGHT = 0.01
-TV_POWER = 1.25  # keras-io neural_style_transfer.py total_variation_loss
 DEFAULT_SIZE = 384  # longer side of the result, pixels
 DEFAULT_STEPS = 100  # L-BFGS iterations (one or a few loss evaluations each)
-LBFGS_MEMORY = 10  # scipy's default number of correction pairs
 ADAM_LEARNING_RATE = 8.0  # pixels (0-255) per step at the start; tuned in benchmarks/style.py
 ADAM_DECAY = 0.97  # per 10 steps
 # Solve at half size first: L-BFGS then reaches a lower loss sooner than at one level, and sooner than
 # Adam (benchmarks/style.py --levels).
 DEFAULT_LEVELS = 2
 INITS = ("content", "noise", "style")
-# How each loss term is scaled (see StyleLoss): "target" divides by the target's own mean square;
-# "distance" divides by the distance at the other image, so content is 1 at the style image and
-# style is 1 at the photo, whatever the pair (benchmarks/style_pairs.py).
-NORMALIZATIONS = ("distance", "target")
 DEFAULT_NORMALIZATION = "distance"
-OPTIMIZERS = ("lbfgs", "adam")
+OPTIMIZERS = engine.MINIMIZERS
 DEFAULT_PRECISION = "float32"
 
 LayerWeights = Sequence[str] | Mapping[str, float]
@@ -152,7 +148,7 @@ def transfer(
     color_img = content_img
     if preserve_color:
         content_img, style_img = luminance_only(content_img, style_img)
-    weights = _weight_vectors(objective.layers, content_w, style_w, content_weight, style_weight, tv_weight)
+    weights = weight_vectors(objective.layers, content_w, style_w, content_weight, style_weight, tv_weight)
     x, losses, history, evaluations = _coarse_to_fine(
         model, objective, content_img, style_img, shape, weights, init=init, optimizer=optimizer,
         normalization=normalization, steps=steps, levels=levels, seed=seed, progress=progress, callback=callback)
@@ -201,134 +197,10 @@ def _coarse_to_fine(model, objective, content_img, style_img, shape, weights, *,
             if callback is not None:
                 callback(done + i, image)
 
-        x, n = minimize(lambda v, t=targets: objective.value_and_grad(v, t, weights)[:2], x, steps=steps,
-                        method=optimizer, on_step=on_step)
+        x, n = engine.minimize(lambda v, t=targets: objective.evaluate(v, t, weights)[:2], x, steps=steps,
+                               method=optimizer, adam=(ADAM_LEARNING_RATE, ADAM_DECAY), on_step=on_step)
         evaluations += n
     return x, objective.losses(x, targets, weights), history, evaluations
-
-
-class StyleLoss:
-    """Gatys' loss over a fixed list of layers, with layer weights given as tensors.
-
-    Every term is relative, so one set of weights suits any layer of any model at any image size.
-    Content, per layer: sum (F - P)^2 over the (h, w, c) features; style, per layer: sum (G - A)^2 over
-    the (c, c) Gram matrices G = F^T F / (h w) (Gatys' E_l up to the constant). With normalization
-    "distance" they are divided by their value at the other image (content: sum (S - P)^2 with S the
-    style image's features at the content's shape; style: sum (C - A)^2 with C the photo's Gram matrix),
-    so each is 1 where the other starts from, on any pair; with "target", by sum P^2 and sum A^2.
-    Total variation: mean (dx^2 + dy^2)^1.25 (keras-io's term) over that of the content image.
-    """
-
-    def __init__(self, model: keras.Model, layers: list[str], preprocess: Callable | None = None,
-                 precision: str = "float32"):
-        self._extract = models.feature_model(model, layers)
-        self._fixed = models.fixed_input_size(model)
-        outputs = self._extract.outputs
-        self.layers = list(layers)
-        self.precision = resolve_precision(precision)
-        if self.precision != "float32":  # features in reduced precision; Gram matrices and losses in float32
-            self._extract = cast_model(self._extract, f"mixed_{self.precision}")
-        self._preprocess = models.preprocess_fn(model, preprocess)
-        image, targets, vector, scalar = _signatures(outputs)
-        self._features = tf.function(self._features_and_grams, input_signature=[image])
-        self._step = tf.function(self._value_and_grad, input_signature=[image, targets, vector, vector, scalar])
-
-    def targets(self, content: np.ndarray, style: np.ndarray, normalization: str = "target") -> tuple:
-        """Content features, style Gram matrices and the normalisers, for (H, W, 3) 0-255 images."""
-        if normalization not in NORMALIZATIONS:
-            raise KerasvizError(f"normalization {normalization!r} is not valid; valid: {', '.join(NORMALIZATIONS)}")
-        features, content_grams = self._features(tf.constant(content, tf.float32))
-        _, grams = self._features(tf.constant(style, tf.float32))
-        style_features = None
-        if normalization == "distance":
-            style_features, _ = self._features(tf.constant(io.resize(style, content.shape[:2]), tf.float32))
-        content_norms, style_norms = _normalizers(features, content_grams, grams, style_features)
-        tv_norm = tf.maximum(total_variation(tf.constant(content, tf.float32)), 1e-12)
-        return features, grams, content_norms, style_norms, tv_norm
-
-    def value_and_grad(self, image: np.ndarray, targets: tuple, weights: tuple) -> tuple[float, np.ndarray, dict]:
-        """(total loss, gradient (H, W, 3) float64, per-term losses) at a 0-255 (H, W, 3) image."""
-        cw, sw, tv = weights
-        total, grad, c, s, t = self._step(tf.constant(image, tf.float32), targets, cw, sw, tv)
-        return float(total), grad.numpy().astype(np.float64), {"content": c, "style": s, "tv": t}
-
-    def losses(self, image: np.ndarray, targets: tuple, weights: tuple) -> dict[str, float]:
-        """Weighted content, style and TV losses and their total, as floats."""
-        total, _, parts = self.value_and_grad(image, targets, weights)
-        cw, sw, tv = weights
-        return {
-            "content": float(np.dot(cw, parts["content"].numpy())),
-            "style": float(np.dot(sw, parts["style"].numpy())),
-            "tv": float(tv * parts["tv"].numpy()),
-            "total": total,
-        }
-
-    def layer_losses(self, image: np.ndarray, targets: tuple) -> tuple[np.ndarray, np.ndarray]:
-        """Unweighted per-layer content and style losses (L,), in this objective's layer order."""
-        n = len(self.layers)
-        _, _, parts = self.value_and_grad(image, targets, (np.ones(n, np.float32), np.ones(n, np.float32), 0.0))
-        return parts["content"].numpy(), parts["style"].numpy()
-
-    def _features_and_grams(self, image: tf.Tensor) -> tuple[tuple, tuple]:
-        x = image[None]
-        if self._fixed is not None:  # a model with a fixed input size sees every image resized to it
-            x = tf.image.resize(x, self._fixed, method="bilinear", antialias=True)
-        outputs = self._extract(self._preprocess(x))
-        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-        features = tuple(tf.cast(o[0], tf.float32) for o in outputs)
-        return features, tuple(gram(f) for f in features)
-
-    def _value_and_grad(self, image, targets, cw, sw, tv_weight):
-        with tf.GradientTape() as tape:
-            tape.watch(image)
-            content, style, tv = _relative_losses(image, *self._features_and_grams(image), targets)
-            total = tf.reduce_sum(cw * content) + tf.reduce_sum(sw * style) + tv_weight * tv
-        return total, tape.gradient(total, image), content, style, tv
-
-
-def _weight_vectors(layers: Sequence[str], content: Mapping[str, float], style: Mapping[str, float],
-                    content_weight: float, style_weight: float,
-                    tv_weight: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per-layer weight vectors (content, style) in the order of `layers` (StyleLoss.layers), and the TV weight."""
-    cw = np.array([content.get(n, 0.0) for n in layers], np.float32) * content_weight
-    sw = np.array([style.get(n, 0.0) for n in layers], np.float32) * style_weight
-    return cw, sw, float(tv_weight)
-
-
-def _signatures(outputs: list) -> tuple:
-    """Input signatures of StyleLoss's compiled functions for a feature model's outputs: (image,
-    targets, per-layer vector, scalar)."""
-    image = tf.TensorSpec((None, None, 3), tf.float32)
-    features = tuple(tf.TensorSpec((None, None, int(o.shape[-1])), tf.float32) for o in outputs)
-    grams = tuple(tf.TensorSpec((int(o.shape[-1]),) * 2, tf.float32) for o in outputs)
-    vector = tf.TensorSpec((len(outputs),), tf.float32)
-    scalar = tf.TensorSpec((), tf.float32)
-    return image, (features, grams, vector, vector, scalar), vector, scalar
-
-
-def _normalizers(features: tuple, content_grams: tuple, grams: tuple, style_features: tuple | None):
-    """What the per-layer content and style losses are divided by (see StyleLoss), each (L,): with
-    `style_features` (normalization "distance"), the distances at the other image, else the targets'
-    own mean squares."""
-    content_norms = [tf.reduce_mean(tf.square(f)) for f in features]
-    style_norms = [tf.reduce_mean(tf.square(g)) for g in grams]
-    if style_features is not None:  # a floor of 1e-6 of the old scale: identical images stay finite
-        content_norms = [tf.maximum(tf.reduce_mean(tf.square(s - p)), 1e-6 * n)
-                         for s, p, n in zip(style_features, features, content_norms)]
-        style_norms = [tf.maximum(tf.reduce_mean(tf.square(c - a)), 1e-6 * n)
-                       for c, a, n in zip(content_grams, grams, style_norms)]
-    content_norms = tf.stack([tf.maximum(n, 1e-12) for n in content_norms])
-    style_norms = tf.stack([tf.maximum(n, 1e-12) for n in style_norms])
-    return content_norms, style_norms
-
-
-def _relative_losses(image: tf.Tensor, features: tuple, grams: tuple, targets: tuple) -> tuple:
-    """Per-layer content and style losses (L,) and the total variation, each over its normaliser."""
-    content_targets, style_targets, content_norms, style_norms, tv_norm = targets
-    content = tf.stack([tf.reduce_mean(tf.square(f - p)) for f, p in zip(features, content_targets)])
-    style = tf.stack([tf.reduce_mean(tf.square(g - a)) for g, a in zip(grams, style_targets)])
-    content, style = content / content_norms, style / style_norms
-    return content, style, total_variation(image) / tv_norm
 
 
 # NTSC YIQ from RGB (rows: Y, I, Q); Gatys et al. 2016 use YIQ for luminance-only transfer.
@@ -360,79 +232,6 @@ def with_chroma(image: np.ndarray, color: np.ndarray) -> np.ndarray:
     yiq = to_yiq(color)
     yiq[..., 0] = to_yiq(image)[..., 0]
     return np.clip(from_yiq(yiq), 0, 255)
-
-
-def gram(features: tf.Tensor) -> tf.Tensor:
-    """(h, w, c) features -> (c, c) Gram matrix divided by h * w (independent of image size)."""
-    flat = tf.reshape(features, (-1, tf.shape(features)[-1]))
-    return tf.matmul(flat, flat, transpose_a=True) / tf.cast(tf.shape(flat)[0], flat.dtype)
-
-
-def total_variation(image: tf.Tensor) -> tf.Tensor:
-    """Mean of (dx^2 + dy^2)^1.25 over an (H, W, 3) image (keras-io's term, as a mean)."""
-    corner = image[:-1, :-1]
-    a = tf.square(corner - image[1:, :-1])
-    b = tf.square(corner - image[:-1, 1:])
-    return tf.reduce_mean(tf.pow(a + b, TV_POWER))
-
-
-def minimize(
-    value_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    x0: np.ndarray,
-    *,
-    steps: int,
-    method: str = "lbfgs",
-    on_step: Callable[[int, np.ndarray, float], None] | None = None,
-) -> tuple[np.ndarray, int]:
-    """Minimises over images in 0-255; returns (float32 image, number of evaluations).
-
-    `value_and_grad(x)` takes and returns arrays of x0's shape; `on_step(i, x, loss)` follows each
-    iteration. "lbfgs" is scipy's L-BFGS-B with the 0-255 box; "adam" is Adam with a decaying rate,
-    clipped to the box.
-    """
-    shape = x0.shape
-    count = 0
-    last = {"loss": float("nan")}
-
-    def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        nonlocal count
-        count += 1
-        loss, grad = value_and_grad(flat.reshape(shape).astype(np.float32))
-        last["loss"] = loss
-        return loss, np.asarray(grad, np.float64).ravel()
-
-    if method == "lbfgs":
-        from scipy.optimize import minimize as scipy_minimize
-
-        iteration = 0
-
-        def after(xk: np.ndarray) -> None:
-            nonlocal iteration
-            iteration += 1
-            if on_step is not None:
-                on_step(iteration, xk.reshape(shape).astype(np.float32), last["loss"])
-
-        result = scipy_minimize(
-            fun, x0.astype(np.float64).ravel(), jac=True, method="L-BFGS-B", bounds=[(0.0, 255.0)] * x0.size,
-            callback=after,
-            options={"maxiter": steps, "maxfun": steps * 2, "maxcor": LBFGS_MEMORY, "ftol": 0.0, "gtol": 0.0},
-        )
-        return result.x.reshape(shape).astype(np.float32), count
-    if method == "adam":
-        x = x0.astype(np.float64).ravel()
-        m = np.zeros_like(x)
-        v = np.zeros_like(x)
-        beta1, beta2, eps = 0.9, 0.999, 1e-8  # Kingma & Ba 2015
-        for i in range(1, steps + 1):
-            _, g = fun(x)
-            m = beta1 * m + (1 - beta1) * g
-            v = beta2 * v + (1 - beta2) * g * g
-            rate = ADAM_LEARNING_RATE * ADAM_DECAY ** (i / 10)
-            x = np.clip(x - rate * (m / (1 - beta1**i)) / (np.sqrt(v / (1 - beta2**i)) + eps), 0, 255)
-            if on_step is not None:
-                on_step(i, x.reshape(shape).astype(np.float32), last["loss"])
-        return x.reshape(shape).astype(np.float32), count
-    raise KerasvizError(f"optimizer {method!r} is not valid; valid: {', '.join(OPTIMIZERS)}")
 
 
 def _precision_for(optimizer: str, precision: str) -> str:
@@ -528,9 +327,9 @@ def layer_study(
     table = []
     for r, content_layer in enumerate(content_layers):
         for k, (set_name, set_layers) in enumerate(style_sets.items()):
-            weights = _weight_vectors(objective.layers, _layer_weights([content_layer], "content"),
+            weights = weight_vectors(objective.layers, _layer_weights([content_layer], "content"),
                                       _layer_weights(set_layers, "style"), content_weight, style_weight, tv_weight)
-            x, _ = minimize(lambda v, w=weights: objective.value_and_grad(v, targets, w)[:2], c, steps=steps)
+            x, _ = engine.minimize(lambda v, w=weights: objective.evaluate(v, targets, w)[:2], c, steps=steps)
             images[r, k] = np.clip(np.round(x), 0, 255).astype(np.uint8)
             content_loss, style_loss = objective.layer_losses(x, yardstick_targets)
             own = [layer_index[n] for n in set_layers]

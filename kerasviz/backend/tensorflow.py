@@ -1,0 +1,22 @@
+"""TensorFlow: gradients by GradientTape, compiled steps by tf.function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tensorflow as tf
+
+
+def value_and_grad(loss_fn: Callable, x: tf.Tensor, *args) -> tuple[tf.Tensor, object, tf.Tensor]:
+    """(loss, aux, d loss / d x) for `loss_fn(x, *args) -> (loss, aux)` with a scalar loss; aux is whatever
+    the loss function also returns (per-image scores, per-layer terms), not differentiated."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss, aux = loss_fn(x, *args)
+    return loss, aux, tape.gradient(loss, x)
+
+
+def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None = None) -> Callable:
+    """`fn` compiled once per input signature (tf.function); pass a functools.partial rather than a fresh
+    closure where one is made per call, as TensorFlow counts traces per code object."""
+    return tf.function(fn, input_signature=input_signature, jit_compile=jit_compile)
