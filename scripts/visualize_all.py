@@ -33,6 +33,7 @@ from kerasviz.apps import (
     tensorboard,
 )
 from kerasviz.apps import filters as filters_app
+from kerasviz.models import weights as weights_lib
 
 FLAGS = flags.FLAGS
 PARTS = ("filters", "compare", "other_models", "saliency", "style", "dream", "inversion", "texture", "classes",
@@ -101,7 +102,7 @@ def _filter_parts(timings: dict) -> int:
         t0 = time.perf_counter()
         for name, layers in OTHER_MODELS.items():
             try:
-                model = load_model(name, "imagenet" if FLAGS.weights == "auto" else FLAGS.weights)
+                model = load_model(name, FLAGS.weights)
             except KerasvizError as err:
                 _say(f"skipping {name}: {err}")
                 continue
@@ -124,6 +125,7 @@ def main(argv):
     if unknown:
         raise KerasvizError(f"unknown part {unknown[0]!r} in --only; valid: {', '.join(PARTS)}")
     io.check_writable(FLAGS.out)
+    FLAGS.weights = weights_lib.settle(FLAGS.weights)  # auto: one try of the ImageNet download for the whole run
     start = time.perf_counter()
     timings = {}
     kept = _filter_parts(timings)

@@ -85,9 +85,10 @@ def test_filter_pictures_on_one_layer_per_stage(family):
                                                    precision=precision)
         assert pictures.shape == (2, family.size, family.size, 3) and pictures.dtype == np.uint8, layer
         assert np.isfinite(act).all(), (layer, precision)
-    # The objective rose: more steps from the same start reach more (a no-op would tie).
-    _, longer = kerasviz.visualize_filters(family.model, stages[-2], [0, 1], size=family.size, steps=6)
-    _, shorter = kerasviz.visualize_filters(family.model, stages[-2], [0, 1], size=family.size, steps=1)
+    # The objective rose: more steps from the same start reach more (a no-op would tie). On an early stage,
+    # where random weights still give responses well above rounding (MobileNet's deep stages give ~1e-7).
+    _, longer = kerasviz.visualize_filters(family.model, stages[1], [0, 1], size=family.size, steps=6)
+    _, shorter = kerasviz.visualize_filters(family.model, stages[1], [0, 1], size=family.size, steps=1)
     assert longer.mean() > shorter.mean(), (longer, shorter)
 
 

@@ -111,3 +111,13 @@ def test_unknown_layer_names_the_closest():
     model = kerasviz.load_model("vgg16", None)
     with pytest.raises(kerasviz.KerasvizError, match="layer 'block6_conv1' not in vgg16; closest: block5_conv1"):
         models.get_layer(model, "block6_conv1")
+
+
+def test_settle_tries_the_download_once_for_a_whole_run(caplog, tmp_path):
+    with mock.patch.object(keras.utils, "get_file", side_effect=_no_network) as get_file, \
+            caplog.at_level(logging.WARNING):
+        assert weights.settle("auto") == "offline"
+    assert get_file.call_count == 1 and len(caplog.records) == 1 and "offline" in caplog.text
+    with mock.patch.object(keras.utils, "get_file", return_value=str(tmp_path / "w.h5")) as get_file:
+        assert weights.settle("auto") == "imagenet"
+        assert weights.settle("offline") == "offline" and get_file.call_count == 1  # only auto asks

@@ -74,6 +74,20 @@ def resolve(name: str, weights: str | None, *, include_top: bool) -> Source:
     )
 
 
+def settle(weights: str) -> str:
+    """`weights` for a run that loads many models: "auto" becomes "imagenet" where Keras' ImageNet file for
+    VGG16 is cached or can be downloaded, else "offline", said once in the log; anything else as it is. So a
+    run tries the download once, not once per model."""
+    if weights != "auto":
+        return weights
+    try:
+        _imagenet_file("vgg16", False)
+    except KerasvizError as err:
+        log.warning("%s; every part uses the %s", err, OFFLINE_DESCRIPTION)
+        return "offline"
+    return "imagenet"
+
+
 def _imagenet_file(name: str, include_top: bool) -> str:
     folder, stem, top_hash, notop_hash = IMAGENET_FILES[name]
     file_name = f"{stem}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
