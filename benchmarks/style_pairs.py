@@ -89,7 +89,7 @@ class Meter:
         """Ratios for a result (H, W, 3); photo and style images are resized here as transfer does."""
         shape = result.shape[:2]
         photo = io.resize(photo, shape)
-        style_fit = io.resize(style_image, style._fit_longer(style_image.shape[:2], max(shape)))
+        style_fit = io.resize(style_image, io.fit_shape(style_image.shape[:2], max(shape)))
         f_r, g_r = self._features(tf.constant(result, tf.float32))
         f_p, g_p = self._features(tf.constant(photo, tf.float32))
         f_s, _ = self._features(tf.constant(io.resize(style_image, shape), tf.float32))
