@@ -18,6 +18,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from kerasviz import load_model, models  # noqa: E402
+from kerasviz.models.precision import resolve_precision  # noqa: E402
 from kerasviz.optvis import objectives as obj  # noqa: E402
 from kerasviz.optvis import render  # noqa: E402
 
@@ -34,7 +35,7 @@ flags.DEFINE_string("weights", "offline", "VGG16 weights.")
 def trajectory(model, layer: str, filters: list[int]) -> list[tuple[int, np.ndarray]]:
     """[(steps done, scores (filters,))]: the saved picture's score after each compiled call."""
     method = render.METHODS[render.DEFAULT_METHOD]
-    precision = render.resolve_precision(FLAGS.precision)
+    precision = resolve_precision(FLAGS.precision)
     renderer = render._renderer(model, obj.channel(layer), FLAGS.size, len(filters), method, precision, None,
                                 tf.distribute.get_strategy())
     rows = []
@@ -48,7 +49,7 @@ def main(argv):
     model = load_model("vgg16", FLAGS.weights)
     method = render.METHODS[render.DEFAULT_METHOD]
     print(f"VGG16 ({models.model_info(model).weights}), {method.name} {method.steps} steps, {FLAGS.size} px, "
-          f"{render.resolve_precision(FLAGS.precision)}")
+          f"{resolve_precision(FLAGS.precision)}")
     for layer in FLAGS.layers:
         channels = models.num_channels(model, layer)
         filters = np.linspace(0, channels - 1, min(FLAGS.filters, channels)).round().astype(int).tolist()

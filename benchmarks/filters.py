@@ -41,6 +41,7 @@ import quality  # noqa: E402
 from quality import baseline, spread_filters  # noqa: E402
 
 from kerasviz import load_model, models  # noqa: E402
+from kerasviz.models.precision import resolve_precision  # noqa: E402
 from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -93,7 +94,7 @@ def main(argv):
     methods = FLAGS.methods or [name for name in render.METHODS if name != "classic"]
     photos = quality.reference_photos(FLAGS.size)
     print(f"{FLAGS.model} ({models.model_info(model).weights}), {FLAGS.filters} filters a layer, {FLAGS.size} px, "
-          f"precision {render.resolve_precision(FLAGS.precision)}; methods {', '.join(methods)}; "
+          f"precision {resolve_precision(FLAGS.precision)}; methods {', '.join(methods)}; "
           f"per layer: median (worst) over the pictures, ratio to the baseline's picture of the same filter")
     if FLAGS.out:
         os.makedirs(FLAGS.out, exist_ok=True)

@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from kerasviz import io, load_model  # noqa: E402
+from kerasviz import io, load_model, models  # noqa: E402
 from kerasviz.apps import classes as classes_app  # noqa: E402
 from kerasviz.synthesis import adversarial  # noqa: E402
 
@@ -26,6 +26,12 @@ flags.DEFINE_string("weights", "offline", "offline (the stand-in classifier) or 
 flags.DEFINE_list("targets", None, "Target classes (default: every stand-in class; ImageNet: 9,130,417).")
 flags.DEFINE_integer("epsilon", adversarial.EPSILON, "L-inf budget, 0-255 levels.")
 flags.DEFINE_integer("size", 224, "Longer side of the photos (the stand-in takes any size).")
+
+
+def fit_input(model, picture: np.ndarray, size: int) -> np.ndarray:
+    """The photo as the model takes it, float32 0-255: its fixed input size, else the longer side `size`."""
+    shape = models.fixed_input_size(model) or io.fit_shape(picture.shape[:2], size)
+    return picture.astype(np.float32) if tuple(picture.shape[:2]) == shape else io.resize(picture, shape)
 
 
 def main(argv):
@@ -40,7 +46,7 @@ def main(argv):
         targets = [int(t) for t in (FLAGS.targets or [9, 130, 417])]
     rows = {m: [] for m in adversarial.METHODS}
     for name in FLAGS.photos:
-        photo = classes_app._fit_input(model, io.as_batch(getattr(data, name)())[0][0], FLAGS.size)
+        photo = fit_input(model, io.as_batch(getattr(data, name)())[0][0], FLAGS.size)
         for target in targets:
             for method in adversarial.METHODS:
                 r = adversarial.fool(model, photo, target, method=method, epsilon=FLAGS.epsilon)

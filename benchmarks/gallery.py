@@ -24,6 +24,7 @@ from peak import conv_flops, measured_peak  # noqa: E402
 from quality import robust_activation  # noqa: E402
 
 from kerasviz import load_model, models  # noqa: E402
+from kerasviz.models.precision import resolve_precision  # noqa: E402
 from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -47,7 +48,7 @@ def main(argv):
     del argv
     model = load_model("vgg16", FLAGS.weights)
     layers = FLAGS.layers or models.conv_layers(model)
-    precision = render.resolve_precision(FLAGS.precision)
+    precision = resolve_precision(FLAGS.precision)
     steps = render.METHODS[render.DEFAULT_METHOD].steps
     view = view_size(FLAGS.size)
     peak = measured_peak(tf.as_dtype(precision))

@@ -13,8 +13,8 @@ gpus = tf.config.list_physical_devices("GPU")
 print("TensorFlow", tf.__version__, "GPUs:", gpus)
 if not gpus:
     raise SystemExit("no GPU visible to TensorFlow: this check needs one")
-from kerasviz import render
-print("default precision on this GPU:", render.resolve_precision("auto"))
+from kerasviz.models.precision import resolve_precision
+print("default precision on this GPU:", resolve_precision("auto"))
 PY
 
 # 1. End to end on the GPU: a real script run, outputs checked.

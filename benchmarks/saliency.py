@@ -22,7 +22,7 @@ import scipy.stats  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from kerasviz.attribution import saliency  # noqa: E402
-from kerasviz.optvis import render  # noqa: E402
+from kerasviz.models.precision import resolve_precision  # noqa: E402
 
 TARGET = 281  # any class: the weights are random
 NOISE = 0.2  # tf-keras-vis' default smooth_noise (a fraction of the input range, as in kerasviz)
@@ -94,7 +94,7 @@ def main() -> None:
     other_first, other_best = best_of(other, args.repeats)
     print(f"{name}:  first {other_first:6.2f} s, best {other_best:6.2f} s")
     print(f"speed-up (best): {other_best / best:.2f}x")
-    reduced = render.resolve_precision("auto")
+    reduced = resolve_precision("auto")
     if reduced != "float32":  # the reduced precision, on the same image
         fast = lambda: saliency(model, image, TARGET, method="smoothgrad", samples=args.samples, noise=NOISE,  # noqa: E731
                                 precision=reduced)

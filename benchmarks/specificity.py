@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import quality  # noqa: E402
 
 from kerasviz import load_model, models  # noqa: E402
+from kerasviz.models.precision import resolve_precision  # noqa: E402
 from kerasviz.optvis import objectives as obj  # noqa: E402
 from kerasviz.optvis import render  # noqa: E402
 
@@ -94,7 +95,7 @@ def main(argv):
     model = load_model("vgg16", FLAGS.weights)
     photos = quality.reference_photos(FLAGS.size)
     print(f"VGG16 ({models.model_info(model).weights}), {FLAGS.filters} filters a layer, {FLAGS.size} px, "
-          f"{render.DEFAULT_METHOD}, {render.resolve_precision('auto')}", flush=True)
+          f"{render.DEFAULT_METHOD}, {resolve_precision('auto')}", flush=True)
     for layer in FLAGS.layers:
         filters = quality.spread_filters(models.num_channels(model, layer), FLAGS.filters)
         base = quality.robust_activation(model, layer, quality.baseline(model, layer, filters, FLAGS.size), filters)

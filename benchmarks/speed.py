@@ -21,6 +21,7 @@ from absl import app, flags  # noqa: E402
 from peak import conv_flops, measured_peak  # noqa: E402
 
 from kerasviz import load_model, models  # noqa: E402
+from kerasviz.models.precision import resolve_precision  # noqa: E402
 from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -61,8 +62,8 @@ def time_kerasviz(model, layer, size, batch, steps, precision):
     render.visualize_filters(model, layer, filters, steps=steps, **kwargs)
     seconds = time.perf_counter() - t0
     render.visualize_filters(model, layer, [f + batch for f in filters], steps=2, **kwargs)  # new filters
-    renderer = next(r for r in model._kerasviz_renderers.values()
-                    if r.size == size and r.batch == batch and r.precision == render.resolve_precision(precision))
+    renderer = next(r for r in models.model_cache(model, "renderers").values()
+                    if r.size == size and r.batch == batch and r.precision == resolve_precision(precision))
     return seconds / (steps * batch), renderer._run_steps.experimental_get_tracing_count()
 
 
@@ -79,7 +80,7 @@ def main(argv):
     rows = [("plain fp32 tf.function (baseline)", base, base_traces, peak32, flops)]
     for precision in ("float32", "auto"):
         seconds, traces = time_kerasviz(model, FLAGS.layer, FLAGS.size, FLAGS.batch, FLAGS.steps, precision)
-        resolved = render.resolve_precision(precision)
+        resolved = resolve_precision(precision)
         if resolved not in peaks:  # float16 on a GPU
             peaks[resolved] = measured_peak(tf.as_dtype(resolved))
         rows.append((f"kerasviz fft, {resolved}", seconds, traces, peaks[resolved], narrow))
