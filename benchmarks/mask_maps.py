@@ -27,6 +27,8 @@ layers and grid); every row then changes one thing and prints the mean IoU with 
 
 --sections runs some of these (the default rows are printed by every run):
     python benchmarks/mask_maps.py --sections=colour
+--smoke (CI) runs every section, with the first value of each sweep, on masks.py's two synthetic pictures
+(smoke_pairs), no data folder.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import numpy as np  # noqa: E402
 import scipy.ndimage  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from masks import DEFAULT_DATA, iou, load_pairs, rect_grabcut, rect_mask  # noqa: E402
+from masks import DEFAULT_DATA, iou, load_pairs, rect_grabcut, rect_mask, smoke_pairs  # noqa: E402
 
 import kerasviz  # noqa: E402
 from kerasviz import segmentation as seg  # noqa: E402
@@ -199,17 +201,23 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=DEFAULT_DATA, help="Folder of NAME.jpg + NAME_mask.png pairs.")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"Comma-separated, of {', '.join(SECTIONS)}.")
+    parser.add_argument("--smoke", action="store_true", help="CI: two synthetic pictures (masks.smoke_pairs)")
     args = parser.parse_args(argv)
     sections = [name for name in args.sections.split(",") if name]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         print(f"unknown sections {', '.join(unknown)}; valid: {', '.join(SECTIONS)}", file=sys.stderr)
         return 2
-    pairs = load_pairs(args.data)
+    pairs = smoke_pairs() if args.smoke else load_pairs(args.data)
     if not pairs:
         print(f"no NAME.jpg + NAME_mask.png pairs in {args.data}", file=sys.stderr)
         return 2
     model = kerasviz.load_model("vgg16", "offline")
+
+    def sweep(*values):
+        """The values a section tries: with --smoke, the first alone (every row's code, a few rows)."""
+        return values[:1] if args.smoke else values
+
     features = {name: seg.features(model, rgb) for name, (rgb, _) in pairs.items()}
     print(f"{len(pairs)} photos, offline VGG16, layers {', '.join(seg.feature_layers(model))}", flush=True)
 
@@ -249,15 +257,15 @@ def main(argv=None) -> int:
         row("OpenCV GrabCut from the mask's box grown by 10%", lambda name, rgb, truth: box_grabcut(rgb, truth))
     if "maps" in sections:
         print("maps on top of it, each + GrabCut:")
-        for q in (0.25, 0.5, 0.7, 0.85):
+        for q in sweep(0.25, 0.5, 0.7, 0.85):
             row(f"edge weights minus their {q:.0%} quantile", refined(lambda f, g, q=q: geodesic(f, g, q)))
         row("centre-surround contrast alone", refined(centre_surround))
         row("geodesic x centre-surround", refined(product(geodesic, centre_surround)))
-        for sigma in (0.1, 0.25, 0.5):
+        for sigma in sweep(0.1, 0.25, 0.5):
             unique = functools.partial(uniqueness, sigma=sigma)
             row(f"uniqueness (sigma {sigma}) alone", refined(unique))
             row(f"geodesic x uniqueness (sigma {sigma})", refined(product(geodesic, unique)))
-        for mix in ("alone", "times the map", "averaged"):
+        for mix in sweep("alone", "times the map", "averaged"):
             row(f"second round from the first mask's features, {mix}", lambda name, rgb, truth, mix=mix: seg._refine(
                 rgb, second_round(rgb, *flat_grid(name), map_of(name, rgb, geodesic), mix)))
     if "views" in sections:
@@ -292,7 +300,7 @@ def main(argv=None) -> int:
             box = crop_box(truth, growth)
             return seg.feature_mask(np.ascontiguousarray(rgb[box]), model, "geodesic"), truth[box]
 
-        for growth in (2.0, 1.5, 1.2, 1.0, 0.8):
+        for growth in sweep(2.0, 1.5, 1.2, 1.0, 0.8):
             scores = np.array([iou(*cropped(growth, name, *pairs[name])) for name in pairs])
             print(f"  {f'{growth:g} times, IoU inside the crop':58s} {scores.mean():.3f}  "
                   f"(halves {scores[0::2].mean():.3f} / {scores[1::2].mean():.3f})", flush=True)
@@ -321,13 +329,13 @@ def main(argv=None) -> int:
                 return seg._refine(rgb, seg._photo_map(score.reshape(grid), rgb.shape[:2]))
             return mask
 
-        for side in (3, 4, 5):
-            for mode, weight in (("add", 1.0), ("add", 4.0), ("mul", 1.0), ("mul", 4.0)):
+        for side in sweep(3, 4, 5):
+            for mode, weight in sweep(("add", 1.0), ("add", 4.0), ("mul", 1.0), ("mul", 4.0)):
                 row(f"side output {side}, {mode} {weight:g}", edged(side, mode, weight))
     if "rect" in sections:
         print("the map averaged with the rectangle GrabCut baseline's mask blurred, + GrabCut:")
         rects = {name: rect_grabcut(rgb).astype(np.float32) for name, (rgb, _) in pairs.items()}
-        for sigma in (4.0, 8.0, 16.0):
+        for sigma in sweep(4.0, 8.0, 16.0):
             row(f"blurred by {sigma:g} px", lambda name, rgb, truth, sigma=sigma: seg._refine(
                 rgb, 0.5 * (map_of(name, rgb, geodesic) + cv2.GaussianBlur(rects[name], (0, 0), sigma))))
     if "colour" in sections:
@@ -350,9 +358,9 @@ def main(argv=None) -> int:
             return mask
 
         for label in cues:
-            for template, mix in mixes.items():
+            for template, mix in sweep(*mixes.items()):
                 row(template.format(label), with_cue(label, mix))
-        for k in (3, 6):
+        for k in sweep(3, 6):
             clusters = functools.partial(border_clusters, k=k)
             row(f"nearest of {k} border clusters alone", refined(clusters))
             row(f"geodesic x nearest of {k} border clusters", refined(product(geodesic, clusters)))
