@@ -7,6 +7,7 @@ how many filters are already within --tolerance of their final score: a filter t
 could stop early and free its slot.
 
   python benchmarks/convergence.py                    # offline VGG16, five layers, 16 filters each
+  python benchmarks/convergence.py --smoke            # CI: one layer, 2 filters, 32 px, 4 steps
 """
 
 import os
@@ -30,30 +31,39 @@ flags.DEFINE_integer("size", 128, "Image side.")
 flags.DEFINE_string("precision", "auto", "Compute precision.")
 flags.DEFINE_float("tolerance", 0.05, "Relative distance to the final score that counts as converged.")
 flags.DEFINE_string("weights", "offline", "VGG16 weights.")
+flags.DEFINE_integer("steps", None, "Steps (default: the default method's).", lower_bound=1)
+flags.DEFINE_boolean("smoke", False, "CI: the whole run at a tiny size in seconds (flags given still win).")
+
+SMOKE = {"layers": ["block1_conv2"], "filters": 2, "size": 32, "steps": 4}
 
 
-def trajectory(model, layer: str, filters: list[int]) -> list[tuple[int, np.ndarray]]:
+def trajectory(model, layer: str, filters: list[int], steps: int) -> list[tuple[int, np.ndarray]]:
     """[(steps done, scores (filters,))]: the saved picture's score after each compiled call."""
     method = render.METHODS[render.DEFAULT_METHOD]
     precision = resolve_precision(FLAGS.precision)
     renderer = render._renderer(model, obj.channel(layer), FLAGS.size, len(filters), method, precision, None,
                                 tf.distribute.get_strategy())
     rows = []
-    for done, current, value in render._ascent(renderer, filters, 0, method.steps):
+    for done, current, value in render._ascent(renderer, filters, 0, steps):
         rows.append((done, current.score(current.picture(value), filters)))
     return rows
 
 
 def main(argv):
     del argv
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
     model = load_model("vgg16", FLAGS.weights)
     method = render.METHODS[render.DEFAULT_METHOD]
-    print(f"VGG16 ({models.model_info(model).weights}), {method.name} {method.steps} steps, {FLAGS.size} px, "
+    steps = FLAGS.steps or method.steps
+    print(f"VGG16 ({models.model_info(model).weights}), {method.name} {steps} steps, {FLAGS.size} px, "
           f"{resolve_precision(FLAGS.precision)}")
     for layer in FLAGS.layers:
         channels = models.num_channels(model, layer)
         filters = np.linspace(0, channels - 1, min(FLAGS.filters, channels)).round().astype(int).tolist()
-        rows = trajectory(model, layer, filters)
+        rows = trajectory(model, layer, filters, steps)
         final = rows[-1][1]
         live = final > 0
         print(f"{layer}: {live.sum()}/{len(filters)} filters respond to their final picture "

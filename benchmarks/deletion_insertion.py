@@ -2,6 +2,7 @@
 
     python benchmarks/deletion_insertion.py                  # offline: the small CNN of tests/scenes.py
     python benchmarks/deletion_insertion.py --imagenet       # VGG16 + ImageNet weights, scikit-image photos
+    python benchmarks/deletion_insertion.py --smoke          # CI: a CNN trained briefly, 2 scenes, short curves
 
 Deletion removes the most salient pixels first (to black) and follows the class probability
 down: a lower area under that curve is better. Insertion starts from a blurred copy and puts
@@ -28,6 +29,9 @@ from kerasviz.attribution import options_for, saliency  # noqa: E402
 CURVE_STEPS = 50  # Petsiuk et al. 2018 remove/insert a fixed number of pixels per step
 INSERTION_BLUR_SIGMA = 5.0  # Petsiuk et al. 2018, §4.1: the insertion substrate is a blurred image
 DELETION_FILL = 0.0  # Petsiuk et al. 2018, §4.1: deleted pixels become black
+SMOKE_TRAINING = {"scenes": 64, "epochs": 1}  # --smoke: the scene CNN trained on a few scenes, once
+SMOKE_OPTIONS = {"samples": 2, "steps": 2}  # --smoke: SmoothGrad samples and IG steps
+SMOKE_COUNT, SMOKE_CURVE_STEPS = 2, 4
 METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "guided_backprop", "gradcam", "occlusion", "activation")
 
 
@@ -58,7 +62,9 @@ def auc(curve: np.ndarray) -> float:
     return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
 
 
-def evaluate(model, images, targets, methods, options) -> dict[str, tuple[float, float, float]]:
+def evaluate(
+    model, images, targets, methods, options, *, steps: int = CURVE_STEPS
+) -> dict[str, tuple[float, float, float]]:
     """method -> (mean deletion AUC, mean insertion AUC, seconds for the maps)."""
     rng = np.random.default_rng(0)
     results = {}
@@ -69,7 +75,7 @@ def evaluate(model, images, targets, methods, options) -> dict[str, tuple[float,
         else:
             maps = _maps(model, images, targets, method, options)
         seconds = time.perf_counter() - start
-        scores = [curves(model, im, np.abs(m), t) for im, m, t in zip(images, maps, targets)]
+        scores = [curves(model, im, np.abs(m), t, steps=steps) for im, m, t in zip(images, maps, targets)]
         results[method] = (np.mean([auc(d) for d, _ in scores]), np.mean([auc(i) for _, i in scores]), seconds)
     return results
 
@@ -81,17 +87,17 @@ def _maps(model, images, targets, method, options) -> np.ndarray:
     return np.stack([saliency(model, im, t, method=method, **options) for im, t in zip(images, targets)])
 
 
-def offline_setup(count: int):
+def offline_setup(count: int, *, smoke: bool = False):
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "tests"))
     import scenes
 
-    model, accuracy = scenes.trained_cnn(0)
+    model, accuracy = scenes.trained_cnn(0, **SMOKE_TRAINING if smoke else {})
     print(f"scene CNN: held-out accuracy {accuracy:.3f}")
     held_out = scenes.make_scenes(count, seed=123, positive_fraction=1.0)
-    return model, held_out.images, [1] * count, {}
+    return model, held_out.images, [1] * count, SMOKE_OPTIONS if smoke else {}
 
 
-def imagenet_setup(count: int):
+def imagenet_setup(count: int, *, smoke: bool = False):
     import skimage.data
 
     model = models.load_model("vgg16", "imagenet", include_top=True)
@@ -99,17 +105,25 @@ def imagenet_setup(count: int):
     photos = np.stack([cv2.resize(getattr(skimage.data, n)(), (224, 224), interpolation=cv2.INTER_AREA) for n in names])
     photos = photos.astype(np.float32)
     targets = np.argmax(model.predict(models.preprocess_fn(model)(tf.constant(photos)), verbose=0), -1).tolist()
-    return model, photos, targets, {"samples": 25, "steps": 32}
+    return model, photos, targets, SMOKE_OPTIONS if smoke else {"samples": 25, "steps": 32}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--imagenet", action="store_true", help="VGG16 with ImageNet weights (needs them cached)")
     parser.add_argument("--count", type=int, default=40, help="scenes (offline) or photos (ImageNet, at most 5)")
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"CI: {SMOKE_COUNT} images, a briefly trained CNN, curves of {SMOKE_CURVE_STEPS} steps")
     args = parser.parse_args()
-    model, images, targets, options = (imagenet_setup if args.imagenet else offline_setup)(args.count)
+    if args.smoke:  # a --count given still wins
+        parser.set_defaults(count=SMOKE_COUNT)
+        args = parser.parse_args()
+    setup = imagenet_setup if args.imagenet else offline_setup
+    model, images, targets, options = setup(args.count, smoke=args.smoke)
+    steps = SMOKE_CURVE_STEPS if args.smoke else CURVE_STEPS
     print(f"{len(images)} images; deletion AUC (lower is better), insertion AUC (higher is better)")
-    for method, (deletion, insertion, seconds) in evaluate(model, images, targets, METHODS, options).items():
+    for method, (deletion, insertion, seconds) in evaluate(model, images, targets, METHODS, options,
+                                                           steps=steps).items():
         print(f"  {method:22s} deletion {deletion:.3f}  insertion {insertion:.3f}  ({seconds:.1f} s for the maps)")
 
 

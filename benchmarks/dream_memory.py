@@ -4,6 +4,7 @@
   python benchmarks/dream_memory.py --side=2048 --steps=1
   python benchmarks/dream_memory.py --via_file --octaves=3   # as deep_dream.py does: a PNG file in, PNG out
   python benchmarks/dream_memory.py --via_file --octaves=3 --layers=block2_conv1   # cheaper, same tile memory
+  python benchmarks/dream_memory.py --smoke          # CI: 64 px, 32 px tiles, in process and via a file
 """
 
 import os
@@ -31,6 +32,9 @@ flags.DEFINE_list("layers", None, "VGG16 layers to dream on (default: dream.VGG1
                   "and hold the largest activations of a tile.")
 flags.DEFINE_boolean("via_file", False, "Write the picture as a PNG and dream on the file with apps.dream.run "
                      "(the script's path: image loading, PNG and JSON writing included).")
+flags.DEFINE_boolean("smoke", False, "CI: a tiny dream in seconds, in process and via a file (flags given still win).")
+
+SMOKE = {"side": 64, "tile_size": 32}
 
 LIMIT_GB = 8.0
 
@@ -43,14 +47,23 @@ def peak_rss_gb() -> float:
 
 def main(argv):
     del argv
-    model = None if FLAGS.via_file else load_model("vgg16", FLAGS.weights)  # run() loads its own
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
+    for via_file in [False, True] if FLAGS.smoke and not FLAGS["via_file"].present else [FLAGS.via_file]:
+        dream_once(via_file)
+
+
+def dream_once(via_file: bool) -> None:
+    model = None if via_file else load_model("vgg16", FLAGS.weights)  # run() loads its own
     yy, xx = np.mgrid[: FLAGS.side, : FLAGS.side].astype(np.float32) / FLAGS.side
     image = np.stack([255 * xx, 255 * yy, 128 + 100 * np.sin(20 * xx * yy)], -1)
     del yy, xx
     layers = dict.fromkeys(FLAGS.layers, 1.0) if FLAGS.layers else None
     before = peak_rss_gb()
     start = time.perf_counter()
-    if FLAGS.via_file:
+    if via_file:
         with tempfile.TemporaryDirectory() as folder:
             source = os.path.join(folder, "picture.png")
             io.write_png(source, np.clip(np.round(image), 0, 255).astype(np.uint8))
@@ -66,7 +79,7 @@ def main(argv):
     seconds = time.perf_counter() - start
     peak = peak_rss_gb()
     changed = float(np.abs(result.astype(np.float32) - image).mean())
-    print(f"{FLAGS.side}x{FLAGS.side}{' via a PNG file' if FLAGS.via_file else ''}, {FLAGS.octaves} octave(s) x "
+    print(f"{FLAGS.side}x{FLAGS.side}{' via a PNG file' if via_file else ''}, {FLAGS.octaves} octave(s) x "
           f"{FLAGS.steps} steps, {FLAGS.tile_size} px tiles, layers {FLAGS.layers or 'default'}: "
           f"{seconds:.0f} s; output {result.shape} {result.dtype}, mean change {changed:.2f}")
     print(f"peak RSS {peak:.2f} GB (before dreaming {before:.2f} GB); goal < {LIMIT_GB:.0f} GB: "

@@ -22,12 +22,14 @@ then contrast-normalised to std 0.15 around 0.5. Every saved (uint8) picture is 
 
   python benchmarks/filters.py                                   # every layer: about an hour here
   python benchmarks/filters.py --layers=block2_conv2,block5_conv3 --methods=fft,maco --out=/tmp/f
+  python benchmarks/filters.py --smoke                           # CI: one layer, 2 filters, 32 px, 4 steps
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -53,6 +55,11 @@ flags.DEFINE_integer("size", 128, "Picture side.")
 flags.DEFINE_list("methods", None, "kerasviz methods (default: every method but classic).")
 flags.DEFINE_string("precision", "auto", "kerasviz precision.")
 flags.DEFINE_string("out", None, "Keep the pictures here (one strip a layer and method).")
+flags.DEFINE_integer("steps", None, "kerasviz steps (default: each method's).", lower_bound=1)
+flags.DEFINE_boolean("smoke", False, "CI: the whole run at a tiny size in seconds, strips written to a temporary "
+                     "folder (flags given still win).")
+
+SMOKE = {"layers": ["block1_conv2"], "filters": 2, "size": 32, "steps": 4}
 
 ALIVE = 1.0  # robust activation above which a picture counts as exciting its unit
 
@@ -89,6 +96,19 @@ def summary(ours: dict, base: dict) -> str:
 
 def main(argv):
     del argv
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
+        if not FLAGS.out:
+            with tempfile.TemporaryDirectory() as folder:
+                FLAGS.out = folder
+                run()
+            return
+    run()
+
+
+def run():
     model = load_model(FLAGS.model, FLAGS.weights)
     layers = FLAGS.layers or models.conv_layers(model)
     methods = FLAGS.methods or [name for name in render.METHODS if name != "classic"]
@@ -109,8 +129,8 @@ def main(argv):
         strips = {"baseline": base_images}
         for name in methods:
             start = time.perf_counter()
-            images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, method=name,
-                                                 precision=FLAGS.precision)
+            images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, steps=FLAGS.steps,
+                                                 method=name, precision=FLAGS.precision)
             seconds = (time.perf_counter() - start) / len(filters)
             print(f"  {name:16s} {seconds:5.2f} s/pic  {summary(scores(model, layer, images, filters, photos), base)}",
                   flush=True)

@@ -10,6 +10,7 @@ compares the median robust activation (benchmarks/quality.py) of the two precisi
 
   python benchmarks/gallery.py                        # 13 x 64 filters: about 25 min on this 2-core CPU
   python benchmarks/gallery.py --filters=8            # a sample
+  python benchmarks/gallery.py --smoke                # CI: one layer, 2 filters, 32 px, 4 steps, a rough peak
 """
 
 import os
@@ -34,6 +35,11 @@ flags.DEFINE_integer("size", 128, "Image side.")
 flags.DEFINE_string("precision", "auto", "Precision of the timed gallery.")
 flags.DEFINE_integer("quality_filters", 8, "Filters a layer compared with float32 (0: no comparison).", lower_bound=0)
 flags.DEFINE_string("weights", "offline", "VGG16 weights.")
+flags.DEFINE_integer("steps", None, "Steps (default: the default method's).", lower_bound=1)
+flags.DEFINE_boolean("smoke", False, "CI: the whole run at a tiny size in seconds, the peak measured once "
+                     "(flags given still win).")
+
+SMOKE = {"layers": ["block1_conv2"], "filters": 2, "size": 32, "steps": 4, "quality_filters": 2}
 
 
 def view_size(size: int) -> int:
@@ -46,12 +52,16 @@ def view_size(size: int) -> int:
 
 def main(argv):
     del argv
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
     model = load_model("vgg16", FLAGS.weights)
     layers = FLAGS.layers or models.conv_layers(model)
     precision = resolve_precision(FLAGS.precision)
-    steps = render.METHODS[render.DEFAULT_METHOD].steps
+    steps = FLAGS.steps or render.METHODS[render.DEFAULT_METHOD].steps
     view = view_size(FLAGS.size)
-    peak = measured_peak(tf.as_dtype(precision))
+    peak = measured_peak(tf.as_dtype(precision), **({"rounds": 1, "calls": 1} if FLAGS.smoke else {}))
     print(f"VGG16 ({models.model_info(model).weights}), {len(layers)} layers x {FLAGS.filters} filters, "
           f"{FLAGS.size} px (the model sees {view} px), {render.DEFAULT_METHOD} {steps} steps, {precision}; "
           f"measured convolution peak {peak:.0f} GFLOP/s", flush=True)
@@ -61,7 +71,8 @@ def main(argv):
     for layer in layers:
         filters = list(range(min(FLAGS.filters, models.num_channels(model, layer))))
         start, cpu_start = time.perf_counter(), time.process_time()
-        images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, precision=precision)
+        images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, steps=FLAGS.steps,
+                                             precision=precision)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         total_cpu += cpu
         gflop = conv_flops(model, layer, view, single_channel=True) * len(filters) * steps / 1e9
@@ -84,7 +95,8 @@ def main(argv):
     print(f"quality, {precision} against float32 (median robust activation of {FLAGS.quality_filters} filters):")
     ratios = []
     for layer, (filters, images) in kept.items():
-        reference, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, precision="float32")
+        reference, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, steps=FLAGS.steps,
+                                                precision="float32")
         ours = float(np.median(robust_activation(model, layer, images, filters)))
         theirs = float(np.median(robust_activation(model, layer, reference, filters)))
         ratio = ours / theirs if theirs > 0 else float("nan")

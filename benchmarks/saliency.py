@@ -1,6 +1,7 @@
 """SmoothGrad speed: kerasviz against tf-keras-vis 0.8.7 in the same process.
 
     python benchmarks/saliency.py [--samples 50] [--size 224] [--repeats 2]
+    python benchmarks/saliency.py --smoke        # CI: 32 px, 2 samples, 1 repeat
 
 VGG16 with random weights (speed does not depend on them), one image, SmoothGrad with 50
 samples. Each side runs once to compile (reported as "first") and then `repeats` times;
@@ -76,10 +77,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--baseline", choices=["tf-keras-vis", "eager"], default="tf-keras-vis")
+    parser.add_argument("--smoke", action="store_true", help="CI: 32 px, 2 samples, 1 repeat (flags given still win)")
     args = parser.parse_args()
+    if args.smoke:
+        parser.set_defaults(samples=2, size=32, repeats=1)
+        args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
-    model = keras.applications.VGG16(weights=None, classifier_activation=None)
+    model = keras.applications.VGG16(weights=None, input_shape=(args.size, args.size, 3), classifier_activation=None)
     image = np.random.default_rng(0).uniform(0, 255, (args.size, args.size, 3)).astype(np.float32)
 
     ours = lambda: saliency(model, image, TARGET, method="smoothgrad", samples=args.samples, noise=NOISE)  # noqa: E731

@@ -1,6 +1,7 @@
 """Sanity checks for saliency maps (Adebayo et al. 2018): cascading model-parameter randomisation.
 
     python benchmarks/sanity.py [--weights offline] [--size 128] [--target block5_conv3] [--seeds 2]
+    python benchmarks/sanity.py --smoke      # CI: 2 photos at 32 px, 1 seed, 2 samples, the top 2 layers
 
 A trained VGG16 (the offline backbone by default; `--weights imagenet` with a class index target
 where ImageNet weights load) and photos that ship with scikit-image. The convolution layers are
@@ -41,12 +42,18 @@ def main() -> None:
     parser.add_argument("--include_top", action="store_true")
     parser.add_argument("--seeds", type=int, default=2, help="randomisation seeds, averaged")
     parser.add_argument("--samples", type=int, default=16, help="SmoothGrad samples and IG steps")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI: 2 photos at 32 px, 1 seed, 2 samples, the top 2 layers (flags given still win)")
     args = parser.parse_args()
+    if args.smoke:
+        parser.set_defaults(size=32, seeds=1, samples=2)
+        args = parser.parse_args()
     from skimage import data
 
     model = load_model("vgg16", args.weights, include_top=args.include_top)
     target = int(args.target) if args.target.isdigit() else args.target
-    photos = np.stack([io.resize(getattr(data, name)(), (args.size, args.size)) for name in PHOTOS])
+    photo_names = PHOTOS[:2] if args.smoke else PHOTOS
+    photos = np.stack([io.resize(getattr(data, name)(), (args.size, args.size)) for name in photo_names])
     options = {"samples": args.samples, "steps": args.samples}
     start = time.perf_counter()
     trained = {m: saliency(model, photos, target, method=m, **options_for(m, options)) for m in METHODS}
@@ -54,7 +61,9 @@ def main() -> None:
     if args.include_top:
         names = {layer.name for layer in model.layers}
         top_down = [name for name in ("predictions", "fc2", "fc1") if name in names] + top_down
-    print(f"VGG16 ({models.model_info(model).weights}), target {target!r}, {len(PHOTOS)} photos at {args.size} px; "
+    if args.smoke:
+        top_down = top_down[:2]
+    print(f"VGG16 ({models.model_info(model).weights}), target {target!r}, {len(photos)} photos at {args.size} px; "
           f"Spearman rank correlation with the trained model's maps, mean of {args.seeds} seed(s)")
     print(f"{'randomised down to':<20}" + "".join(f"{m:>22}" for m in METHODS))
     # One copy per seed, one more layer re-drawn in place at each row: the compiled steps are reused.

@@ -8,6 +8,7 @@ every photo are listed: what a grey tile in the gallery then means is a fact abo
 
   python benchmarks/silent_units.py --layer=block2_conv2            # all 128 units: about 10 min here
   python benchmarks/silent_units.py --layer=block2_conv2 --filters=16  # the filters benchmark's 16
+  python benchmarks/silent_units.py --smoke                            # CI: block1_conv1, 2 filters, 32 px, 4 steps
 """
 
 from __future__ import annotations
@@ -35,10 +36,18 @@ flags.DEFINE_integer("size", 128, "Picture side.")
 flags.DEFINE_list("methods", ["fft", "classic", "maco"], "kerasviz methods tried.")
 flags.DEFINE_integer("filters", 0, "Try only this many filters spread over the layer (0: every unit).", lower_bound=0)
 flags.DEFINE_float("alive", 1.0, "Robust activation above which a unit responds.")
+flags.DEFINE_integer("steps", None, "kerasviz steps (default: each method's).", lower_bound=1)
+flags.DEFINE_boolean("smoke", False, "CI: the whole run at a tiny size in seconds (flags given still win).")
+
+SMOKE = {"layer": "block1_conv1", "filters": 2, "size": 32, "steps": 4}
 
 
 def main(argv):
     del argv
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
     model = load_model("vgg16", FLAGS.weights)
     channels = models.num_channels(model, FLAGS.layer)
     filters = list(range(channels))
@@ -47,7 +56,8 @@ def main(argv):
     scores = {"baseline": quality.robust_activation(model, FLAGS.layer, baseline(model, FLAGS.layer, filters,
                                                                                    FLAGS.size), filters)}
     for method in FLAGS.methods:
-        images, _ = render.visualize_filters(model, FLAGS.layer, filters, size=FLAGS.size, method=method)
+        images, _ = render.visualize_filters(model, FLAGS.layer, filters, size=FLAGS.size, steps=FLAGS.steps,
+                                             method=method)
         scores[method] = quality.robust_activation(model, FLAGS.layer, images, filters)
     photos = quality.reference_photos(224)
     features = tf.keras.Model(model.input, models.get_layer(model, FLAGS.layer).output)

@@ -25,6 +25,7 @@ worst), high-frequency share, specificity rank (median) and seconds per picture.
 
   python benchmarks/specificity.py --layers=block2_conv2,block3_conv2,block5_conv3 --filters=8 --alphas=0.5,1
   python benchmarks/specificity.py --layers=block2_conv2 --form=ratio --power=8 --alphas=1,2
+  python benchmarks/specificity.py --smoke     # CI: block1_conv2, 2 filters, 32 px, 4 steps, alpha 1, both forms
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ flags.DEFINE_list("alphas", ["0.5", "1"], "Shares of the layer's normalised mean
 flags.DEFINE_string("weights", "offline", "VGG16 weights.")
 flags.DEFINE_enum("form", "minus", ["minus", "ratio"], "How the layer's response enters the objective.")
 flags.DEFINE_float("power", 8.0, "q of the power mean for --form=ratio.", lower_bound=1.0)
+flags.DEFINE_integer("steps", None, "Steps (default: the default method's).", lower_bound=1)
+flags.DEFINE_boolean("smoke", False, "CI: the whole run at a tiny size in seconds, both forms unless --form is "
+                     "given (flags given still win).")
+
+SMOKE = {"layers": ["block1_conv2"], "filters": 2, "size": 32, "alphas": ["1"], "steps": 4}
 
 ALIVE = 1.0
 
@@ -92,6 +98,11 @@ def relative_share(layer: str, on_photos: np.ndarray, alpha: float, power: float
 
 def main(argv):
     del argv
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
+    forms = ["minus", "ratio"] if FLAGS.smoke and not FLAGS["form"].present else [FLAGS.form]
     model = load_model("vgg16", FLAGS.weights)
     photos = quality.reference_photos(FLAGS.size)
     print(f"VGG16 ({models.model_info(model).weights}), {FLAGS.filters} filters a layer, {FLAGS.size} px, "
@@ -103,15 +114,16 @@ def main(argv):
         on_photos = quality.photo_means(model, layer, photos)
         print(f"\n{layer} (filters {filters[0]}..{filters[-1]}), baseline alive {counted.sum()}/{len(filters)}",
               flush=True)
-        for alpha in [0.0] + [float(a) for a in FLAGS.alphas]:
+        for form, alpha in [("", 0.0)] + [(form, float(a)) for form in forms for a in FLAGS.alphas]:
             if not alpha:
                 objective = None
-            elif FLAGS.form == "minus":
+            elif form == "minus":
                 objective = penalised(layer, on_photos, alpha)
             else:
                 objective = relative_share(layer, on_photos, alpha, FLAGS.power)
             start = time.perf_counter()
-            images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, objective=objective)
+            images, _ = render.visualize_filters(model, layer, filters, size=FLAGS.size, steps=FLAGS.steps,
+                                                 objective=objective)
             seconds = (time.perf_counter() - start) / len(filters)
             robust = quality.robust_activation(model, layer, images, filters)
             rank = quality.specificity_rank(model, layer, images, filters, photos=photos)
@@ -119,7 +131,8 @@ def main(argv):
             ratio = robust[counted] / base[counted]
             ratio_text = f"{np.median(ratio):5.2f}x (worst {ratio.min():4.2f}x)" if counted.any() else "n/a"
             natural = np.median(quality.high_frequency_share(images)[alive]) if alive.any() else float("nan")
-            print(f"  alpha {alpha:4.2f}  {seconds:5.2f} s/pic  robust median {np.median(robust):7.2f}  "
+            label = f"{form} " if len(forms) > 1 and alpha else ""
+            print(f"  {label}alpha {alpha:4.2f}  {seconds:5.2f} s/pic  robust median {np.median(robust):7.2f}  "
                   f"vs baseline {ratio_text:22s} alive {alive.sum()}/{len(filters)}  high-freq {natural:4.2f}  "
                   f"rank median {np.median(rank):5.1f}  ranks {rank.tolist()}", flush=True)
 

@@ -8,6 +8,7 @@ the baseline in the same process, on the same filters, exactly as benchmarks/fil
 - `fft_decayP`: 1/f**P above the flattening point (P > 1 steepens the fall to fine detail).
 
   python benchmarks/spectrum.py --layers=block3_conv1,block3_conv2 --filters=8 --flatten=1.5,2 --decay=1.25,1.5
+  python benchmarks/spectrum.py --smoke    # CI: one variant of each kind, at filters.py's --smoke size
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kerasviz.optvis import param, render  # noqa: E402
 flags.DEFINE_list("flatten", ["1.5", "2"], "Receptive fields per cycle below which the spectrum is flat.")
 flags.DEFINE_list("decay", ["1.25", "1.5"], "Powers of 1/f above the flattening point.")
 FLAGS = flags.FLAGS
+SMOKE = {"flatten": ["2"], "decay": ["1.5"]}  # --smoke (filters.py's flag) also sets these
 
 
 def variant(name: str, flatten: float = 1.0, decay: float = 1.0) -> render.Method:
@@ -37,6 +39,10 @@ def variant(name: str, flatten: float = 1.0, decay: float = 1.0) -> render.Metho
 
 
 def main(argv):
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
     names = ["fft"]
     for value in FLAGS.flatten:
         names.append(f"fft_flat{value}")

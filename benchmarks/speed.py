@@ -8,6 +8,7 @@ machine's measured convolution peak, and how many times each compiled function w
 
   python benchmarks/speed.py                      # block5_conv1, 128 px, batch 16
   python benchmarks/speed.py --layer=block3_conv3 --size=224
+  python benchmarks/speed.py --smoke              # CI: block1_conv2, 32 px, batch 2, 2 steps, a rough peak
 """
 
 import os
@@ -30,6 +31,10 @@ flags.DEFINE_integer("size", 128, "Image side.")
 flags.DEFINE_integer("batch", 16, "Images per batch.")
 flags.DEFINE_integer("steps", 16, "Timed steps per measurement.")
 flags.DEFINE_string("weights", None, "Weights (random by default: speed does not depend on them).")
+flags.DEFINE_boolean("smoke", False, "CI: the whole run at a tiny size in seconds, the peaks measured once "
+                     "(flags given still win).")
+
+SMOKE = {"layer": "block1_conv2", "size": 32, "batch": 2, "steps": 2}
 
 
 def time_baseline(model, layer, size, batch, steps):
@@ -69,11 +74,16 @@ def time_kerasviz(model, layer, size, batch, steps, precision):
 
 def main(argv):
     del argv
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
+    peak_calls = {"rounds": 1, "calls": 1} if FLAGS.smoke else {}
     model = load_model("vgg16", FLAGS.weights)
     flops = conv_flops(model, FLAGS.layer, FLAGS.size)
     narrow = conv_flops(model, FLAGS.layer, FLAGS.size, single_channel=True)  # kerasviz's own work
-    peak32 = measured_peak(tf.float32)
-    peaks = {"float32": peak32, "bfloat16": measured_peak(tf.bfloat16)}
+    peak32 = measured_peak(tf.float32, **peak_calls)
+    peaks = {"float32": peak32, "bfloat16": measured_peak(tf.bfloat16, **peak_calls)}
     print(f"VGG16 to {FLAGS.layer}, {FLAGS.size} px, batch {FLAGS.batch}: {flops / 1e9:.1f} GFLOP per image-step")
     print(f"measured convolution peak: {peak32:.0f} GFLOP/s fp32, {peaks['bfloat16']:.0f} GFLOP/s bf16")
     base, base_traces = time_baseline(model, FLAGS.layer, FLAGS.size, FLAGS.batch, FLAGS.steps)
@@ -82,7 +92,7 @@ def main(argv):
         seconds, traces = time_kerasviz(model, FLAGS.layer, FLAGS.size, FLAGS.batch, FLAGS.steps, precision)
         resolved = resolve_precision(precision)
         if resolved not in peaks:  # float16 on a GPU
-            peaks[resolved] = measured_peak(tf.as_dtype(resolved))
+            peaks[resolved] = measured_peak(tf.as_dtype(resolved), **peak_calls)
         rows.append((f"kerasviz fft, {resolved}", seconds, traces, peaks[resolved], narrow))
     for name, seconds, traces, peak, work in rows:
         rate = work / seconds / 1e9

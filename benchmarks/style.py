@@ -11,6 +11,7 @@ method's start, tracing included; the time spent measuring kerasviz's images is 
   python benchmarks/style.py --recipe_steps=400    # quick
   python benchmarks/style.py --optimizer=adam --steps=300
   python benchmarks/style.py --recipe_steps=1 --init=noise   # kerasviz's floor from another start
+  python benchmarks/style.py --smoke               # CI: 48 x 64 px, 2 recipe steps, 2 iterations a level
 """
 
 import os
@@ -38,6 +39,9 @@ flags.DEFINE_string("precision", "float32", "kerasviz's compute type (float32, b
 flags.DEFINE_enum("init", "content", list(style.INITS), "kerasviz's starting image.")
 flags.DEFINE_string("content", "chelsea", "Content image: a scikit-image data name.")
 flags.DEFINE_string("style", "swirls", "Style image: a scikit-image data name, or swirls (kerasviz.apps.style).")
+flags.DEFINE_boolean("smoke", False, "CI: the whole run at a tiny size in seconds (flags given still win).")
+
+SMOKE = {"shape": ["48", "64"], "recipe_steps": 2, "steps": 2}
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # keras.applications.vgg16.preprocess_input
 # keras-io neural_style_transfer.py
@@ -141,6 +145,11 @@ def kerasviz_weights(recipe: Recipe, base, style_reference, content: np.ndarray)
 def main(argv):
     del argv
     from skimage import data
+
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
 
     shape = (int(FLAGS.shape[0]), int(FLAGS.shape[1]))
     picture = lambda name: swirls() if name == "swirls" else getattr(data, name)()  # noqa: E731

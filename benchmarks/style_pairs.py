@@ -14,9 +14,11 @@ the same process, one after the other, so the seconds compare.
   python benchmarks/style_pairs.py                          # old and new defaults, six pairs, 256 px (slow)
   python benchmarks/style_pairs.py --configs=old,new,new_color --out=/tmp/style   # + pictures
   python benchmarks/style_pairs.py --size=128 --steps=30 --configs=old,new,sw3,sw30 # a quick sweep
+  python benchmarks/style_pairs.py --smoke                  # CI: one pair, 64 px, 2 iterations a level
 """
 
 import os
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -63,6 +65,10 @@ flags.DEFINE_integer("steps", style.DEFAULT_STEPS, "L-BFGS iterations per level.
 flags.DEFINE_list("pairs", list(PAIRS), f"Pairs, of {', '.join(PAIRS)}.")
 flags.DEFINE_list("configs", ["old", "new"], f"Settings to compare, of {', '.join(CONFIGS)}.")
 flags.DEFINE_string("out", None, "If set, write per pair a strip photo | style | one result per config here.")
+flags.DEFINE_boolean("smoke", False, "CI: the whole run at a tiny size in seconds, strips written to a temporary "
+                     "folder (flags given still win).")
+
+SMOKE = {"size": 64, "steps": 2, "pairs": ["chelsea+swirls"]}
 
 
 def picture(name: str) -> np.ndarray:
@@ -103,6 +109,19 @@ class Meter:
 
 def main(argv):
     del argv
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
+        if not FLAGS.out:  # the strips too, to a folder that goes afterwards
+            with tempfile.TemporaryDirectory() as folder:
+                FLAGS.out = folder
+                run()
+            return
+    run()
+
+
+def run():
     unknown = sorted((set(FLAGS.pairs) - set(PAIRS)) | (set(FLAGS.configs) - set(CONFIGS)))
     if unknown:
         raise app.UsageError(f"unknown pair or config {unknown}; pairs: {list(PAIRS)}; configs: {list(CONFIGS)}")

@@ -5,6 +5,7 @@ one; then the share of a whole step (VGG16 to --layer, the default method) that 
 
   python benchmarks/view.py
   python benchmarks/view.py --size=224 --batch=8 --layer=block3_conv1
+  python benchmarks/view.py --smoke        # CI: 32 px, batch 2, one round of one step
 
 Process CPU seconds, so a machine other jobs share changes the figures less than wall time would.
 """
@@ -31,6 +32,9 @@ flags.DEFINE_integer("batch", 16, "Pictures a step.", lower_bound=1)
 flags.DEFINE_integer("repeats", 40, "Timed steps per variant and round.", lower_bound=1)
 flags.DEFINE_string("layer", "block1_conv2", "VGG16 layer of the whole step's timing ('' skips it).")
 flags.DEFINE_string("weights", "offline", "VGG16 weights for the whole step.")
+flags.DEFINE_boolean("smoke", False, "CI: the whole run at a tiny size in seconds, one round (flags given still win).")
+
+SMOKE = {"size": 32, "batch": 2, "repeats": 1}
 
 
 def _cpu() -> float:
@@ -86,15 +90,21 @@ def time_step(layer: str, size: int, batch: int, repeats: int) -> float:
 
 def main(argv):
     del argv
+    if FLAGS.smoke:
+        for name, value in SMOKE.items():
+            if not FLAGS[name].present:
+                setattr(FLAGS, name, value)
     size, batch, repeats = FLAGS.size, FLAGS.batch, FLAGS.repeats
+    rounds = 1 if FLAGS.smoke else 3
     folded = transforms._wrap
     # name: (the view, the periodic continuation it uses)
     variants = {"grey padding (before)": (grey_padded, folded),
                 "periodic, plain gradient": (transforms.standard, plain_gradient_wrap),
                 "periodic (today)": (transforms.standard, folded)}
-    print(f"view of {batch} pictures of {size} px, forward + backward, CPU s per step (median of 3 rounds)", flush=True)
+    print(f"view of {batch} pictures of {size} px, forward + backward, CPU s per step (median of {rounds} rounds)",
+          flush=True)
     seconds = {name: [] for name in variants}
-    for _ in range(3):
+    for _ in range(rounds):
         for name, (make, wrap) in variants.items():
             transforms._wrap = wrap
             seconds[name].append(time_view(make(size), size, batch, repeats))
