@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import kerasviz
+from kerasviz import models
 from kerasviz.optvis import activations, objectives, param
 from tests.helpers import activation_of, tiny_cnn
 
@@ -50,7 +51,7 @@ def test_a_filter_gets_the_same_picture_whatever_its_batch(model):
 
 def test_new_filters_chunks_and_calls_do_not_retrace(model):
     kerasviz.visualize_filters(model, "conv2", [0, 1, 2, 3, 4], size=SIZE, steps=3, batch_size=2)
-    renderer = next(r for r in model._kerasviz_renderers.values() if r.batch == 2 and r.size == SIZE)
+    renderer = next(r for r in models.model_cache(model, "renderers").values() if r.batch == 2 and r.size == SIZE)
     traces = renderer._run_steps.experimental_get_tracing_count()
     kerasviz.visualize_filters(model, "conv2", [5, 6, 7], size=SIZE, steps=5, batch_size=2)
     assert renderer._run_steps.experimental_get_tracing_count() == traces == 1
@@ -65,7 +66,7 @@ def test_many_layers_trace_once_each_without_a_retracing_warning(caplog):
         for size in (24, 32):
             for layer in ("conv1", "conv2", "conv3", "relu3"):
                 kerasviz.visualize_filters(model, layer, [0, 1], size=size, steps=2, precision="float32")
-    renderers = list(model._kerasviz_renderers.values())
+    renderers = list(models.model_cache(model, "renderers").values())
     assert len(renderers) == 8
     assert all(r._run_steps.experimental_get_tracing_count() == 1 for r in renderers)
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
@@ -82,7 +83,8 @@ def test_progressive_resolution_runs_half_size_first_and_rises(model):
     np.testing.assert_allclose(acts, activation_of(model, "conv2", images, filters), rtol=1e-3, atol=1e-3)
     grey = activation_of(model, "conv2", np.full((2, 64, 64, 3), 128.0, np.float32), filters)
     assert np.all(acts > grey + 0.01)
-    renderers = {r.size: r for r in model._kerasviz_renderers.values() if r.method.name == "fft_progressive"}
+    renderers = {r.size: r for r in models.model_cache(model, "renderers").values()
+                 if r.method.name == "fft_progressive"}
     assert set(renderers) == {32, 64}
     assert all(r._run_steps.experimental_get_tracing_count() == 1 for r in renderers.values())  # both sizes ran
 
@@ -169,7 +171,7 @@ def test_single_channel_convolution_switch(monkeypatch):
         model = tiny_cnn()  # a fresh model: renderers are cached on it
         results[mode] = kerasviz.visualize_filters(model, "conv2", [1, 2], size=SIZE, steps=STEPS,
                                                    precision="float32")[0]
-        (renderer,) = model._kerasviz_renderers.values()
+        (renderer,) = models.model_cache(model, "renderers").values()
         assert renderer.single_channel_conv is (mode != "0")
     assert np.abs(results["0"].astype(int) - results["1"]).max() <= 1
 
@@ -234,7 +236,8 @@ def test_keras_applications_layers_work(name, layer, size):
     model = kerasviz.load_model(name, None)
     images, acts = kerasviz.visualize_filters(model, layer, [0, 5], size=size, steps=3)
     assert images.shape == (2, size, size, 3) and np.all(np.isfinite(acts))
-    (renderer,) = model._kerasviz_renderers.values()  # its score: the model's preprocessing, fixed input size
+    # its score: the model's preprocessing, fixed input size
+    (renderer,) = models.model_cache(model, "renderers").values()
     grey = renderer.score(np.full((2, size, size, 3), 128, np.uint8), [0, 5])
     assert acts.sum() > 2 * grey.sum()  # the pictures' objective rose well above grey's
 
