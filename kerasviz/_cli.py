@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from absl import app, flags
 from tqdm import tqdm
 
 from kerasviz import models
 from kerasviz.errors import KerasvizError
+from kerasviz.options import Options
 
 USAGE_ERROR = 2
 
@@ -71,6 +73,35 @@ def define_model_flags(default: str | None = "vgg16", what: str | None = None, *
         message=f"--model must be one of {names} or the path of a .keras or .h5 file",
     )
     flags.DEFINE_string("weights", "auto", weights_help)
+
+
+def define_option_flags(options: type[Options], *, skip: Sequence[str] = (),
+                        flag_values: flags.FlagValues = flags.FLAGS) -> None:
+    """One flag per option of `options` (an Options dataclass), with its default, bounds, choices and help;
+    options marked flag=False and those in `skip` get none. Read them back with `options_from_flags`."""
+    for field in dataclasses.fields(options):
+        meta = field.metadata
+        if not meta["flag"] or field.name in skip:
+            continue
+        name, default, help_text = field.name, field.default, meta["help"]
+        if meta["choices"] is not None:
+            flags.DEFINE_enum(name, default, list(meta["choices"]), help_text, flag_values=flag_values)
+        elif meta["kind"] in ("list", "layers"):
+            flags.DEFINE_list(name, None if default is None else list(default), help_text, flag_values=flag_values)
+        else:
+            define = {"int": flags.DEFINE_integer, "float": flags.DEFINE_float, "bool": flags.DEFINE_boolean,
+                      "str": flags.DEFINE_string}[meta["kind"]]
+            bounds = {k: v for k, v in (("lower_bound", meta["low"]), ("upper_bound", meta["high"])) if v is not None}
+            define(name, default, help_text, flag_values=flag_values, **bounds)
+
+
+def options_from_flags(options: type[Options], *, skip: Sequence[str] = (),
+                       flag_values: flags.FlagValues = flags.FLAGS, **values) -> Options:
+    """An `options` instance from the flags define_option_flags made, with `values` for the rest."""
+    for field in dataclasses.fields(options):
+        if field.metadata["flag"] and field.name not in skip and field.name not in values:
+            values[field.name] = flag_values[field.name].value
+    return options.create(**values)
 
 
 def weights() -> str | None:

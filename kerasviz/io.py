@@ -120,6 +120,11 @@ def to_uint8(images) -> np.ndarray:
     return np.clip(np.round(np.asarray(images, np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
+def round_pixels(images) -> np.ndarray:
+    """Float images in 0-255 -> uint8 (rounded to the nearest level, clipped), in the images' own precision."""
+    return np.clip(np.round(images), 0, 255).astype(np.uint8)
+
+
 def grid(images: np.ndarray, *, cols: int | None = None, pad: int = 2, background: int = 255) -> np.ndarray:
     """Tiles uint8 `(N, H, W, 3)` images into one `(rows*(H+pad)-pad, ..., 3)` image, row-major."""
     images = np.asarray(images)

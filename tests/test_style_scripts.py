@@ -46,6 +46,9 @@ def test_style_transfer_writes_png_and_json(pictures, tmp_path):
     assert facts["normalization"] == "distance" and facts["preserve_color"] is False
     assert facts["weights"].startswith("offline") and set(facts["final_losses"]) >= {"content", "style", "total"}
     assert facts["size"] == [34, 48] and out.stat().st_size > 0
+    # Every option of the dataclass is recorded, as given on the command line or by default.
+    assert facts["options"]["steps"] == 2 and facts["options"]["tv_weight"] == 0.01
+    assert facts["options"]["style_layers"] == ["block1_conv1", "block2_conv1"]
 
 
 def test_deep_dream_keeps_the_input_size(pictures, tmp_path):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -30,56 +30,46 @@ def run(
     out: str,
     *,
     model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
-    content_layers: Sequence[str] | None = None,
-    style_layers: Sequence[str] | None = None,
-    size: int = style_lib.DEFAULT_SIZE,
-    steps: int = style_lib.DEFAULT_STEPS,
-    content_weight: float = style_lib.CONTENT_WEIGHT,
-    style_weight: float = style_lib.STYLE_WEIGHT,
-    normalization: str = style_lib.DEFAULT_NORMALIZATION,
-    preserve_color: bool = False,
+    options: style_lib.StyleOptions | None = None,
     overwrite: bool = False,
     progress: _jobs.ProgressFn | None = None,
 ) -> dict:
     """Writes the stylised `out` (PNG) and `out` with .json; returns the facts (see kerasviz.apps).
 
-    Images: paths or arrays. Layers default to style_lib.default_layers(model). `preserve_color`
-    keeps the content's colours (luminance-only transfer; see style.transfer).
+    Images: paths or arrays; `options`: a StyleOptions (default: its defaults), recorded whole in the
+    sidecar. Layers default to style_lib.default_layers(model).
     """
+    options = style_lib.StyleOptions.create(options)
     png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
     content_img, style_img = _jobs.image(content), _jobs.image(style)
     net = _jobs.network(model, weights, preprocess)
+    content_layers, style_layers = options.content_layers, options.style_layers
     if content_layers is None or style_layers is None:
         default_content, default_style = style_lib.default_layers(net)
         content_layers = default_content if content_layers is None else content_layers
         style_layers = default_style if style_layers is None else style_layers
+    options = dataclasses.replace(options, content_layers=content_layers, style_layers=style_layers)
     start = time.perf_counter()
-    result = style_lib.transfer(
-        content_img, style_img, model=net, content_layers=content_layers, style_layers=style_layers,
-        content_weight=content_weight, style_weight=style_weight, normalization=normalization,
-        preserve_color=preserve_color, size=size, steps=steps, progress=progress,
-    )
+    result = style_lib.transfer(content_img, style_img, model=net, options=options, progress=progress)
     seconds = time.perf_counter() - start
     io.write_png(png, result.image)
     return _jobs.finish(png, sidecar, {
         **models.model_facts(net),
         "content": _jobs.describe(content),
         "style": _jobs.describe(style),
-        "content_layers": list(content_layers),
-        "style_layers": list(style_layers),
-        "loss_weights": {"content": content_weight, "style": style_weight, "tv": style_lib.TV_WEIGHT},
-        "normalization": normalization,
-        "preserve_color": preserve_color,
+        "content_layers": list(options.content_layers),
+        "style_layers": list(options.style_layers),
+        "loss_weights": {"content": options.content_weight, "style": options.style_weight, "tv": options.tv_weight},
+        "normalization": options.normalization,
+        "preserve_color": options.preserve_color,
         "final_losses": result.losses,
-        "optimizer": "lbfgs",
-        "levels": style_lib.DEFAULT_LEVELS,
-        "steps_per_level": steps,
         "evaluations": result.evaluations,
         "size": list(result.image.shape[:2]),
         "content_size": list(content_img.shape[:2]),
         "style_size": list(style_img.shape[:2]),
+        "options": options.facts(),
         "seconds": round(seconds, 2),
     })
 
@@ -177,8 +167,9 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
         io.write_png(swirls_path, swirls())
     return [
         swirls_path,
-        run(data.chelsea(), swirls(), os.path.join(out, "style_chelsea_swirls.png"), weights=weights, size=224,
-            steps=25, overwrite=overwrite, progress=_jobs.bar(bars, "style transfer"))["png"],
+        run(data.chelsea(), swirls(), os.path.join(out, "style_chelsea_swirls.png"), weights=weights,
+            options=style_lib.StyleOptions(size=224, steps=25), overwrite=overwrite,
+            progress=_jobs.bar(bars, "style transfer"))["png"],
         before_after({"chelsea+swirls": (data.chelsea(), swirls()),
                       "astronaut+brick": (data.astronaut(), data.brick())},
                      os.path.join(out, "style_before_after.png"), weights=weights, overwrite=overwrite,

@@ -17,7 +17,8 @@ import numpy as np
 
 from kerasviz import io, models
 from kerasviz.errors import KerasvizError
-from kerasviz.models.precision import resolve_precision
+from kerasviz.models.precision import PRECISIONS, resolve_precision
+from kerasviz.options import Options, option
 from kerasviz.optvis import engine
 from kerasviz.optvis.feature_losses import NORMALIZATIONS, StyleLoss, gram, total_variation, weight_vectors  # noqa: F401  (style's losses, also reached here)
 
@@ -56,6 +57,37 @@ class StyleResult:
     evaluations: int  # value-and-gradient calls
 
 
+@dataclasses.dataclass(frozen=True)
+class StyleOptions(Options):
+    """Style transfer's options (Gatys, Ecker & Bethge 2016); each default's source is beside its constant."""
+
+    WHAT = "style transfer"
+    content_layers: tuple[str, ...] | None = option(
+        None, "Content layers, joined by commas, each NAME or NAME:WEIGHT (default: "
+        f"{','.join(CONTENT_LAYERS)} on VGG; otherwise the second convolution of the resolution stage before the "
+        "last).", kind="layers")
+    style_layers: tuple[str, ...] | None = option(
+        None, "Style layers, joined by commas, each NAME or NAME:WEIGHT (default: "
+        f"{','.join(STYLE_LAYERS)} on VGG; otherwise the first convolution of each of the last five resolution "
+        "stages).", kind="layers")
+    content_weight: float = option(CONTENT_WEIGHT, "Weight of the content term.", low=0)
+    style_weight: float = option(STYLE_WEIGHT, "Weight of the style term (shared over the style layers).", low=0)
+    tv_weight: float = option(TV_WEIGHT, "Weight of the total variation term.", low=0)
+    size: int | None = option(DEFAULT_SIZE, "Longer side of the result, pixels (None: the content's size; a "
+                              "model with a fixed input size uses that size).", low=16, optional=True)
+    steps: int = option(DEFAULT_STEPS, "Optimiser iterations per level.", low=1)
+    init: str = option("content", "The start: the content image, noise, or the style image.", choices=INITS)
+    optimizer: str = option("lbfgs", "lbfgs (scipy's L-BFGS-B in the 0-255 box) or adam.", choices=OPTIMIZERS)
+    levels: int = option(DEFAULT_LEVELS, "Resolution levels: 2 solves at half size first, then full.", low=1)
+    normalization: str = option(
+        DEFAULT_NORMALIZATION, "distance: each term is 1 at the other image; target: over its target's size (the "
+        "earlier default).", choices=NORMALIZATIONS)
+    preserve_color: bool = option(False, "Keep the content's colours: transfer luminance only.")
+    seed: int = option(0, "Random seed of the noise start.")
+    precision: str = option(DEFAULT_PRECISION, "Compute type of the network's features; reduced precision needs "
+                            "--optimizer=adam.", choices=PRECISIONS)
+
+
 def default_layers(model: keras.Model, stages: int = len(STYLE_LAYERS)) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(content layers, style layers) for `model`: CONTENT_LAYERS and STYLE_LAYERS when it has them (VGG);
     otherwise the same rule by resolution stage (models.conv_stages): style, the first convolution of each
@@ -85,94 +117,64 @@ def transfer(
     style,
     *,
     model: keras.Model | None = None,
-    content_layers: LayerWeights | None = None,
-    style_layers: LayerWeights | None = None,
-    content_weight: float = CONTENT_WEIGHT,
-    style_weight: float = STYLE_WEIGHT,
-    tv_weight: float = TV_WEIGHT,
-    size: int | None = DEFAULT_SIZE,
-    steps: int = DEFAULT_STEPS,
-    init: str = "content",
-    optimizer: str = "lbfgs",
-    levels: int = DEFAULT_LEVELS,
-    normalization: str = DEFAULT_NORMALIZATION,
-    preserve_color: bool = False,
-    seed: int = 0,
+    options: StyleOptions | None = None,
     preprocess: Callable | None = None,
-    precision: str = DEFAULT_PRECISION,
     progress: Callable[[int, int], None] | None = None,
     callback: Callable[[int, np.ndarray], None] | None = None,
+    **overrides,
 ) -> StyleResult:
     """Gatys et al. style transfer.
 
     Args:
       content, style: RGB 0-255 images, uint8 or float, (H, W, 3) (or a batch of one).
       model: any Keras model with named layers; default `load_model("vgg16", "auto")`.
-      content_layers, style_layers: layer names (equal weights) or {name: weight}; default:
-        default_layers(model) (Gatys' VGG layers, or the same rule by resolution stage).
-      content_weight, style_weight, tv_weight: loss weights (see the module's constants).
-      size: longer side of the result in pixels (the style image is scaled to the same longer side);
-        None keeps the content's size. A model with a fixed input size uses that size.
-      steps: optimiser iterations (per level).
-      init: "content", "noise" or "style" (the style image resized to the content's shape).
-      optimizer: "lbfgs" (scipy L-BFGS-B, bounded to 0-255) or "adam".
-      levels: 1 solves at full size; 2 or more solve at half, quarter... size first and upsample.
-      normalization: "distance" (each term 1 at the other image) or "target" (see StyleLoss).
-      preserve_color: transfer luminance only and keep the content's colour (Gatys et al. 2016,
-        "Preserving color in neural artistic style transfer"): both images go in as grey, the style's
-        luminance matched to the content's mean and spread; the result's luminance gets the content's
-        YIQ chroma back. `callback` sees the grey images.
+      options: a StyleOptions; `overrides` (any of its fields, e.g. `steps=30`) replace its values. Layers
+        are names (equal weights), "NAME:WEIGHT" strings or {name: weight}; by default default_layers(model)
+        (Gatys' VGG layers, or the same rule by resolution stage). `size` is the longer side of the result
+        (the style image is scaled to the same longer side; None keeps the content's size). `preserve_color`
+        transfers luminance only and keeps the content's colour (Gatys et al. 2016, "Preserving color in
+        neural artistic style transfer"): both images go in as grey, the style's luminance matched to the
+        content's mean and spread; the result's luminance gets the content's YIQ chroma back (`callback`
+        sees the grey images). Reduced `precision` needs optimizer="adam" ("auto" gives float32 with L-BFGS).
       preprocess: RGB 0-255 -> model input, for models not from load_model (models.preprocess_fn).
-      precision: compute type of the network's features ("float32", "bfloat16", "float16", "auto");
-        Gram matrices, losses and the image stay float32. Reduced precision needs optimizer="adam"
-        ("auto" gives float32 with L-BFGS).
       progress: called with (iterations done, iterations in all).
       callback: called with (iteration, float32 (H, W, 3) 0-255 image) after each iteration.
 
     Returns:
       A StyleResult; `.image` is uint8 (H, W, 3) at the content's aspect ratio.
     """
-    _check_options(init, optimizer, normalization, steps, levels)
-    precision = _precision_for(optimizer, precision)
+    options = StyleOptions.create(options, **overrides)
+    precision = _precision_for(options.optimizer, options.precision)
     model = model if model is not None else models.load_model("vgg16", "auto")
+    content_layers, style_layers = options.content_layers, options.style_layers
     if content_layers is None or style_layers is None:
         default_content, default_style = default_layers(model)
         content_layers = default_content if content_layers is None else content_layers
         style_layers = default_style if style_layers is None else style_layers
-    content_w = _layer_weights(content_layers, "content")
-    style_w = _layer_weights(style_layers, "style")
+    content_w, style_w = _layer_weights(content_layers, "content"), _layer_weights(style_layers, "style")
     with models.model_errors(model, "building the style transfer's features"):
         objective = StyleLoss(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
     content_img, style_img = _single(content, "content"), _single(style, "style")
-    shape = _output_shape(model, content_img.shape[:2], size)
+    shape = _output_shape(model, content_img.shape[:2], options.size)
     color_img = content_img
-    if preserve_color:
+    if options.preserve_color:
         content_img, style_img = luminance_only(content_img, style_img)
-    weights = weight_vectors(objective.layers, content_w, style_w, content_weight, style_weight, tv_weight)
+    weights = weight_vectors(objective.layers, content_w, style_w, options.content_weight, options.style_weight,
+                             options.tv_weight)
     x, losses, history, evaluations = _coarse_to_fine(
-        model, objective, content_img, style_img, shape, weights, init=init, optimizer=optimizer,
-        normalization=normalization, steps=steps, levels=levels, seed=seed, progress=progress, callback=callback)
-    if preserve_color:
+        model, objective, content_img, style_img, shape, weights, options, progress=progress, callback=callback)
+    if options.preserve_color:
         x = with_chroma(x, io.resize(color_img, shape))
-    return StyleResult(np.clip(np.round(x), 0, 255).astype(np.uint8), losses, history, evaluations)
+    return StyleResult(io.round_pixels(x), losses, history, evaluations)
 
 
-def _check_options(init: str, optimizer: str, normalization: str, steps: int, levels: int) -> None:
-    if init not in INITS:
-        raise KerasvizError(f"init {init!r} is not valid; valid: {', '.join(INITS)}")
-    if optimizer not in OPTIMIZERS:
-        raise KerasvizError(f"optimizer {optimizer!r} is not valid; valid: {', '.join(OPTIMIZERS)}")
-    if normalization not in NORMALIZATIONS:
-        raise KerasvizError(f"normalization {normalization!r} is not valid; valid: {', '.join(NORMALIZATIONS)}")
-    if steps < 1 or levels < 1:
-        raise KerasvizError(f"steps and levels must be at least 1; got steps={steps}, levels={levels}")
-
-
-def _coarse_to_fine(model, objective, content_img, style_img, shape, weights, *, init, optimizer, normalization,
-                    steps, levels, seed, progress, callback) -> tuple[np.ndarray, dict, list, int]:
+def _coarse_to_fine(model, objective, content_img, style_img, shape, weights, options: StyleOptions, *,
+                    progress, callback) -> tuple[np.ndarray, dict, list, int]:
     """`transfer`'s optimisation, from 1/2^(levels-1) of `shape` up to `shape`, each level starting from the
     last one's result upsampled: (float32 0-255 image (H, W, 3), final losses, history, evaluations), as in
     StyleResult."""
+    init, optimizer, normalization = options.init, options.optimizer, options.normalization
+    steps, levels, seed = options.steps, options.levels, options.seed
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     history: list[tuple[float, float]] = []
@@ -247,16 +249,27 @@ def _precision_for(optimizer: str, precision: str) -> str:
 
 
 def _layer_weights(layers: LayerWeights, what: str) -> dict[str, float]:
+    """{name: weight} from names (equal weights summing to 1), "NAME:WEIGHT" strings or a mapping."""
     if isinstance(layers, str):
         layers = [layers]
     if isinstance(layers, Mapping):
         weights = {str(k): float(v) for k, v in layers.items()}
+    elif any(":" in name for name in layers):
+        weights = dict(_weighted(name, what) for name in layers)
     else:
         names = list(layers)
         weights = {name: 1.0 / max(1, len(names)) for name in names}
     if not weights:
         raise KerasvizError(f"no {what} layers given; name at least one layer, e.g. {STYLE_LAYERS[0]}")
     return weights
+
+
+def _weighted(item: str, what: str) -> tuple[str, float]:
+    name, _, weight = item.rpartition(":")
+    try:
+        return name, float(weight)
+    except ValueError:
+        raise KerasvizError(f"cannot read {what} layer {item!r}: give NAME or NAME:WEIGHT for every layer") from None
 
 
 def _single(image, what: str) -> np.ndarray:
@@ -330,7 +343,7 @@ def layer_study(
             weights = weight_vectors(objective.layers, _layer_weights([content_layer], "content"),
                                       _layer_weights(set_layers, "style"), content_weight, style_weight, tv_weight)
             x, _ = engine.minimize(lambda v, w=weights: objective.evaluate(v, targets, w)[:2], c, steps=steps)
-            images[r, k] = np.clip(np.round(x), 0, 255).astype(np.uint8)
+            images[r, k] = io.round_pixels(x)
             content_loss, style_loss = objective.layer_losses(x, yardstick_targets)
             own = [layer_index[n] for n in set_layers]
             yardstick = [layer_index[n] for n in all_style]
