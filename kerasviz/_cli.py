@@ -46,6 +46,12 @@ def run(main: Callable[[list[str]], None]) -> None:
     app.run(guarded, flags_parser=_parse_flags)
 
 
+def _script() -> str:
+    """The module absl lists a flag under: the running script, so that its --help shows the flags defined
+    here for it, beside its own."""
+    return sys.argv[0]
+
+
 WEIGHTS_HELP = "auto, imagenet, offline (VGG16 only), a weights file, or none."
 CLASSIFIER_WEIGHTS_HELP = "auto or imagenet (the offline backbone has no classifier), a weights file, or none."
 
@@ -61,18 +67,19 @@ def define_model_flags(default: str | None = "vgg16", what: str | None = None, *
     flags.DEFINE_string(
         "model", default,
         f"{names}, or the path of a saved model (.keras, .h5; loaded in Keras' safe mode; outputs are named "
-        f"after the file's stem){f' ({what})' if what else ''}.",
+        f"after the file's stem){f' ({what})' if what else ''}.", module_name=_script(),
     )
     flags.DEFINE_enum(
         "preprocess", None, list(models.PREPROCESSING),
         "How the model's inputs are scaled: caffe (BGR minus ImageNet means), tf ([-1, 1]), torch (0-1, ImageNet "
         "mean/std) or none (0-255 RGB as given). Default: the network's own; none for a model file.",
+        module_name=_script(),
     )
     flags.register_validator(
         "model", lambda value: value is None or models.is_model_file(value) or value.lower() in models.MODELS,
         message=f"--model must be one of {names} or the path of a .keras or .h5 file",
     )
-    flags.DEFINE_string("weights", "auto", weights_help)
+    flags.DEFINE_string("weights", "auto", weights_help, module_name=_script())
 
 
 def define_option_flags(options: type[Options], *, skip: Sequence[str] = (),
@@ -85,14 +92,16 @@ def define_option_flags(options: type[Options], *, skip: Sequence[str] = (),
             continue
         name, default, help_text = field.name, field.default, meta["help"]
         if meta["choices"] is not None:
-            flags.DEFINE_enum(name, default, list(meta["choices"]), help_text, flag_values=flag_values)
+            flags.DEFINE_enum(name, default, list(meta["choices"]), help_text, flag_values=flag_values,
+                              module_name=_script())
         elif meta["kind"] in ("list", "layers"):
-            flags.DEFINE_list(name, None if default is None else list(default), help_text, flag_values=flag_values)
+            flags.DEFINE_list(name, None if default is None else list(default), help_text, flag_values=flag_values,
+                              module_name=_script())
         else:
             define = {"int": flags.DEFINE_integer, "float": flags.DEFINE_float, "bool": flags.DEFINE_boolean,
                       "str": flags.DEFINE_string}[meta["kind"]]
             bounds = {k: v for k, v in (("lower_bound", meta["low"]), ("upper_bound", meta["high"])) if v is not None}
-            define(name, default, help_text, flag_values=flag_values, **bounds)
+            define(name, default, help_text, flag_values=flag_values, module_name=_script(), **bounds)
 
 
 def options_from_flags(options: type[Options], *, skip: Sequence[str] = (),
@@ -114,14 +123,15 @@ def define_output_flags(default: str | None = None, *, folder: bool = False, wha
     """Defines --out (a folder, or FILE.png with FILE.json beside it; required without a default) and
     --overwrite (outputs a finished earlier run left are skipped without it). `what`: --out's own help."""
     what = what or ("Output folder." if folder else "Output PNG file; FILE.json is written beside it.")
-    flags.DEFINE_string("out", default, what, required=default is None)
+    flags.DEFINE_string("out", default, what, required=default is None, module_name=_script())
     flags.DEFINE_boolean("overwrite", False, "Redo outputs that already exist." if folder
-                         else "Redo the output if it already exists.")
+                         else "Redo the output if it already exists.", module_name=_script())
 
 
 def define_seed_flag(of: str) -> None:
     """Defines --seed (default 0), the seed of `of` (e.g. "the starting noise"): the same seed, the same output."""
-    flags.DEFINE_integer("seed", 0, f"Random seed of {of}; the same seed gives the same output.")
+    flags.DEFINE_integer("seed", 0, f"Random seed of {of}; the same seed gives the same output.",
+                         module_name=_script())
 
 
 def report(facts: dict, details: str) -> None:

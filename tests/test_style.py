@@ -193,3 +193,13 @@ def test_defaults_keep_the_content_and_take_the_style(model):
     light, default, heavy = ratios
     assert default[0] <= 0.65 and default[1] <= 0.6  # measured 0.58 and 0.55
     assert light[0] < default[0] < heavy[0] and light[1] > default[1] > heavy[1]
+
+
+def test_adam_rate_is_an_option_that_reaches_the_optimiser(model):
+    content, style_img = pair(16)
+    kwargs = {"model": model, "content_layers": ["c3"], "style_layers": LAYERS, "size": None, "steps": 3,
+              "levels": 1, "optimizer": "adam", "preprocess": to_unit}
+    still = style.transfer(content, style_img, adam_rate=0.0, **kwargs).image
+    moved = style.transfer(content, style_img, **kwargs).image
+    np.testing.assert_array_equal(still, content)  # a zero step leaves the content start where it was
+    assert np.abs(moved.astype(int) - content).mean() > 1.0

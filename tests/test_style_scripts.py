@@ -49,6 +49,9 @@ def test_style_transfer_writes_png_and_json(pictures, tmp_path):
     # Every option of the dataclass is recorded, as given on the command line or by default.
     assert facts["options"]["steps"] == 2 and facts["options"]["tv_weight"] == 0.01
     assert facts["options"]["style_layers"] == ["block1_conv1", "block2_conv1"]
+    listed = script("style_transfer.py", "--help").stdout  # every option's flag is listed, with the shared ones
+    assert all(f"--{name}:" in listed or f"--[no]{name}:" in listed for name in facts["options"]), listed
+    assert "--model:" in listed
 
 
 def test_deep_dream_keeps_the_input_size(pictures, tmp_path):

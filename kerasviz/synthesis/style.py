@@ -73,8 +73,8 @@ class StyleOptions(Options):
     content_weight: float = option(CONTENT_WEIGHT, "Weight of the content term.", low=0)
     style_weight: float = option(STYLE_WEIGHT, "Weight of the style term (shared over the style layers).", low=0)
     tv_weight: float = option(TV_WEIGHT, "Weight of the total variation term.", low=0)
-    size: int | None = option(DEFAULT_SIZE, "Longer side of the result, pixels (None: the content's size; a "
-                              "model with a fixed input size uses that size).", low=16, optional=True)
+    size: int | None = option(DEFAULT_SIZE, "Longer side of the result, pixels (a model with a fixed input "
+                              "size uses its own; in Python, None keeps the content's).", low=16, optional=True)
     steps: int = option(DEFAULT_STEPS, "Optimiser iterations per level.", low=1)
     init: str = option("content", "The start: the content image, noise, or the style image.", choices=INITS)
     optimizer: str = option("lbfgs", "lbfgs (scipy's L-BFGS-B in the 0-255 box) or adam.", choices=OPTIMIZERS)
@@ -84,6 +84,7 @@ class StyleOptions(Options):
         "earlier default).", choices=NORMALIZATIONS)
     preserve_color: bool = option(False, "Keep the content's colours: transfer luminance only.")
     seed: int = option(0, "Random seed of the noise start.")
+    adam_rate: float = option(ADAM_LEARNING_RATE, "Adam's step at the start, 0-255 pixels (optimizer=adam).", low=0)
     precision: str = option(DEFAULT_PRECISION, "Compute type of the network's features; reduced precision needs "
                             "--optimizer=adam.", choices=PRECISIONS)
 
@@ -200,7 +201,7 @@ def _coarse_to_fine(model, objective, content_img, style_img, shape, weights, op
                 callback(done + i, image)
 
         x, n = engine.minimize(lambda v, t=targets: objective.evaluate(v, t, weights)[:2], x, steps=steps,
-                               method=optimizer, adam=(ADAM_LEARNING_RATE, ADAM_DECAY), on_step=on_step)
+                               method=optimizer, adam=(options.adam_rate, ADAM_DECAY), on_step=on_step)
         evaluations += n
     return x, objective.losses(x, targets, weights), history, evaluations
 
