@@ -84,8 +84,57 @@ def test_bad_arguments(model):
         dream.deep_dream(image(32, 32), model=model, layers={"mixed3": 1.0})
     with pytest.raises(KerasvizError, match="no default DeepDream layers"):
         dream.deep_dream(image(32, 32), model=model)
-    with pytest.raises(KerasvizError, match="tile_size=8"):
+    with pytest.raises(KerasvizError, match=r"tile_size of DeepDream must be in 32\.\.; got 8"):
         dream.deep_dream(image(32, 32), model=model, layers=LAYERS, tile_size=8)
+
+
+def test_options_are_checked_where_declared_and_what_does_not_apply_is_an_error():
+    with pytest.raises(KerasvizError, match="option 'content_weight' does not apply to DeepDream; valid: layers"):
+        dream.deep_dream(image(32, 32), content_weight=1)
+    for bad, says in [({"octaves": 0}, "octaves of DeepDream must be in 1..; got 0"),
+                      ({"steps": -1}, "steps of DeepDream must be in 0..; got -1"),
+                      ({"octave_scale": 0.5}, "octave_scale of DeepDream must be in 1..; got 0.5"),
+                      ({"layers": ("c2:heavy",)}, "cannot read DeepDream layer weight 'c2:heavy'"),
+                      ({"layers": ()}, "no DeepDream layers given")]:
+        with pytest.raises(KerasvizError, match=says):
+            dream.DreamOptions(**bad)
+    with pytest.raises(KerasvizError, match="options for DeepDream are DreamOptions, not StyleOptions"):
+        from kerasviz.synthesis import style
+
+        dream.deep_dream(image(32, 32), options=style.StyleOptions())
+
+
+def test_layers_as_names_weighted_names_or_a_mapping(model):
+    given = dream.DreamOptions(layers=("c2", "c3:0.5"))
+    assert given.layers == ("c2", "c3:0.5") and given.layer_weights(model) == LAYERS
+    assert dream.DreamOptions(layers=LAYERS).layer_weights(model) == LAYERS
+    with pytest.raises(KerasvizError, match="no default DeepDream layers"):
+        dream.DreamOptions().layer_weights(model)
+
+
+def test_options_and_overrides_give_the_same_dream(model):
+    picture = image(36, 36)
+    options = dream.DreamOptions(layers=LAYERS, octaves=2, steps=2, tile_size=32, seed=4)
+    by_options = dream.deep_dream(picture, model=model, options=options, preprocess=to_unit)
+    by_keywords = dream.deep_dream(picture, model=model, layers={"c2": 1, "c3": 0.5}, octaves=2, steps=2,
+                                   tile_size=32, seed=4, preprocess=to_unit)
+    np.testing.assert_array_equal(by_options, by_keywords)
+    overridden = dream.deep_dream(picture, model=model, options=options, octaves=1, steps=0, preprocess=to_unit)
+    np.testing.assert_array_equal(overridden, np.round(picture).astype(np.uint8))  # overrides win: the picture back
+
+
+def test_the_sidecar_records_the_options(model, tmp_path):
+    import json
+
+    from kerasviz.apps import dream as dream_app
+
+    options = dream.DreamOptions(layers=("c2", "c3:0.5"), octaves=1, steps=1, tile_size=32)
+    facts = dream_app.run(image(24, 24), str(tmp_path / "d.png"), model=model, options=options, seed=3)
+    saved = json.loads((tmp_path / "d.json").read_text())
+    assert saved["layers"] == LAYERS and saved["steps_per_octave"] == 1 and saved["seed"] == 3
+    assert saved["options"] == {"layers": ["c2:1.0", "c3:0.5"], "octaves": 1, "octave_scale": dream.OCTAVE_SCALE,
+                                "steps": 1, "step_size": dream.STEP_SIZE, "tile_size": 32, "seed": 3}
+    assert facts["options"] == saved["options"]
 
 
 @pytest.mark.parametrize(("weights", "preprocess", "expected"), [

@@ -63,7 +63,13 @@ def test_deep_dream_keeps_the_input_size(pictures, tmp_path):
                   "--tile_size=32")
     assert done.returncode == 0, done.stderr[-2000:]
     assert iio.imread(out).shape == (40, 56, 3)
-    assert json.loads((tmp_path / "dream.json").read_text())["layers"] == {"block3_conv1": 1.0, "block4_conv1": 0.5}
+    facts = json.loads((tmp_path / "dream.json").read_text())
+    assert facts["layers"] == {"block3_conv1": 1.0, "block4_conv1": 0.5}
+    # Every option of the dataclass is recorded, as given on the command line or by default.
+    assert facts["options"]["layers"] == ["block3_conv1:1.0", "block4_conv1:0.5"]
+    assert facts["options"]["steps"] == 2 and facts["options"]["step_size"] == 1.5 and facts["options"]["seed"] == 0
+    listed = script("deep_dream.py", "--help").stdout  # every option's flag is listed, with the shared ones
+    assert all(f"--{name}:" in listed for name in facts["options"]) and "--model:" in listed, listed
 
 
 @pytest.mark.parametrize("name, args, says", [

@@ -6,6 +6,7 @@ roll follow the TensorFlow DeepDream tutorial, so any image size runs in bounded
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 
@@ -15,6 +16,7 @@ import tensorflow as tf
 
 from kerasviz import backend, io, models
 from kerasviz.errors import KerasvizError
+from kerasviz.options import Options, option
 from kerasviz.optvis import engine, optim
 
 log = logging.getLogger("kerasviz")
@@ -29,6 +31,48 @@ OCTAVE_SCALE = 1.4  # keras-io deep_dream.py octave_scale
 STEPS = 20  # per octave; keras-io deep_dream.py iterations
 STEP_SIZE = 1.5  # pixels (0-255) per step, on std-normalised gradients (~0.01 in [-1, 1], keras-io's step)
 TILE_SIZE = 512  # TensorFlow DeepDream tutorial tile size
+
+
+@dataclasses.dataclass(frozen=True)
+class DreamOptions(Options):
+    """DeepDream's options (Mordvintsev, Olah & Tyka 2015); each default's source is beside its constant."""
+
+    WHAT = "DeepDream"
+    layers: tuple[str, ...] | None = option(
+        None, "Layers, joined by commas, each NAME (weight 1) or NAME:WEIGHT (default: the model's, e.g. "
+        "mixed3:1,mixed5:1.5 on InceptionV3, the TensorFlow DeepDream tutorial's layers).", kind="layers")
+    octaves: int = option(OCTAVES, "Number of scales, each octave_scale times the last (keras-io num_octave).", low=1)
+    octave_scale: float = option(OCTAVE_SCALE, "Size ratio of one octave to the next (keras-io octave_scale).", low=1)
+    steps: int = option(STEPS, "Gradient-ascent steps per octave (keras-io iterations).", low=0)
+    step_size: float = option(STEP_SIZE, "Pixels (0-255) per step on std-normalised gradients (keras-io's step, "
+                              "~0.01 in [-1, 1]).")
+    tile_size: int = option(TILE_SIZE, "Largest tile side for one gradient, pixels; bounds memory (TensorFlow "
+                            "DeepDream tutorial).", low=32)
+    seed: int = option(0, "Random seed of the tile rolls; the same seed gives the same output.")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.layers is not None:
+            _layer_weights(self.layers)  # names and weights readable, at least one layer
+
+    def layer_weights(self, model: keras.Model) -> dict[str, float]:
+        """{layer: weight}: the layers given, or default_layers(model) when None."""
+        return default_layers(model) if self.layers is None else _layer_weights(self.layers)
+
+
+def _layer_weights(layers: tuple[str, ...]) -> dict[str, float]:
+    """("NAME:WEIGHT", "NAME", ...) -> {name: weight} (weight 1 when left out)."""
+    if not layers:
+        raise KerasvizError("no DeepDream layers given; name at least one, NAME or NAME:WEIGHT, e.g. mixed3:1")
+    weights = {}
+    for part in layers:
+        name, _, weight = part.partition(":")
+        try:
+            weights[name.strip()] = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise KerasvizError(f"cannot read DeepDream layer weight {part!r}; use NAME:WEIGHT, e.g. mixed3:1.5") \
+                from None
+    return weights
 
 
 def default_model(preprocess: str | None = None) -> keras.Model:
@@ -119,44 +163,38 @@ def deep_dream(
     image,
     *,
     model: keras.Model | None = None,
-    layers: Mapping[str, float] | None = None,
-    octaves: int = OCTAVES,
-    octave_scale: float = OCTAVE_SCALE,
-    steps: int = STEPS,
-    step_size: float = STEP_SIZE,
-    tile_size: int = TILE_SIZE,
-    seed: int = 0,
+    options: DreamOptions | None = None,
     preprocess: Callable | None = None,
     progress: Callable[[int, int], None] | None = None,
+    **overrides,
 ) -> np.ndarray:
     """Dreams on an RGB 0-255 image (H, W, 3), uint8 or float; returns uint8 (H, W, 3), same size.
 
     Args:
       model: any Keras model; default InceptionV3 (ImageNet), offline VGG16 without the network.
-      layers: {layer name: weight}; default per model (INCEPTION_LAYERS, VGG16_LAYERS).
-      octaves: number of scales, each `octave_scale` times the previous, ending at the input's size.
-      steps: gradient-ascent steps per octave; step_size: pixels per step on normalised gradients.
-      tile_size: largest tile side (pixels) for one gradient computation; bounds memory.
+      options: a DreamOptions; `overrides` (any of its fields, e.g. `steps=5`) replace its values.
+        layers: "NAME" (weight 1) or "NAME:WEIGHT" strings, or {layer name: weight}; default per model
+        (INCEPTION_LAYERS, VGG16_LAYERS). octaves: number of scales, each `octave_scale` times the
+        previous, ending at the input's size. steps: gradient-ascent steps per octave; step_size: pixels
+        per step on normalised gradients. tile_size: largest tile side (pixels) for one gradient
+        computation; bounds memory. seed: of the tile rolls.
+      preprocess: RGB 0-255 -> model input, for models not from load_model (models.preprocess_fn).
       progress: called with (steps done, octaves * steps).
     """
+    options = DreamOptions.create(options, **overrides)
     batch, _ = io.as_batch(image)
     if batch.shape[0] != 1:
         raise KerasvizError(f"deep_dream takes one image (H, W, 3); got a batch of {batch.shape[0]}")
-    if octaves < 1 or steps < 0 or octave_scale < 1 or tile_size < 32:
-        raise KerasvizError(
-            f"need octaves >= 1, steps >= 0, octave_scale >= 1 and tile_size >= 32; got octaves={octaves}, "
-            f"steps={steps}, octave_scale={octave_scale}, tile_size={tile_size}"
-        )
     model = model if model is not None else default_model()
-    layers = dict(layers) if layers is not None else default_layers(model)
     with models.model_errors(model, "building DeepDream's gradients"):
-        gradients = TiledGradients(model, layers, preprocess)
+        gradients = TiledGradients(model, options.layer_weights(model), preprocess)
+    octaves, steps, scale = options.octaves, options.steps, options.octave_scale
     original = batch[0]
-    shapes = [tuple(max(1, round(s / octave_scale**k)) for s in original.shape[:2]) for k in range(octaves)][::-1]
+    shapes = [tuple(max(1, round(s / scale**k)) for s in original.shape[:2]) for k in range(octaves)][::-1]
     dream = io.resize(original, shapes[0])
     shrunk = dream
-    rng = np.random.default_rng(seed)
-    rule, pixels = optim.scaled(step_size), engine.box(0.0, 255.0)
+    rng = np.random.default_rng(options.seed)
+    rule, pixels = optim.scaled(options.step_size), engine.box(0.0, 255.0)
     done = 0
     for shape in shapes:
         if dream.shape[:2] != shape:
@@ -165,7 +203,7 @@ def deep_dream(
             shrunk = io.resize(original, shape)
         for _ in range(steps):
             with models.model_errors(model, f"dreaming at {shape[0]} x {shape[1]}"):
-                grad = gradients(dream, tile_size, int(rng.integers(2**31)))
+                grad = gradients(dream, options.tile_size, int(rng.integers(2**31)))
             dream = np.asarray(engine.apply(rule, dream, grad, (), pixels)[0])
             done += 1
             if progress is not None:
