@@ -10,7 +10,7 @@ import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
 from kerasviz import _cli
-from kerasviz.apps import classes as app
+from kerasviz.apps import fooling
 from kerasviz.synthesis import adversarial
 
 FLAGS = flags.FLAGS
@@ -18,18 +18,16 @@ flags.DEFINE_string("image", None, "The image to change.", required=True)
 flags.DEFINE_integer("target_class", None, "The class the classifier should answer.", required=True, lower_bound=0)
 _cli.define_output_flags()
 _cli.define_model_flags("vgg16", "an ImageNet head for the names", weights_help=_cli.CLASSIFIER_WEIGHTS_HELP)
-flags.DEFINE_enum("method", adversarial.DEFAULT_METHOD, list(adversarial.METHODS),
-                  "fgsm: one signed-gradient step, the smallest epsilon that flips; iterative: projected small steps.")
-flags.DEFINE_integer("epsilon", adversarial.EPSILON, "L-inf budget of the change, 0-255 levels.", lower_bound=1)
-flags.DEFINE_integer("size", None, "Longer side the classifier sees, when it takes any size (default 224).",
-                     lower_bound=8)
+_cli.define_option_flags(adversarial.FoolOptions)  # every option of fooling images, from its dataclass
+flags.DEFINE_integer("size", None, f"Longer side the classifier sees, when it takes any size (default "
+                     f"{fooling.DEFAULT_SIDE}).", lower_bound=8)
 
 
 def main(argv):
     del argv
-    facts = app.run_fooling(FLAGS.image, FLAGS.target_class, FLAGS.out, model=FLAGS.model, weights=_cli.weights(),
-                            preprocess=FLAGS.preprocess, method=FLAGS.method, epsilon=FLAGS.epsilon, size=FLAGS.size,
-                            overwrite=FLAGS.overwrite)
+    facts = fooling.run(FLAGS.image, FLAGS.target_class, FLAGS.out, model=FLAGS.model, weights=_cli.weights(),
+                        preprocess=FLAGS.preprocess, options=_cli.options_from_flags(adversarial.FoolOptions),
+                        size=FLAGS.size, overwrite=FLAGS.overwrite)
     _cli.report(facts, f"{facts['before']['class']} -> {facts['after']['class']}")
 
 

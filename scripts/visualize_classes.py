@@ -12,25 +12,23 @@ from absl import flags
 
 from kerasviz import _cli
 from kerasviz.apps import classes as app
+from kerasviz.synthesis import classes
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("classes", None, "Class indices, joined by commas.", required=True)
 _cli.define_output_flags(folder=True)
 _cli.define_model_flags("vgg16", "an ImageNet head for the names", weights_help=_cli.CLASSIFIER_WEIGHTS_HELP)
-flags.DEFINE_integer("size", None, "Picture side in pixels (default: the model's input size, else 128).",
-                     lower_bound=8)
-flags.DEFINE_integer("steps", None, "Optimisation steps (default: the filter pictures' method's).", lower_bound=1)
-_cli.define_seed_flag("the starting images")
+_cli.define_option_flags(classes.ClassOptions)  # every option of class pictures, from its dataclass
 
 
 def main(argv):
     del argv
-    classes = _cli.parse_indices(",".join(FLAGS.classes), 1 << 30, what="class")
+    indices = _cli.parse_indices(",".join(FLAGS.classes), 1 << 30, what="class")
     with _cli.ProgressBar("class pictures") as progress:
-        facts = app.run_classes(classes, FLAGS.out, model=FLAGS.model, weights=_cli.weights(),
-                                preprocess=FLAGS.preprocess, size=FLAGS.size, steps=FLAGS.steps, seed=FLAGS.seed,
-                                overwrite=FLAGS.overwrite, progress=progress)
-    _cli.report(facts, f"{len(classes)} classes, {facts['seconds']} s")
+        facts = app.run(indices, FLAGS.out, model=FLAGS.model, weights=_cli.weights(), preprocess=FLAGS.preprocess,
+                        options=_cli.options_from_flags(classes.ClassOptions), overwrite=FLAGS.overwrite,
+                        progress=progress)
+    _cli.report(facts, f"{len(indices)} classes, {facts['seconds']} s")
 
 
 if __name__ == "__main__":

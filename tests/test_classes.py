@@ -76,8 +76,42 @@ def test_bad_classes_are_one_clear_error(classifier):
         classes.visualize_classes(classifier, [3])
     with pytest.raises(KerasvizError, match="valid classes are 0-2"):
         adversarial.fool(classifier, stripes(0, 1)[0], 7)
-    with pytest.raises(KerasvizError, match="unknown method"):
+    with pytest.raises(KerasvizError, match="method 'deepfool' is not valid for fooling images; valid: iterative"):
         adversarial.fool(classifier, stripes(0, 1)[0], 1, method="deepfool")
+
+
+def test_an_option_that_does_not_apply_is_an_error(classifier):
+    with pytest.raises(KerasvizError, match="option 'epsilon' does not apply to class pictures; valid: size, steps"):
+        classes.visualize_classes(classifier, [0], epsilon=4)
+    with pytest.raises(KerasvizError, match="option 'steps' does not apply to fooling images; valid: method, epsilon"):
+        adversarial.fool(classifier, stripes(0, 1)[0], 1, steps=4)
+    with pytest.raises(KerasvizError, match="options for fooling images are FoolOptions, not ClassOptions"):
+        adversarial.fool(classifier, stripes(0, 1)[0], 1, options=classes.ClassOptions())
+    for bad, message in [({"epsilon": 0}, "epsilon of fooling images must be in 1..; got 0"),
+                         ({"max_steps": 0}, "max_steps of fooling images must be in 1.."),
+                         ({"step": 0}, "step of fooling images must be in 1..")]:
+        with pytest.raises(KerasvizError, match=message):
+            adversarial.FoolOptions(**bad)
+    with pytest.raises(KerasvizError, match="size of class pictures must be in 8..; got 4"):
+        classes.ClassOptions(size=4)
+    with pytest.raises(KerasvizError, match="method 'deepdream' is not valid for class pictures; valid: classic, fft"):
+        classes.ClassOptions(method="deepdream")
+
+
+def test_the_sidecars_record_the_options(classifier, tmp_path):
+    from kerasviz.apps import classes as classes_app
+    from kerasviz.apps import fooling
+
+    options = classes.ClassOptions(size=16, steps=2, method="classic", seed=3)
+    facts = classes_app.run([0, 2], str(tmp_path), model=classifier, options=options, stem="c")
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert written["options"] == {"size": 16, "steps": 2, "method": "classic", "seed": 3} == facts["options"]
+    assert (written["method"], written["steps"], written["size"], written["seed"]) == ("classic", 2, 16, 3)
+    options = adversarial.FoolOptions(method="fgsm", epsilon=24, max_steps=5)
+    facts = fooling.run(stripes(0, 1, seed=9)[0], 1, str(tmp_path / "f.png"), model=classifier, options=options)
+    written = json.loads((tmp_path / "f.json").read_text())
+    assert written["options"] == {"method": "fgsm", "epsilon": 24, "step": 1, "max_steps": 5} == facts["options"]
+    assert written["method"] == "fgsm" and written["epsilon_budget"] == 24 and written["linf"] <= 24
 
 
 def script(name, *args):

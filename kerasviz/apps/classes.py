@@ -1,8 +1,9 @@
-"""Class pictures and fooling images as jobs: plain arguments in, PNG + JSON out, finished files skipped.
+"""Class pictures as a job: plain arguments in, PNG + JSON out, finished files skipped; and the README's part
+"classes", the class pictures and the fooling image (apps.fooling).
 
-Both need a classifier: an ImageNet network with its head (load_model(..., include_top=True)) or a
-saved Keras model file. The offline VGG16 weights have no head; for the README pictures made offline,
-`skimage_classifier` trains a small, clearly labelled stand-in (see there).
+Both need a classifier: an ImageNet network with its head or a saved Keras model file
+(synthesis.classes.load_classifier). The offline VGG16 weights have no head; for the README pictures made
+offline, `skimage_classifier` trains a small, clearly labelled stand-in (see there).
 """
 
 from __future__ import annotations
@@ -17,53 +18,21 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz import io, models
-from kerasviz.apps import _jobs
+from kerasviz.apps import _jobs, fooling
 from kerasviz.errors import KerasvizError
 from kerasviz.optvis import render
-from kerasviz.synthesis import adversarial
 from kerasviz.synthesis import classes as classes_lib
 
 log = logging.getLogger("kerasviz")
 
-PREPROCESS = models.PREPROCESSING
 
-
-def load_classifier(model: str, weights: str | None = "auto", preprocess: str | None = None
-                    ) -> tuple[keras.Model, Callable, str]:
-    """(classifier, RGB 0-255 -> its input, description) for a model name or a saved model file.
-
-    Names load with their ImageNet head; the offline weights have none, which is one clear error.
-    A file loads through models.load_model (Keras' safe mode; its stem and sha256 in model_facts).
-    """
-    models.check_preprocessing(preprocess)
-    key = model.lower()
-    if key in models.MODELS:
-        if weights == "offline":
-            raise KerasvizError(
-                "class pictures and fooling images need a classifier, and the offline VGG16 weights have none (no "
-                "head): use --weights=imagenet (where it can be downloaded, e.g. on Colab) or --model=PATH to a saved "
-                "classifier (.keras, .h5)")
-        try:  # "auto" means ImageNet here: the offline fallback has no head
-            net = models.load_model(key, "imagenet" if weights == "auto" else weights, include_top=True,
-                                    preprocess=preprocess)
-        except KerasvizError as err:
-            raise KerasvizError(
-                f"{err}; class pictures and fooling images need a classifier (the offline weights have none): "
-                "connect once so Keras caches the ImageNet file, or pass --model=PATH to a saved classifier") from None
-        return net, models.preprocess_fn(net), f"{key} ({models.model_info(net).weights})"
-    net = models.load_model(model, weights, preprocess=preprocess)
-    return net, models.preprocess_fn(net), f"file:{model}"
-
-
-def run_classes(
+def run(
     classes: Sequence[int],
     out: str,
     *,
     model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | Callable | None = None,
     class_names: Sequence[str] | Mapping[int, str] | None = None,
-    size: int | None = None,
-    steps: int | None = None,
-    seed: int = 0,
+    options: classes_lib.ClassOptions | None = None,
     stem: str | None = None,
     about: dict | None = None,
     overwrite: bool = False,
@@ -72,101 +41,46 @@ def run_classes(
     """Writes DIR/STEM.png (one labelled picture per class) and DIR/STEM.json; returns the facts (see
     kerasviz.apps).
 
-    STEM defaults to MODEL_classes. `model` is a name, a file or a Keras classifier (then `preprocess`
-    is a function or None); `about` adds facts to the JSON.
+    `options`: a ClassOptions (default: its defaults), recorded whole in the sidecar. STEM defaults to
+    MODEL_classes. `model` is a name, a file or a Keras classifier (then `preprocess` is a function or
+    None); `about` adds facts to the JSON.
     """
-    net, fn, description = _classifier(model, weights, preprocess)
+    options = classes_lib.ClassOptions.create(options)
+    net, fn, description = classes_lib.load_classifier(model, weights, preprocess)
     classes = classes_lib.check_classes(net, classes)
     stem = stem or f"{_stem(net)}_classes"
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
-    resolved_steps = steps or render.METHODS[render.DEFAULT_METHOD].steps
-    asked = {"classes": list(classes), "steps": resolved_steps, "seed": seed}
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite, asked=asked if size is None else {**asked, "size": size})
+    steps = options.steps or render.METHODS[options.method].steps
+    asked = {"classes": list(classes), "method": options.method, "steps": steps, "seed": options.seed}
+    earlier = _jobs.kept(png, sidecar, overwrite=overwrite,
+                         asked=asked if options.size is None else {**asked, "size": options.size})
     if earlier:
         return earlier
     io.check_writable(out)
     start = time.perf_counter()
-    images, logits = classes_lib.visualize_classes(net, classes, size=size, steps=steps, seed=seed, preprocess=fn,
-                                                   progress=progress)
+    images, logits = classes_lib.visualize_classes(net, classes, options=options, preprocess=fn, progress=progress)
     seconds = time.perf_counter() - start
     random_logits = classes_lib.logits(classes_lib.logits_model(net), _random_images(len(classes), images.shape[1]),
                                        fn)
-    io.write_png(png, io.labelled_row(images, [_name(class_names, c) for c in classes]))
+    names = [classes_lib.class_label(c, class_names) for c in classes]
+    io.write_png(png, io.labelled_row(images, names))
     return _jobs.finish(png, sidecar, {
         "classifier": description,
-        **_facts(net),
+        **models.model_facts(net),
         **(about or {}),
         "classes": classes,
-        "names": [_name(class_names, c) for c in classes],
+        "names": names,
         "objective": "class logit (pre-softmax)",
-        "method": render.DEFAULT_METHOD,
-        "steps": resolved_steps,
+        "method": options.method,
+        "steps": steps,
         "size": int(images.shape[1]),
-        "seed": seed,
+        "seed": options.seed,
         "logit": [float(logits[i, c]) for i, c in enumerate(classes)],
         "best_other_logit": [float(np.max(np.delete(logits[i], c))) for i, c in enumerate(classes)],
         "random_image_logit": [float(random_logits[i, c]) for i, c in enumerate(classes)],
         "top_class": [int(np.argmax(row)) for row in logits],
+        "options": options.facts(),
         "seconds": round(seconds, 2),
-    })
-
-
-def run_fooling(
-    image: str | np.ndarray,
-    target_class: int,
-    out: str,
-    *,
-    model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | Callable | None = None,
-    class_names: Sequence[str] | Mapping[int, str] | None = None,
-    method: str = adversarial.DEFAULT_METHOD,
-    epsilon: int = adversarial.EPSILON,
-    size: int | None = None,
-    about: dict | None = None,
-    overwrite: bool = False,
-    progress: _jobs.ProgressFn | None = None,
-) -> dict:
-    """Writes `out` (PNG: the image, the fooled image, the perturbation magnified) and `out` with .json;
-    returns the facts (see kerasviz.apps).
-
-    The image is resized to the classifier's fixed input size, or to a longer side of `size` pixels
-    (default 224) for a classifier that takes any size. `progress` is accepted for the jobs' one shape;
-    a fooling image takes seconds and reports none.
-    """
-    png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
-    if earlier:
-        return earlier
-    picture = _jobs.image(image)
-    net, fn, description = _classifier(model, weights, preprocess)
-    classes_lib.check_classes(net, [target_class])
-    picture = _fit_input(net, picture, size)
-    result = adversarial.fool(net, picture, target_class, method=method, epsilon=epsilon, preprocess=fn)
-    if not result.flipped:
-        log.warning("the classifier still answers %d, not %d, within epsilon %d", result.after.cls, target_class,
-                    epsilon)
-
-    original = np.clip(np.round(picture), 0, 255).astype(np.uint8)
-    before, after = result.before, result.after
-    labels = [f"{_name(class_names, before.cls)} {before.score:.2f}",
-              f"{_name(class_names, after.cls)} {after.score:.2f}", f"change x{127.5 / max(result.linf, 1e-6):.0f}"]
-    io.write_png(png, io.labelled_row([original, result.image, adversarial.magnified(result.perturbation)], labels))
-    return _jobs.finish(png, sidecar, {
-        "image": _jobs.describe(image),
-        "classifier": description,
-        **_facts(net),
-        **(about or {}),
-        "target_class": int(target_class),
-        "before": result.before.facts(),
-        "after": result.after.facts(),
-        "flipped": result.flipped,
-        "method": result.method,
-        "epsilon": result.epsilon,
-        "epsilon_budget": int(epsilon),
-        "steps": result.steps,
-        "linf": result.linf,
-        "l2": round(result.l2, 3),
-        "units": "0-255 pixel levels; score = softmax probability",
-        "magnification": round(127.5 / max(result.linf, 1e-6), 2),
-        "size": list(result.image.shape[:2]),
     })
 
 
@@ -235,7 +149,7 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
     try:
         if weights == "offline":
             raise KerasvizError("offline weights have no classifier")
-        net, fn, description = load_classifier("vgg16", "imagenet" if weights == "auto" else weights)
+        net, fn, description = classes_lib.load_classifier("vgg16", "imagenet" if weights == "auto" else weights)
         about, names = {"classifier": description}, IMAGENET_NAMES
         classes, target = [281, 76, 130, 417, 947], 9
     except KerasvizError as err:
@@ -245,43 +159,16 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
         about = {"classifier": SKIMAGE_ABOUT}
         classes, target = list(range(len(SKIMAGE_CLASSES))), SKIMAGE_CLASSES.index("rocket")
     return [
-        run_classes(classes, out, model=net, preprocess=fn, class_names=names, stem="classes_vgg16", about=about,
-                    size=128, overwrite=overwrite, progress=_jobs.bar(bars, "class pictures"))["png"],
-        run_fooling(data.chelsea(), target, os.path.join(out, "fooling_chelsea.png"), model=net, preprocess=fn,
+        run(classes, out, model=net, preprocess=fn, class_names=names, options=classes_lib.ClassOptions(size=128),
+            stem="classes_vgg16", about=about, overwrite=overwrite, progress=_jobs.bar(bars, "class pictures"))["png"],
+        fooling.run(data.chelsea(), target, os.path.join(out, "fooling_chelsea.png"), model=net, preprocess=fn,
                     class_names=names, about=about, size=224, overwrite=overwrite)["png"],
     ]
-
-
-def _name(names, c: int) -> str:
-    """'281: tabby cat' where the class has a name, else '281'."""
-    try:
-        return f"{c}: {names[c]}" if names is not None else str(c)
-    except (IndexError, KeyError):
-        return str(c)
-
-
-def _classifier(model, weights, preprocess) -> tuple[keras.Model, Callable, str]:
-    if isinstance(model, keras.Model):
-        return model, models.preprocess_fn(model, preprocess), model.name
-    return load_classifier(model, weights, preprocess)
 
 
 def _stem(net: keras.Model) -> str:
     info = models.model_info(net)
     return info.name if info else net.name  # a model file: its stem
-
-
-def _facts(net: keras.Model) -> dict:
-    """model_facts for a classifier from load_model (name, weights, preprocessing, file and sha256); {} else."""
-    return models.model_facts(net) if models.model_info(net) else {}
-
-
-def _fit_input(net: keras.Model, picture: np.ndarray, size: int | None) -> np.ndarray:
-    fixed = tuple(net.input_shape[1:3])
-    if None in fixed:
-        return _jobs.fit(picture, size or 224)
-    shape = (int(fixed[0]), int(fixed[1]))
-    return picture.astype(np.float32) if picture.shape[:2] == shape else io.resize(picture, shape)
 
 
 def _random_images(n: int, size: int, seed: int = 0) -> np.ndarray:

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from kerasviz import backend, io, models
 from kerasviz.errors import KerasvizError
+from kerasviz.options import Options, option
 from kerasviz.optvis import engine, optim
 from kerasviz.synthesis import classes as classes_lib
 
@@ -31,6 +32,20 @@ EPSILON = 16  # the L-inf budget, 0-255 levels (Goodfellow et al. 2015 used 0.00
 # a targeted flip to any class needs more, Kurakin et al. 2017 go to 16)
 STEP = 1  # levels per iterated step (Kurakin et al. 2017: alpha = 1 level)
 MAX_STEPS = 200  # iterated steps at most
+
+
+@dataclasses.dataclass(frozen=True)
+class FoolOptions(Options):
+    """Fooling images' options (Goodfellow et al. 2015, Kurakin et al. 2017); each default's source is beside
+    its constant."""
+
+    WHAT = "fooling images"
+    method: str = option(DEFAULT_METHOD, "fgsm: one signed-gradient step, the smallest epsilon that flips (Goodfellow "
+                         "et al. 2015); iterative: projected small steps (Kurakin et al. 2017).", choices=METHODS)
+    epsilon: int = option(EPSILON, "L-inf budget of the change, 0-255 levels (a targeted flip needs more than "
+                          "Goodfellow et al. 2015's 2; Kurakin et al. 2017 go to 16).", low=1)
+    step: int = option(STEP, "Levels per iterated step (Kurakin et al. 2017: 1).", low=1)
+    max_steps: int = option(MAX_STEPS, "Iterated steps at most.", low=1)
 
 
 @dataclasses.dataclass
@@ -67,32 +82,26 @@ def fool(
     image,
     target_class: int,
     *,
-    method: str = DEFAULT_METHOD,
-    epsilon: int = EPSILON,
-    step: int = STEP,
-    max_steps: int = MAX_STEPS,
+    options: FoolOptions | None = None,
     preprocess: Callable | None = None,
+    **overrides,
 ) -> FoolResult:
-    """The smallest change (found by `method`) that makes `model` classify `image` as `target_class`.
+    """The smallest change (found by the options' method) that makes `model` classify `image` as `target_class`.
 
     Args:
       model: a classifier (see classes.logits_model); models from load_model bring their preprocessing.
       image: RGB 0-255 (H, W, 3), at the size the classifier should see it.
       target_class: the class to reach.
-      method: "fgsm": one signed-gradient step of epsilon 1, 2, ... up to `epsilon` levels, the first
-        that flips; "iterative": steps of `step` levels, each projected into the L-inf ball of
-        `epsilon`, until the answer flips or `max_steps`.
-      epsilon: the L-inf budget, whole 0-255 levels.
-      step, max_steps: the iterated method's step (levels) and step count limit.
+      options: a FoolOptions; `overrides` (any of its fields, e.g. `max_steps=3`) replace its values.
+        `method` "fgsm": one signed-gradient step of epsilon 1, 2, ... up to `epsilon` levels, the first
+        that flips; "iterative": steps of `step` levels, each projected into the L-inf ball of `epsilon`
+        (the budget, whole 0-255 levels), until the answer flips or `max_steps`.
       preprocess: RGB 0-255 -> model input, for models not from load_model.
 
     Returns:
       A FoolResult. `flipped` is False when the budget was not enough; the image is then the last tried.
     """
-    if method not in METHODS:
-        raise KerasvizError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
-    if epsilon < 1 or step < 1 or max_steps < 1:
-        raise KerasvizError(f"epsilon, step and max_steps must be at least 1 level; got {epsilon}, {step}, {max_steps}")
+    options = FoolOptions.create(options, **overrides)
     net = classes_lib.logits_model(model)
     classes_lib.check_classes(net, [target_class])
     batch, _ = io.as_batch(image)
@@ -117,14 +126,15 @@ def fool(
     x, after, steps, used = original, before, 0, 0
     if before.cls != target_class:
         grad = gradient(tf.constant(original))[2]
-        if method == "fgsm":
-            x, after, steps, used = _fgsm(predict, original, grad, target_class, epsilon)
+        if options.method == "fgsm":
+            x, after, steps, used = _fgsm(predict, original, grad, target_class, options.epsilon)
         else:
-            x, after, steps, used = _iterated(predict, gradient, original, grad, target_class, epsilon, step, max_steps)
+            x, after, steps, used = _iterated(predict, gradient, original, grad, target_class, options.epsilon,
+                                              options.step, options.max_steps)
     delta = (x - original).astype(np.int16)
     return FoolResult(
         image=x.astype(np.uint8), perturbation=delta, before=before, after=after, flipped=after.cls == target_class,
-        method=method, epsilon=used, steps=steps, linf=float(np.abs(delta).max(initial=0)),
+        method=options.method, epsilon=used, steps=steps, linf=float(np.abs(delta).max(initial=0)),
         l2=float(np.sqrt(np.sum(delta.astype(np.float64) ** 2))),
     )
 

@@ -8,7 +8,8 @@ section 2), and a model with a fixed input size sees the picture resized to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -16,11 +17,58 @@ import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.errors import KerasvizError
+from kerasviz.options import Options, option
 from kerasviz.optvis import objectives as obj
 from kerasviz.optvis import render
 
 LOGITS = "kerasviz_logits"  # the name of the logits layer of logits_model
 DEFAULT_SIZE = 128  # picture side for a classifier that takes any input size
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassOptions(Options):
+    """Class pictures' options (Simonyan et al. 2014), drawn as the filter pictures are (render.METHODS, where
+    each method's source is given)."""
+
+    WHAT = "class pictures"
+    size: int | None = option(
+        None, f"Picture side in pixels (default: the model's input size, else {DEFAULT_SIZE}).", low=8, kind="int")
+    steps: int | None = option(None, "Optimisation steps (default: the method's, as for the filter pictures).",
+                               low=1, kind="int")
+    method: str = option(render.DEFAULT_METHOD, "How the picture is drawn, as the filter pictures are: fft (Olah et "
+                         "al. 2017), maco (Fel et al. 2023), fft_progressive, fft_roll or classic (Chollet 2016).",
+                         choices=tuple(render.METHODS))
+    seed: int = option(0, "Random seed of the starting images; the same seed gives the same output.")
+
+
+def load_classifier(model: str | keras.Model, weights: str | None = "auto", preprocess: str | Callable | None = None
+                    ) -> tuple[keras.Model, Callable, str]:
+    """(classifier, RGB 0-255 -> its input, description) for a model name, a saved model file or a Keras model.
+
+    Names load with their ImageNet head ("auto" means ImageNet here); the offline weights have none, which
+    is one clear error. A file loads through models.load_model (Keras' safe mode; its stem and sha256 in
+    model_facts). A Keras model is taken as it is, with `preprocess` (a function, or None: its own).
+    """
+    if isinstance(model, keras.Model):
+        return model, models.preprocess_fn(model, preprocess), model.name
+    models.check_preprocessing(preprocess)
+    key = model.lower()
+    if key not in models.MODELS:
+        net = models.load_model(model, weights, preprocess=preprocess)
+        return net, models.preprocess_fn(net), f"file:{model}"
+    if weights == "offline":
+        raise KerasvizError(
+            "class pictures and fooling images need a classifier, and the offline VGG16 weights have none (no "
+            "head): use --weights=imagenet (where it can be downloaded, e.g. on Colab) or --model=PATH to a saved "
+            "classifier (.keras, .h5)")
+    try:
+        net = models.load_model(key, "imagenet" if weights == "auto" else weights, include_top=True,
+                                preprocess=preprocess)
+    except KerasvizError as err:
+        raise KerasvizError(
+            f"{err}; class pictures and fooling images need a classifier (the offline weights have none): "
+            "connect once so Keras caches the ImageNet file, or pass --model=PATH to a saved classifier") from None
+    return net, models.preprocess_fn(net), f"{key} ({models.model_info(net).weights})"
 
 
 def logits_model(model: keras.Model) -> keras.Model:
@@ -73,16 +121,22 @@ def check_classes(model: keras.Model, classes: Sequence[int]) -> list[int]:
     return classes
 
 
+def class_label(c: int, names: Sequence[str] | Mapping[int, str] | None = None) -> str:
+    """'281: tabby cat' where `names` has the class, else '281'."""
+    try:
+        return f"{c}: {names[c]}" if names is not None else str(c)
+    except (IndexError, KeyError):
+        return str(c)
+
+
 def visualize_classes(
     model: keras.Model,
     classes: Sequence[int] | int,
     *,
-    size: int | None = None,
-    steps: int | None = None,
-    method: str | None = None,
-    seed: int = 0,
+    options: ClassOptions | None = None,
     preprocess: Callable | None = None,
     progress: Callable[[int, int], None] | None = None,
+    **overrides,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The picture that maximises each class's logit.
 
@@ -90,8 +144,9 @@ def visualize_classes(
       model: a classifier (see logits_model); models from load_model(..., include_top=True) bring
         their own preprocessing, others take `preprocess`.
       classes: class indices.
-      size: picture side in pixels (default: the model's fixed input size, else DEFAULT_SIZE).
-      steps, method, seed: as for render.visualize_filters (default: its default method, fft).
+      options: a ClassOptions; `overrides` (any of its fields, e.g. `steps=30`) replace its values: `size`
+        (picture side in pixels; default: the model's fixed input size, else DEFAULT_SIZE), `steps`,
+        `method` and `seed` as for render.visualize_filters.
       preprocess: RGB 0-255 -> model input.
       progress: called as progress(image_steps_done, image_steps_total).
 
@@ -99,15 +154,16 @@ def visualize_classes(
       (images, logits): uint8 (N, size, size, 3), and float32 (N, classes) every class's logit on
       each saved picture.
     """
+    options = ClassOptions.create(options, **overrides)
     classes = [classes] if isinstance(classes, int | np.integer) else list(classes)
     classes = check_classes(model, classes)
     fixed = tuple(model.input_shape[1:3])
-    size = size or (int(fixed[0]) if None not in fixed else DEFAULT_SIZE)
+    size = options.size or (int(fixed[0]) if None not in fixed else DEFAULT_SIZE)
     net = logits_model(model)
     preprocess = models.preprocess_fn(model, preprocess)
     images, _ = render.visualize_filters(
-        net, LOGITS, classes, size=size, steps=steps, method=method, seed=seed, objective=obj.class_logit(LOGITS),
-        preprocess=preprocess, precision="float32", progress=progress,
+        net, LOGITS, classes, size=size, steps=options.steps, method=options.method, seed=options.seed,
+        objective=obj.class_logit(LOGITS), preprocess=preprocess, precision="float32", progress=progress,
     )
     return images, logits(net, images, preprocess)
 
