@@ -15,12 +15,11 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+import kerasviz  # noqa: E402
 from kerasviz import load_model, models  # noqa: E402
 from kerasviz.models.precision import resolve_precision  # noqa: E402
-from kerasviz.optvis import objectives as obj  # noqa: E402
 from kerasviz.optvis import render  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -39,13 +38,9 @@ SMOKE = {"layers": ["block1_conv2"], "filters": 2, "size": 32, "steps": 4}
 
 def trajectory(model, layer: str, filters: list[int], steps: int) -> list[tuple[int, np.ndarray]]:
     """[(steps done, scores (filters,))]: the saved picture's score after each compiled call."""
-    method = render.METHODS[render.DEFAULT_METHOD]
-    precision = resolve_precision(FLAGS.precision)
-    renderer = render._renderer(model, obj.channel(layer), FLAGS.size, len(filters), method, precision, None,
-                                tf.distribute.get_strategy())
     rows = []
-    for done, current, value in render._ascent(renderer, filters, 0, steps):
-        rows.append((done, current.score(current.picture(value), filters)))
+    kerasviz.visualize_filters(model, layer, filters, size=FLAGS.size, steps=steps, precision=FLAGS.precision,
+                               batch_size=len(filters), callback=lambda done, _, scores: rows.append((done, scores)))
     return rows
 
 

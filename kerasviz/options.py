@@ -51,6 +51,10 @@ class Options:
             value = _normalised(getattr(self, field.name), field.metadata["kind"])
             object.__setattr__(self, field.name, value)
             _check(self.WHAT, field, value)
+        self.check()
+
+    def check(self) -> None:
+        """Checks that span fields, or values known only at run time; a subclass's own (none here)."""
 
     @classmethod
     def create(cls, options: Options | None = None, **overrides) -> Options:

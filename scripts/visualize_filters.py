@@ -15,14 +15,7 @@ FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")
 flags.DEFINE_string("layer", "block5_conv3", "Layer whose filters to visualise.")
 flags.DEFINE_string("filters", "0-15", "Filter indices: 'all', N, A-B (inclusive), joined by commas.")
-flags.DEFINE_integer("size", 128, "Image side in pixels.", lower_bound=8)
-flags.DEFINE_integer("steps", None, "Optimisation steps (default: the method's).", lower_bound=1)
-flags.DEFINE_enum("method", render.DEFAULT_METHOD, list(render.METHODS),
-                  "fft (default), maco (phase only, natural magnitude), fft_progressive (half size first), "
-                  "fft_roll (rolled over its whole side, saved at its best roll) or classic (pixel space, "
-                  "Chollet 2016).")
-_cli.define_seed_flag("the starting images")
-flags.DEFINE_enum("precision", "auto", ["auto", "float32", "bfloat16", "float16"], "Compute precision.")
+_cli.define_option_flags(render.FilterOptions)  # size, steps, method, seed, precision, batch_size
 _cli.define_output_flags("out", folder=True)
 flags.DEFINE_boolean("tiles", False, "Also write DIR/MODEL_LAYER/NNNN.png, one image per filter.")
 flags.DEFINE_string("tensorboard", None, "Also write the grid and activations as TensorBoard summaries here.")
@@ -36,9 +29,8 @@ def main(argv):
     stem = filters_app.output_stem(models.model_info(model).name, FLAGS.layer)  # a model file: its stem
     with _cli.ProgressBar(stem) as progress:
         facts = filters_app.run(
-            FLAGS.layer, filters, FLAGS.out, model=model, size=FLAGS.size, steps=FLAGS.steps, method=FLAGS.method,
-            seed=FLAGS.seed, tiles=FLAGS.tiles, precision=FLAGS.precision, overwrite=FLAGS.overwrite,
-            progress=progress,
+            FLAGS.layer, filters, FLAGS.out, model=model, options=_cli.options_from_flags(render.FilterOptions),
+            tiles=FLAGS.tiles, overwrite=FLAGS.overwrite, progress=progress,
         )
     if FLAGS.tensorboard:
         grid = io.load_image(facts["png"], max_side=None)

@@ -223,8 +223,12 @@ def test_bad_input_gets_clear_errors(model):
         kerasviz.visualize_filters(model, "conv22", [0], size=SIZE, steps=1)
     with pytest.raises(kerasviz.KerasvizError, match="unknown method 'deep'; valid: classic, fft, maco"):
         kerasviz.visualize_filters(model, "conv2", [0], method="deep")
-    with pytest.raises(kerasviz.KerasvizError, match="unknown precision"):
+    with pytest.raises(kerasviz.KerasvizError, match="precision 'int8' is not valid for filter pictures; valid: auto"):
         kerasviz.visualize_filters(model, "conv2", [0], precision="int8")
+    with pytest.raises(kerasviz.KerasvizError, match="size of filter pictures must be in 8..; got 4"):
+        kerasviz.visualize_filters(model, "conv2", [0], size=4)
+    with pytest.raises(kerasviz.KerasvizError, match="option 'octaves' does not apply to filter pictures"):
+        kerasviz.visualize_filters(model, "conv2", [0], octaves=2)
 
 
 @pytest.mark.parametrize(

@@ -29,31 +29,30 @@ def run(
     *,
     model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     stem: str | None = None,
-    size: int = 128,
-    steps: int | None = None,
-    method: str | None = None,
-    seed: int = 0,
+    options: render.FilterOptions | None = None,
     tiles: bool = False,
-    precision: str = "auto",
     strategy=None,
     overwrite: bool = False,
     progress: _jobs.ProgressFn | None = None,
+    **overrides,
 ) -> dict:
     """Visualises `filters` of `layer` and writes DIR/STEM.png, DIR/STEM.json (and tiles); returns the
-    facts (see kerasviz.apps). STEM defaults to MODEL_LAYER.
+    facts (see kerasviz.apps). STEM defaults to MODEL_LAYER. `options`: a render.FilterOptions, with
+    `overrides` (size=, steps=, method=, ...) replacing its values.
 
     Work is checkpointed every CHUNK filters in a hidden partial file, so an interrupted run
     resumes where it stopped; a finished grid of the same filters is kept unless `overwrite`.
     `progress` sees (image-steps done, image-steps in all).
     """
+    options = render.FilterOptions.create(options, **overrides)
+    method, size, seed = options.method or render.DEFAULT_METHOD, options.size, options.seed
     model = _jobs.network(model, weights, preprocess)
     model_facts = models.model_facts(model)
     stem = stem or output_stem(model_facts["model"], layer)
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
-    method = method or render.DEFAULT_METHOD
-    resolved_steps = steps or render.METHODS.get(method, render.METHODS[render.DEFAULT_METHOD]).steps
+    resolved_steps = options.steps or render.METHODS[method].steps
     settings = {**model_facts, "layer": layer, "method": method, "steps": resolved_steps, "size": size, "seed": seed,
-                "precision": resolve_precision(precision)}
+                "precision": resolve_precision(options.precision)}
     earlier = _jobs.kept(png, sidecar, overwrite=overwrite, same={"filters": list(filters)}, asked=settings)
     if earlier and not (tiles and not _tiles_done(out, stem, filters)):
         return earlier
@@ -66,10 +65,8 @@ def run(
         report = None
         if progress:
             report = lambda d, t, i=i: progress(i * resolved_steps + d, len(filters) * resolved_steps)  # noqa: E731
-        chunk_images, chunk_acts = render.visualize_filters(
-            model, layer, chunk, size=size, steps=steps, method=method, seed=seed,
-            precision=precision, strategy=strategy, progress=report,
-        )
+        chunk_images, chunk_acts = render.visualize_filters(model, layer, chunk, options=options, strategy=strategy,
+                                                           progress=report)
         images.extend(chunk_images)
         activations.extend(chunk_acts.tolist())
         if tiles:
@@ -84,6 +81,7 @@ def run(
         "layer": layer,
         "filters": list(filters),
         **settings,
+        "options": options.facts(),
         "seconds": round(seconds + time.perf_counter() - start, 2),
         "resumed_filters": done_before,
         "activations": [round(float(a), 4) for a in activations],

@@ -24,8 +24,17 @@ from kerasviz.errors import KerasvizError
 from kerasviz.models.precision import accelerator as _accelerator
 from kerasviz.models.precision import cast_model as _cast_model
 from kerasviz.models.precision import loss_scale, resolve_precision
-from kerasviz.optvis import activations, engine, optim, param, transforms
+from kerasviz.optvis import activations, engine, optim
 from kerasviz.optvis import objectives as obj
+from kerasviz.optvis.methods import (  # noqa: F401  (the methods are read here too)
+    DEFAULT_METHOD,
+    FFT_CHROMA_POWER,
+    FFT_LEARNING_RATE,
+    MACO_LEARNING_RATE,
+    METHODS,
+    FilterOptions,
+    Method,
+)
 from kerasviz.optvis.replicas import Replicas
 
 log = logging.getLogger("kerasviz")
@@ -33,73 +42,6 @@ log = logging.getLogger("kerasviz")
 ProgressFn = Callable[[int, int], None]  # (image-steps done, image-steps in all)
 BatchProgressFn = Callable[[int], None]  # steps done in one batch
 
-
-@dataclasses.dataclass(frozen=True)
-class Method:
-    """One way to visualise a filter: parameterisation, transforms, update rule and schedule."""
-
-    name: str
-    steps: int
-    learning_rate: float
-    update: str  # a rule of optim.RULES: "adam", or "normalized" (gradient divided by its RMS, Chollet 2016)
-    # (batch, size, receptive field of the objective's layer in pixels) -> param
-    parameterization: Callable[[int, int, int], param.Parameterization]
-    transform: Callable[[int], transforms.Transform] | None  # size -> transform
-    contrast_normalize: bool = False  # Chollet 2016's deprocessing: zero mean, std 0.1, centred on grey
-    coarse_fraction: float = 0.0  # share of the steps run at half size first (progressive resolution)
-    # Rolls per axis tried on the finished (periodic) picture: the one whose objective, seen whole,
-    # is highest is saved (0: none). For pictures rolled during ascent, whose unit can be anywhere.
-    recentre: int = 0
-
-
-FFT_LEARNING_RATE = 0.1  # Adam step on the Fourier coefficients: twice lucid's 0.05 (benchmarks/filters.py)
-FFT_CHROMA_POWER = 0.25  # colour axes at the fourth root of photos' chroma spread (param.color_correlation)
-MACO_LEARNING_RATE = 0.2  # radians of phase per Adam step
-METHODS: dict[str, Method] = {
-    # Chollet 2016, "How convolutional neural networks see the world" (the classic recipe):
-    # grey + noise start, 20 steps of RMS-normalised gradient ascent, step 1 on the 0-255 scale.
-    "classic": Method(
-        name="classic",
-        steps=20,
-        learning_rate=1.0 / 255.0,
-        update="normalized",
-        parameterization=lambda batch, size, receptive_field: param.pixel(batch, size),
-        transform=None,
-        contrast_normalize=True,
-    ),
-    # Olah et al. 2017 / Mordvintsev et al. 2018 (lucid): a 1/f Fourier image in decorrelated colour,
-    # Adam under transformation robustness; the spectrum flattens below the unit's receptive
-    # field and chroma moves more freely than photos' (benchmarks/filters.py measured both).
-    "fft": Method(
-        name="fft",
-        steps=48,
-        learning_rate=FFT_LEARNING_RATE,
-        update="adam",
-        parameterization=lambda batch, size, receptive_field: param.fourier(
-            batch, size, chroma_power=FFT_CHROMA_POWER, receptive_field=receptive_field),
-        transform=transforms.standard,
-    ),
-    # MaCo (Fel et al. 2023): the phase alone is optimised, the magnitude is photos' spectrum.
-    "maco": Method(
-        name="maco",
-        steps=48,
-        learning_rate=MACO_LEARNING_RATE,
-        update="adam",
-        parameterization=lambda batch, size, receptive_field: param.magnitude_constrained(batch, size),
-        transform=transforms.standard,
-    ),
-}
-# fft with progressive resolution: the first half of the steps at half size (a quarter of the
-# compute), then the spectrum moves to full size. benchmarks/progressive.py measures it against fft.
-METHODS["fft_progressive"] = dataclasses.replace(METHODS["fft"], name="fft_progressive", steps=64, coarse_fraction=0.5)
-# fft with the picture rolled by a random offset over its whole side before each step's warp, so no
-# part of it stays near the view's edge; the finished picture is saved rolled by the offset, of a
-# 4 x 4 grid, at which its unit responds most. Opt-in: on 8 filters of each VGG16 layer it scored
-# alike to fft (response, border, rank; docs/benchmarks.md, "A picture rolled over its whole side")
-# at 16 extra forward passes a picture.
-METHODS["fft_roll"] = dataclasses.replace(
-    METHODS["fft"], name="fft_roll", transform=functools.partial(transforms.standard, rolled=True), recentre=4)
-DEFAULT_METHOD = "fft"
 
 # Images per compiled batch: a memory budget in input pixels (16 images of 128 x 128 on a
 # CPU, about 1 GB of VGG16 activations with their gradients; 8x that on an accelerator).
@@ -114,16 +56,13 @@ def visualize_filters(
     layer: str,
     filters: Sequence[int] | int,
     *,
-    size: int = 128,
-    steps: int | None = None,
-    method: str | None = None,
-    seed: int = 0,
+    options: FilterOptions | None = None,
     objective: obj.Objective | None = None,
     preprocess: Callable | None = None,
-    precision: str = "auto",
-    batch_size: int | None = None,
     strategy: tf.distribute.Strategy | None = None,
     progress: ProgressFn | None = None,
+    callback: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+    **overrides,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The input each filter responds to most, by gradient ascent in input space.
 
@@ -131,62 +70,84 @@ def visualize_filters(
       model: a Keras model; models from load_model bring their own preprocessing.
       layer: the name of the layer whose channels (filters) to visualise.
       filters: channel indices of `layer`.
-      size: the side of the square images, in pixels.
-      steps: optimisation steps (default: the method's).
-      method: "fft" (default; a Fourier image whose spectrum suits the layer's receptive field,
-        decorrelated colour, transformation robustness), "maco" (Fourier phase only, magnitude
-        fixed to photos' spectrum), "fft_progressive" (fft with the first half of its steps at
-        half size; plain fft below 2 * MIN_COARSE_SIZE pixels), "fft_roll" (fft with the picture
-        rolled over its whole side at every step, saved centred on its unit's strongest response)
-        or "classic" (normalised-gradient ascent in pixel space, Chollet 2016).
-      seed: the same seed gives the same images.
+      options: a FilterOptions; `overrides` (any of its fields) replace its values: `size` (the side of
+        the square images, pixels), `steps` (default: the method's), `method` ("fft", the default: a
+        Fourier image whose spectrum suits the layer's receptive field, decorrelated colour,
+        transformation robustness; "maco": Fourier phase only, magnitude fixed to photos' spectrum;
+        "fft_progressive": fft with the first half of its steps at half size, plain fft below
+        2 * MIN_COARSE_SIZE pixels; "fft_roll": fft rolled over its whole side at every step, saved
+        centred on its unit's strongest response; "classic": normalised-gradient ascent in pixel
+        space, Chollet 2016), `seed` (the same seed gives the same images), `precision` ("auto",
+        "float32", "bfloat16" or "float16" compute; the image and the losses stay float32; "auto"
+        takes bfloat16 where the hardware has it), `batch_size` (images per compiled batch; default
+        from a memory budget).
       objective: what to maximise instead of each filter's mean activation; a channel or
         neuron objective without an index takes each image's filter from `filters`.
       preprocess: RGB 0-255 -> model input, for models not from load_model.
-      precision: "auto", "float32", "bfloat16" or "float16" compute; the image and the
-        losses stay float32. "auto" takes bfloat16 where the hardware has it.
-      batch_size: images per compiled batch (default: from a memory budget).
       strategy: a tf.distribute strategy that shards each batch over its replicas.
       progress: called as progress(image_steps_done, image_steps_total).
+      callback: called after each compiled call of STEPS_PER_CALL steps as callback(steps_done, pictures,
+        scores): each batch's uint8 pictures as they stand (at the coarse size while progressive
+        resolution runs there) and their objective seen whole; it costs a forward pass per call.
 
     Returns:
       (images, activations): uint8 (N, size, size, 3), and float32 (N,) the objective of
       each saved (uint8) image seen whole, without transforms.
     """
+    options = FilterOptions.create(options, **overrides)
     filters = [filters] if isinstance(filters, int | np.integer) else [int(f) for f in filters]
-    method_spec = _method(method, steps)
-    if size < 8:
-        raise KerasvizError(f"size must be at least 8 pixels; got {size}")
+    method_spec = _method(options.method, options.steps)
     layer = models.resolve_layer(model, layer)
     channels = int(models.feature_model(model, [layer]).outputs[0].shape[-1])
     bad = [f for f in filters if not 0 <= f < channels]
     if bad:
         raise KerasvizError(f"filter {bad[0]} out of range for {layer}: valid filters are 0-{channels - 1}")
-    objective = objective or obj.channel(layer)
     strategy = strategy or tf.distribute.get_strategy()
-    precision = resolve_precision(precision)
     replicas = strategy.num_replicas_in_sync
-    batch = batch_size or _default_batch(size, len(filters), replicas)
-    batch = -(-batch // replicas) * replicas  # whole shards per replica
-    with models.model_errors(model, f"rendering {size} x {size} pictures of {layer}"):
-        return _visualize(model, filters, size, batch, method_spec, objective, precision, preprocess, strategy,
-                          seed, progress)
+    batch = options.batch_size or _default_batch(options.size, len(filters), replicas)
+    run = _Run(model, objective or obj.channel(layer), -(-batch // replicas) * replicas,  # whole shards per replica
+               dataclasses.replace(method_spec, steps=0), resolve_precision(options.precision), preprocess, strategy)
+    with models.model_errors(model, f"rendering {options.size} x {options.size} pictures of {layer}"):
+        return _visualize(run, filters, options.size, method_spec.steps, options.seed, progress, callback)
 
 
-def _visualize(model, filters, size, batch, method_spec, objective, precision, preprocess, strategy, seed, progress):
-    renderer = _renderer(model, objective, size, batch, method_spec, precision, preprocess, strategy)
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What every renderer of one visualize_filters call shares; the step count is a loop bound, not part
+    of the graph, so the method is kept with steps=0."""
+
+    model: keras.Model
+    objective: obj.Objective
+    batch: int
+    method: Method
+    precision: str
+    preprocess: Callable | None
+    strategy: tf.distribute.Strategy
+
+    def renderer(self, size: int) -> _Renderer:
+        """One _Renderer per (objective layers, shape, method, precision, strategy), cached beside the model."""
+        cache = models.model_cache(self.model, "renderers")
+        key = (self.objective.description, self.objective.layers, self.objective.channel, size, self.batch,
+               self.method, self.precision, self.preprocess, id(self.strategy))
+        if key not in cache:
+            cache[key] = _Renderer(self, size)
+        return cache[key]
+
+
+def _visualize(run: _Run, filters: list[int], size: int, steps: int, seed: int, progress, callback) -> tuple:
+    renderer, batch = run.renderer(size), run.batch
     coarse = None
-    if method_spec.coarse_fraction > 0 and size // 2 >= MIN_COARSE_SIZE and renderer.param.resize is not None:
-        coarse = _renderer(model, objective, size // 2, batch, method_spec, precision, preprocess, strategy)
+    if run.method.coarse_fraction > 0 and size // 2 >= MIN_COARSE_SIZE and renderer.param.resize is not None:
+        coarse = run.renderer(size // 2)
 
     images, scores = [], []
-    total = len(filters) * method_spec.steps
+    total = len(filters) * steps
     for start in range(0, len(filters), batch):
         chunk = filters[start : start + batch]
         padded = chunk + [chunk[-1]] * (batch - len(chunk))
-        done_before, n = start * method_spec.steps, len(chunk)
+        done_before, n = start * steps, len(chunk)
         report = (lambda s, d=done_before, n=n: progress(d + n * s, total)) if progress else (lambda s: None)
-        padded_images = renderer.optimize(padded, seed, method_spec.steps, report, coarse=coarse)
+        padded_images = renderer.optimize(padded, seed, steps, report, coarse=coarse, callback=callback)
         images.append(padded_images[: len(chunk)])
         scores.append(renderer.score(padded_images, padded)[: len(chunk)])
     return np.concatenate(images), np.concatenate(scores)
@@ -196,8 +157,6 @@ def _method(name: str | None, steps: int | None) -> Method:
     name = name or DEFAULT_METHOD
     if name not in METHODS:
         raise KerasvizError(f"unknown method {name!r}; valid: {', '.join(METHODS)}")
-    if steps is not None and steps < 1:
-        raise KerasvizError(f"steps must be at least 1; got {steps}")
     spec = METHODS[name]
     return dataclasses.replace(spec, steps=steps) if steps else spec
 
@@ -208,28 +167,17 @@ def _default_batch(size: int, n: int, replicas: int) -> int:
     return max(1, min(-(-n // replicas), per_replica)) * replicas
 
 
-def _renderer(model, objective, size, batch, method, precision, preprocess, strategy) -> _Renderer:
-    """One _Renderer per (objective layers, shape, method, precision, strategy), cached on the model."""
-    cache = models.model_cache(model, "renderers")
-    method = dataclasses.replace(method, steps=0)  # the step count is a loop bound, not part of the graph
-    key = (objective.description, objective.layers, objective.channel, size, batch, method, precision, preprocess,
-           id(strategy))
-    if key not in cache:
-        cache[key] = _Renderer(model, objective, size, batch, method, precision, preprocess, strategy)
-    return cache[key]
-
-
-
-
 class _Renderer:
     """A feature model, an update rule and the compiled ascent for one shape and method."""
 
-    def __init__(self, model, objective, size, batch, method, precision, preprocess, strategy):
-        self.method, self.size, self.batch, self.precision = method, size, batch, precision
+    def __init__(self, run: _Run, size: int):
+        model, objective, method, precision, strategy = (run.model, run.objective, run.method, run.precision,
+                                                         run.strategy)
+        self.method, self.size, self.batch, self.precision = method, size, run.batch, precision
         self.replicas = Replicas(strategy)
         self.grey = models.input_channels(model) == 1
         receptive_field = max(models.receptive_field(model, name, size) for name in objective.layers)
-        self.param = method.parameterization(batch // strategy.num_replicas_in_sync, size, receptive_field)
+        self.param = method.parameterization(run.batch // strategy.num_replicas_in_sync, size, receptive_field)
         self.transform = method.transform(size) if method.transform else None
         self.rule = optim.RULES[method.update](method.learning_rate)
         self.loss_scale = loss_scale(precision)
@@ -237,7 +185,7 @@ class _Renderer:
         # convolution of batch x channels groups) it has not been measured, so it is opt-in there.
         mode = os.environ.get("KERASVIZ_SINGLE_CHANNEL_CONV", "auto")
         self.single_channel_conv = mode == "1" or (mode == "auto" and _accelerator() is None)
-        self.objective = activations.ObjectiveModel(model, objective, preprocess, self.single_channel_conv)
+        self.objective = activations.ObjectiveModel(model, objective, run.preprocess, self.single_channel_conv)
         self.features = _compute_model(self.objective.features, precision, strategy)
         jit = _accelerator() is not None and os.environ.get("KERASVIZ_JIT", "1") != "0"
         # Each renderer traces once. TensorFlow's retracing warning counts traces per code object,
@@ -270,15 +218,19 @@ class _Renderer:
         return value, state, scores
 
     def optimize(self, filters: list[int], seed: int, steps: int, report: BatchProgressFn, *,
-                 coarse: _Renderer | None = None) -> np.ndarray:
+                 coarse: _Renderer | None = None, callback: Callable | None = None) -> np.ndarray:
         """Optimises one padded batch for `steps` steps; returns uint8 (batch, size, size, 3).
 
         With a `coarse` renderer (the same method at a smaller size), the first `coarse_fraction`
-        of the steps run there (see _ascent).
+        of the steps run there (see _ascent). `callback` as in visualize_filters.
         """
         last = None
         for last in _ascent(self, filters, seed, steps, coarse):
             report(last[0])
+            if callback is not None:
+                done, current, value = last
+                pictures = current.picture(value)
+                callback(done, pictures, current.score(pictures, filters))
         pictures = self.picture(last[2])
         return self._recentred(pictures, filters) if self.method.recentre else pictures
 
