@@ -80,9 +80,11 @@ def test_degenerate_maps_raise_clear_errors(saliency_map, message):
     ("kwargs", "message"),
     [
         ({"method": "watershed"}, "valid: geodesic, contrast, spectral, grabcut, threshold"),
-        ({"middle": "maybe"}, "middle must be one of"),
+        ({"middle": "maybe"}, "middle 'maybe' is not valid for segment method 'grabcut'; valid: background"),
         ({"foreground_quantile": 0.2}, "0 < background_quantile < foreground_quantile < 1"),
-        ({"iterations": 0}, "iterations must be a positive integer"),
+        ({"iterations": 0}, "iterations of segment method 'grabcut' must be in 1..; got 0"),
+        ({"method": "threshold", "iterations": 3}, "option 'iterations' does not apply to segment method 'threshold'"),
+        ({"method": "grabcut", "feature_side": 64}, "feature_side applies to the feature methods"),
         ({"method": "threshold", "threshold": 1.5}, "threshold must be a quantile"),
     ],
 )
@@ -103,7 +105,7 @@ def test_batch_of_images_is_refused():
 import keras  # noqa: E402
 
 from kerasviz import cartoon, colour_regions  # noqa: E402
-from kerasviz.segmentation import DEFAULT_FEATURE_METHOD, FEATURE_METHODS, feature_layers  # noqa: E402
+from kerasviz.segmentation import DEFAULT_FEATURE_METHOD, FEATURE_METHODS, GrabCutOptions, feature_layers  # noqa: E402
 from tests.helpers import tiny_cnn  # noqa: E402
 
 
@@ -329,3 +331,12 @@ def test_a_mask_that_vanishes_at_a_small_photos_size_falls_back_to_the_maps_cut(
     cut = segment_module._largest_component(soft > segment_module._otsu(soft))
     assert mask.any() and np.array_equal(mask, cut)
     assert iou(mask, truth[::3, ::3]) > 0.5
+
+
+def test_saliency_options_are_an_error_for_feature_methods_and_regions():
+    image, _, _ = disc_scene()
+    net = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3, name="c")])
+    for kwargs in ({"method": "geodesic", "threshold": 0.5}, {"regions": 3, "iterations": 2},
+                   {"method": "contrast", "options": GrabCutOptions()}):
+        with pytest.raises(KerasvizError, match="does not apply to"):
+            segment(image, model=net, **kwargs)

@@ -56,6 +56,9 @@ from kerasviz.segmentation.refine import (
     MIDDLE_LABELS,
     REFINE_SIDE,
     SALIENCY_METHODS,
+    SALIENCY_OPTIONS,
+    GrabCutOptions,
+    ThresholdOptions,
     _grabcut,
     _largest_component,
     _refine,
@@ -86,13 +89,9 @@ def segment(
     regions: int | None = None,
     model: keras.Model | None = None,
     preprocess=None,
-    feature_side: int = FEATURE_SIDE,
-    foreground_quantile: float = FOREGROUND_QUANTILE,
-    background_quantile: float = BACKGROUND_QUANTILE,
-    middle: str = "background",
-    iterations: int = GRABCUT_ITERATIONS,
-    threshold: float | None = None,
-    largest_component: bool = True,
+    feature_side: int | None = None,
+    options: GrabCutOptions | ThresholdOptions | None = None,
+    **overrides,
 ) -> np.ndarray:
     """A boolean foreground mask `(H, W)` of `image`, or with `regions=K` an int32 label map `(H, W)`.
 
@@ -108,12 +107,12 @@ def segment(
         0..K-1 by decreasing area (needs `model`; `method` is then unused).
       model: a Keras model whose features are used (any size input, or a fixed one); models from
         `load_model` bring their own preprocessing, others take `preprocess=` (default: 0-255 RGB).
-      feature_side: the image's shorter side as the model sees it (a fixed-size model: its size).
-      The remaining arguments belong to the saliency methods: "grabcut" seeds OpenCV's GrabCut as in
-        Simonyan et al. 2014 §3.2 (definite foreground above `foreground_quantile` of the map,
-        definite background below `background_quantile`, the band between probable `middle`);
-        "threshold" keeps pixels above `threshold`, a quantile of the map in (0, 1), or Otsu's
-        threshold when None; `largest_component` keeps the largest 8-connected part.
+      feature_side: for the feature methods and regions, the image's shorter side as the model sees it
+        (default FEATURE_SIDE; a fixed-size model: its size).
+      options: the saliency method's options, GrabCutOptions or ThresholdOptions, or their fields as
+        keywords (`overrides`): "grabcut" seeds OpenCV's GrabCut as in Simonyan et al. 2014 §3.2;
+        "threshold" keeps pixels above a quantile of the map, or Otsu's threshold. An option that the
+        method does not take is an error (the feature methods take none).
 
     Raises:
       KerasvizError: for an image of one colour or not finite, a map that is not finite or flat, a
@@ -124,6 +123,34 @@ def segment(
     if method not in SEGMENT_METHODS:
         raise KerasvizError(f"unknown segment method {method!r}; valid: {', '.join(SEGMENT_METHODS)}")
     rgb = _check_image(image)
+    if regions is not None or method in FEATURE_METHODS:
+        return _from_features(rgb, saliency_map, method, regions, model, preprocess, feature_side, options, overrides)
+    if feature_side is not None:
+        raise KerasvizError(f"feature_side applies to the feature methods ({', '.join(FEATURE_METHODS)}) and "
+                            f"regions, not to segment method {method!r}")
+    settings = SALIENCY_OPTIONS[method].create(options, **overrides)
+    if saliency_map is None:
+        raise KerasvizError(
+            f"method {method!r} needs a saliency map; without one pass model= and a feature method: "
+            f"{', '.join(FEATURE_METHODS)}"
+        )
+    saliency = _check_map(saliency_map, rgb.shape[:2])
+    if method == "threshold":
+        mask = _threshold(saliency, settings.threshold)
+    else:
+        mask = _grabcut(rgb, saliency, settings.foreground_quantile, settings.background_quantile, settings.middle,
+                        settings.iterations)
+    return _largest_component(mask) if settings.largest_component else mask
+
+
+def _from_features(rgb, saliency_map, method, regions, model, preprocess, feature_side, options, overrides):
+    """segment() by a feature method, or regions: they take no saliency-method options."""
+    what = f"regions={regions}" if regions is not None else f"segment method {method!r}"
+    given = list(overrides) or ([type(options).__name__] if options is not None else [])
+    if given:
+        raise KerasvizError(f"{given[0]} does not apply to {what}; it takes model=, preprocess= and feature_side= "
+                            f"(options belong to the saliency methods {', '.join(SALIENCY_METHODS)})")
+    feature_side = FEATURE_SIDE if feature_side is None else feature_side
     if isinstance(feature_side, bool) or not isinstance(feature_side, int) or feature_side < 8:
         raise KerasvizError(f"feature_side must be an integer >= 8 (pixels); got {feature_side!r}")
     if regions is not None:
@@ -131,34 +158,13 @@ def segment(
         if model is None:
             raise KerasvizError(f"regions={regions} need model= (a Keras model whose features are clustered)")
         return spectral_regions(rgb, model, regions, preprocess=preprocess, feature_side=feature_side)
-    if method in FEATURE_METHODS:
-        if model is None:
-            raise KerasvizError(
-                f"method {method!r} needs model= (for example kerasviz.load_model('vgg16', weights='offline')); "
-                f"methods that take a saliency map alone: {', '.join(SALIENCY_METHODS)}"
-            )
-        prior = None if saliency_map is None else _check_map(saliency_map, rgb.shape[:2])
-        return feature_mask(rgb, model, method, preprocess=preprocess, prior=prior, feature_side=feature_side)
-    if saliency_map is None:
+    if model is None:
         raise KerasvizError(
-            f"method {method!r} needs a saliency map; without one pass model= and a feature method: "
-            f"{', '.join(FEATURE_METHODS)}"
+            f"method {method!r} needs model= (for example kerasviz.load_model('vgg16', weights='offline')); "
+            f"methods that take a saliency map alone: {', '.join(SALIENCY_METHODS)}"
         )
-    if middle not in MIDDLE_LABELS:
-        raise KerasvizError(f"middle must be one of {', '.join(MIDDLE_LABELS)}; got {middle!r}")
-    if not 0 < background_quantile < foreground_quantile < 1:
-        raise KerasvizError(
-            "quantiles must satisfy 0 < background_quantile < foreground_quantile < 1; "
-            f"got {background_quantile} and {foreground_quantile}"
-        )
-    saliency = _check_map(saliency_map, rgb.shape[:2])
-    if method == "threshold":
-        mask = _threshold(saliency, threshold)
-    else:
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise KerasvizError(f"iterations must be a positive integer; got {iterations!r}")
-        mask = _grabcut(rgb, saliency, foreground_quantile, background_quantile, middle, iterations)
-    return _largest_component(mask) if largest_component else mask
+    prior = None if saliency_map is None else _check_map(saliency_map, rgb.shape[:2])
+    return feature_mask(rgb, model, method, preprocess=preprocess, prior=prior, feature_side=feature_side)
 
 
 def feature_mask(
@@ -175,6 +181,7 @@ __all__ = [
     "BACKGROUND_FRACTION", "BACKGROUND_QUANTILE", "BOX_GROWTH", "DEFAULT_FEATURE_METHOD", "FEATURE_METHODS",
     "FEATURE_SIDE", "FEATURE_STAGES", "FOREGROUND_QUANTILE", "GRABCUT_ITERATIONS", "GRABCUT_SEED", "GRID_STRIDE",
     "MAX_REGIONS", "MIDDLE_LABELS", "REFINE_SIDE", "REGION_COLOUR_SIGMA", "REGION_IMAGE_WEIGHT",
-    "REGION_POSITION_SIGMA", "SALIENCY_METHODS", "SEGMENT_METHODS", "cartoon", "colour_regions", "feature_layers",
+    "REGION_POSITION_SIGMA", "SALIENCY_METHODS", "SALIENCY_OPTIONS", "SEGMENT_METHODS", "GrabCutOptions",
+    "ThresholdOptions", "cartoon", "colour_regions", "feature_layers",
     "feature_mask", "features", "grab_cut", "segment", "soft_map", "spectral_regions", "stage_outputs",
 ]

@@ -8,10 +8,13 @@ saliency methods (Simonyan et al. 2014, §3.2): "grabcut" seeds GrabCut from a s
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 
 from kerasviz.errors import KerasvizError
+from kerasviz.options import Options, option
 from kerasviz.segmentation.arrays import _unit
 
 SALIENCY_METHODS = ("grabcut", "threshold")
@@ -28,6 +31,45 @@ BACKGROUND_FRACTION = 0.3  # soft-map values below this fraction of Otsu's level
 # map, refined at 135/180/240/360 px: from 2x 0.43/0.47/0.41/0.38, from 0.75x 0.44/0.44/0.39/0.37
 # mean IoU (at 480 px, from 1x: 0.39). A small working size wins from both; it also bounds the time.
 REFINE_SIDE = 180  # pixels on the shorter side where a feature method's GrabCut runs
+
+
+@dataclasses.dataclass(frozen=True)
+class GrabCutOptions(Options):
+    """Options of segment(method="grabcut"): GrabCut seeded by a saliency map (Simonyan et al. 2014, §3.2)."""
+
+    WHAT = "segment method 'grabcut'"
+    foreground_quantile: float = option(
+        FOREGROUND_QUANTILE, "Definite foreground above this quantile of the map (Simonyan et al. 2014: 0.95).",
+        low=0, high=1)
+    background_quantile: float = option(
+        BACKGROUND_QUANTILE, "Definite background below this quantile of the map (Simonyan et al. 2014: 0.30).",
+        low=0, high=1)
+    middle: str = option("background", "The band between the quantiles: probable background or foreground.",
+                         choices=MIDDLE_LABELS)
+    iterations: int = option(GRABCUT_ITERATIONS, "OpenCV grabCut iterations (Rother et al. 2004).", low=1)
+    largest_component: bool = option(True, "Keep the largest 8-connected part only.")
+
+    def check(self) -> None:
+        if not 0 < self.background_quantile < self.foreground_quantile < 1:
+            raise KerasvizError("quantiles must satisfy 0 < background_quantile < foreground_quantile < 1; "
+                                f"got {self.background_quantile} and {self.foreground_quantile}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ThresholdOptions(Options):
+    """Options of segment(method="threshold"): the map cut at a quantile, or at Otsu's threshold."""
+
+    WHAT = "segment method 'threshold'"
+    threshold: float | None = option(None, "A quantile of the map in (0, 1); None: Otsu's threshold (Otsu 1979).",
+                                     kind="float")
+    largest_component: bool = option(True, "Keep the largest 8-connected part only.")
+
+    def check(self) -> None:
+        if self.threshold is not None and not 0 < self.threshold < 1:
+            raise KerasvizError(f"threshold must be a quantile in (0, 1) or None for Otsu; got {self.threshold!r}")
+
+
+SALIENCY_OPTIONS = {"grabcut": GrabCutOptions, "threshold": ThresholdOptions}
 
 
 def _refine(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:
