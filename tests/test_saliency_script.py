@@ -53,6 +53,9 @@ def test_run_writes_every_output_at_the_input_size(photos, tmp_path):
 
     again = app.run(photos, out, target="block5_conv3", weights="offline", method="gradcam", segment=True, size=SIZE)
     assert all(facts.get("skipped") for facts in again)
+    # A kept image reports its facts, as the finished run wrote them.
+    assert [(f["image"], f["method"], f["seconds"]) for f in again] == [(f["image"], f["method"], f["seconds"])
+                                                                        for f in results]
     redone = app.run(photos[:1], out, target="block5_conv3", weights="offline", method="gradcam", segment=True,
                      overwrite=True, size=SIZE)
     assert not redone[0].get("skipped")

@@ -97,8 +97,11 @@ def run(
     for done, (path, stem) in enumerate(zip(images, stems, strict=True), 1):
         suffixes = SUFFIXES + (MASK_SUFFIXES if segment else ()) + (REGION_SUFFIXES if regions else ())
         outputs = [os.path.join(out, stem + s) for s in suffixes]
-        if not overwrite and all(os.path.exists(p) for p in outputs):
-            results.append({"image": path, "png": outputs[0], "skipped": True})
+        sidecar = os.path.join(out, stem + "_saliency.json")
+        earlier = _jobs.kept(outputs[0], sidecar, *outputs[1:], overwrite=overwrite,
+                             asked={"target": target, "method": method})
+        if earlier is not None:  # its facts, as the sidecar that marked it finished has them
+            results.append(earlier)
             continue
         start = time.perf_counter()
         image = io.load_image(path)
@@ -119,7 +122,7 @@ def run(
             segment_method=segment_method, regions=regions,
         )  # fmt: skip
         facts["seconds"] = round(time.perf_counter() - start, 2)
-        results.append(_jobs.finish(outputs[0], os.path.join(out, stem + "_saliency.json"), facts))  # last: done
+        results.append(_jobs.finish(outputs[0], sidecar, facts))  # last: it marks the image done
         if progress is not None:
             progress(done, len(images))
     return results
