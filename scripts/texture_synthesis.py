@@ -4,34 +4,35 @@ Gram matrices at --layers, and FILE.json (the Gram distance per layer, relative 
   python scripts/texture_synthesis.py --style=gravel.png --size=256,512 --out=out/gravel_texture.png
 """
 
+import dataclasses
+
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
 from absl import flags
 
 from kerasviz import _cli
-from kerasviz.apps import reconstruct as app
-from kerasviz.synthesis import reconstruct as lib
+from kerasviz.apps import texture
+from kerasviz.synthesis import reconstruct
 
 FLAGS = flags.FLAGS
+SHAPE = next(f for f in dataclasses.fields(reconstruct.TextureOptions) if f.name == "shape")
 flags.DEFINE_string("style", None, "The texture image to take statistics from.", required=True)
-flags.DEFINE_list("layers", None, "Layers whose Gram matrices to match, joined by commas (default: "
-                  f"{','.join(lib.TEXTURE_LAYERS)} where the model has them, else the first convolution of "
-                  "each stage).")
-flags.DEFINE_string("size", "256,256", "Output size H,W in pixels (independent of the source's size).")
+# The option `shape` is the flag --size=H,W (or one number for a square), read by TextureOptions itself.
+flags.DEFINE_string("size", ",".join(map(str, SHAPE.default)), SHAPE.metadata["help"])
 _cli.define_output_flags()
 _cli.define_model_flags("vgg16")
-flags.DEFINE_integer("steps", lib.TEXTURE_STEPS, "L-BFGS iterations per level (half size, then full).",
-                     lower_bound=1)
-flags.DEFINE_integer("max_source", 512, "Shrink a larger source to this longer side first, pixels.", lower_bound=16)
-_cli.define_seed_flag("the starting noise")
+_cli.define_option_flags(reconstruct.TextureOptions, skip=("shape",))  # the others, from the dataclass
+flags.DEFINE_integer("max_source", texture.MAX_SOURCE, "Shrink a larger source to this longer side first, pixels.",
+                     lower_bound=16)
 
 
 def main(argv):
     del argv
     with _cli.ProgressBar("texture synthesis") as progress:
-        facts = app.run_texture(FLAGS.style, FLAGS.out, layers=FLAGS.layers, size=app.parse_size(FLAGS.size),
-                                model=FLAGS.model, weights=_cli.weights(), preprocess=FLAGS.preprocess,
-                                steps=FLAGS.steps, max_source=FLAGS.max_source, seed=FLAGS.seed,
-                                overwrite=FLAGS.overwrite, progress=progress)
+        facts = texture.run(
+            FLAGS.style, FLAGS.out, model=FLAGS.model, weights=_cli.weights(), preprocess=FLAGS.preprocess,
+            options=_cli.options_from_flags(reconstruct.TextureOptions, skip=("shape",), shape=FLAGS.size),
+            max_source=FLAGS.max_source, overwrite=FLAGS.overwrite, progress=progress,
+        )
     _cli.report(facts, f"{facts['seconds']} s")
 
 

@@ -27,10 +27,11 @@ from kerasviz.apps import (
     feature_map,
     first_layer,
     gallery,
-    reconstruct,
+    inversion,
     saliency,
     style,
     tensorboard,
+    texture,
 )
 from kerasviz.apps import filters as filters_app
 from kerasviz.models import weights as weights_lib
@@ -114,7 +115,7 @@ def _filter_parts(timings: dict) -> int:
 # The lecture's other methods; "classes" makes the class pictures and the fooling image; exemplars
 # and the feature map read scikit-image's sample photos.
 JOBS = {"saliency": saliency.readme_examples, "style": style.readme_examples, "dream": dream.readme_examples,
-        "inversion": reconstruct.readme_examples_inversion, "texture": reconstruct.readme_examples_texture,
+        "inversion": inversion.readme_examples, "texture": texture.readme_examples,
         "classes": classes.readme_examples, "exemplars": exemplars.readme_examples,
         "feature_map": feature_map.readme_examples, "first_layer": first_layer.readme_examples}
 

@@ -245,18 +245,18 @@ def test_conv_stages_and_the_layer_rules():
     assert tuple(s[0] for s in stages) == style_app.STUDY_STYLE_SETS["gatys"]
     # The lecture defaults: VGG16's named layers, which the stage rule also gives.
     from kerasviz.apps import exemplars as exemplars_app
-    from kerasviz.apps import reconstruct as reconstruct_app
+    from kerasviz.synthesis import reconstruct
 
     assert exemplars_app.default_layer(vgg) == "block4_conv3" == stages[-2][-1]
-    assert reconstruct_app.inversion_layers(vgg) == reconstruct_app.README_LAYERS == tuple(s[-1] for s in stages)
-    assert reconstruct_app.texture_layers(vgg) == tuple(s[0] for s in stages)
+    assert reconstruct.inversion_layers(vgg) == reconstruct.INVERT_LAYERS == tuple(s[-1] for s in stages)
+    assert reconstruct.texture_layers(vgg) == reconstruct.TEXTURE_LAYERS == tuple(s[0] for s in stages)
     tiny = _classifier()
     assert models.conv_stages(tiny) == [["conv1"], ["conv2", "conv3"]]
     # Content from the stage before the last (block4_conv2 on VGG16), style from each stage's first.
     assert style_lib.default_layers(tiny) == (("conv1",), ("conv1", "conv2"))
     assert exemplars_app.default_layer(tiny) == "conv1"
-    assert reconstruct_app.inversion_layers(tiny) == ("conv1", "conv3")
-    assert reconstruct_app.texture_layers(tiny) == ("conv1", "conv2")
+    assert reconstruct.inversion_layers(tiny) == ("conv1", "conv3")
+    assert reconstruct.texture_layers(tiny) == ("conv1", "conv2")
     rows, columns = style_app.study_layers(tiny)
     assert rows == ("conv1", "conv3") and columns == {"stage1": ("conv1",), "stage2": ("conv2",),
                                                       "all": ("conv1", "conv2")}

@@ -91,6 +91,57 @@ def test_bad_input_is_one_clear_error():
         reconstruct.invert_features(smooth_photo(), layers=["conv9"], model=tiny_cnn(), steps=1)
 
 
+def test_options_are_checked_where_they_are_declared():
+    with pytest.raises(KerasvizError, match="steps of feature inversion must be in 1..; got 0"):
+        reconstruct.InversionOptions(steps=0)
+    with pytest.raises(KerasvizError, match="size of feature inversion must be in 16.."):
+        reconstruct.invert_features(smooth_photo(), layers=["conv1"], model=tiny_cnn(), size=8)
+    with pytest.raises(KerasvizError, match="levels of texture synthesis must be in 1..; got 0"):
+        reconstruct.TextureOptions(levels=0)
+    with pytest.raises(KerasvizError, match="no layers given for texture synthesis"):
+        reconstruct.TextureOptions(layers=[])
+    # The texture's shape: a pair, "H,W", "HxW" or one number for a square, each side at least 16.
+    assert reconstruct.TextureOptions().shape == reconstruct.TEXTURE_SHAPE
+    for given, shape in [((24, 40), (24, 40)), ("24,40", (24, 40)), ("24x40", (24, 40)), ("24", (24, 24)),
+                         (32, (32, 32))]:
+        assert reconstruct.TextureOptions(shape=given).shape == shape
+    for bad in ["24,40,8", "wide", (24, 8)]:
+        with pytest.raises(KerasvizError, match=r"shape \(--size\) of texture synthesis must be H,W .* at least 16"):
+            reconstruct.TextureOptions(shape=bad)
+
+
+def test_an_option_that_does_not_apply_is_an_error_not_ignored():
+    photo, model = smooth_photo(), tiny_cnn()
+    with pytest.raises(KerasvizError, match="option 'octaves' does not apply to feature inversion; valid: layers"):
+        reconstruct.invert_features(photo, layers=["conv1"], model=model, octaves=3)
+    with pytest.raises(KerasvizError, match="option 'size' does not apply to texture synthesis; valid: layers, shape"):
+        reconstruct.synthesize_texture(photo, layers=["conv1"], model=model, size=32)  # a texture's is shape=(H, W)
+    with pytest.raises(KerasvizError, match="options for feature inversion are InversionOptions, not TextureOptions"):
+        reconstruct.invert_features(photo, model=model, options=reconstruct.TextureOptions())
+
+
+def test_jobs_record_their_options_with_the_layers_they_chose(tmp_path):
+    import json
+
+    from kerasviz.apps import inversion, texture
+
+    model, photo = tiny_cnn(), smooth_photo(24, 32)
+    facts = inversion.run(photo, str(tmp_path / "inv.png"), model=model,
+                          options=reconstruct.InversionOptions(size=16, steps=1, levels=1, tv_weight=0.5))
+    recorded = json.loads((tmp_path / "inv.json").read_text())
+    assert recorded["options"] == {"layers": ["conv1", "conv3"], "size": 16, "steps": 1, "tv_weight": 0.5,
+                                   "levels": 1, "seed": 0}  # the stage rule's layers on the tiny model
+    assert facts["options"] == recorded["options"] and recorded["tv_weight"] == 0.5 and recorded["levels"] == 1
+    facts = texture.run(photo, str(tmp_path / "tex.png"), model=model,
+                        options=reconstruct.TextureOptions(shape="16,24", steps=1, seed=3))
+    recorded = json.loads((tmp_path / "tex.json").read_text())
+    assert recorded["options"] == {"layers": ["conv1", "conv2"], "shape": [16, 24], "steps": 1, "tv_weight": 0.0,
+                                   "levels": 2, "seed": 3}
+    assert recorded["size"] == [16, 24] and recorded["seed"] == 3 and recorded["steps_per_level"] == 1
+    with pytest.raises(KerasvizError, match="options for feature inversion are InversionOptions, not TextureOptions"):
+        inversion.run(photo, str(tmp_path / "other.png"), model=model, options=reconstruct.TextureOptions())
+
+
 def _script(name, *args):
     import os
     import subprocess
@@ -118,12 +169,20 @@ def test_scripts_write_pictures_and_json_and_fail_in_one_line(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     facts = json.loads((tmp_path / "inv.json").read_text())
     assert list(facts["relative_feature_distance"]) == ["block1_conv1", "block2_conv1"]
+    assert facts["options"] == {"layers": ["block1_conv1", "block2_conv1"], "size": 32, "steps": 2,
+                                "tv_weight": reconstruct.INVERT_TV_WEIGHT, "levels": 2, "seed": 0}
     assert iio.imread(tmp_path / "inv.png").shape[1] == 3 * 32 + 2 * 2  # the photo and two reconstructions
     done = _script("texture_synthesis.py", f"--style={tmp_path / 'photo.png'}", "--layers=block1_conv1",
                    "--size=24,48", f"--out={tmp_path / 'tex.png'}", "--weights=offline", "--steps=2")
     assert done.returncode == 0, done.stderr[-2000:]
     assert iio.imread(tmp_path / "tex.png").shape == (24, 48, 3)
-    assert set(json.loads((tmp_path / "tex.json").read_text())["gram_distance"]) == {"block1_conv1"}
+    facts = json.loads((tmp_path / "tex.json").read_text())
+    assert set(facts["gram_distance"]) == {"block1_conv1"} and facts["options"]["shape"] == [24, 48]
+    scripts = {"invert_features.py": reconstruct.InversionOptions, "texture_synthesis.py": reconstruct.TextureOptions}
+    for name, options in scripts.items():
+        listed = _script(name, "--help").stdout  # a flag for every option (the texture's shape is --size)
+        names = ["size" if field == "shape" else field for field in options().facts()]
+        assert all(f"--{flag}:" in listed for flag in names) and "--model:" in listed, listed
     bad = _script("texture_synthesis.py", f"--style={tmp_path / 'photo.png'}", "--size=24", "--layers=block9_conv1",
                   f"--out={tmp_path / 'bad.png'}", "--weights=offline")
     assert bad.returncode == 2 and len(_errors(bad.stderr)) == 1 and "block9_conv1" in _errors(bad.stderr)[0]

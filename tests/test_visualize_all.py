@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECORD = textwrap.dedent("""
     import atexit, json, runpy, sys
     sys.path.insert(0, "scripts")
-    from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, reconstruct, saliency, style
+    from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, inversion, saliency, style, texture
     calls = {}
     def recorder(name):
         def readme_examples(out, *, bars, **options):
@@ -21,8 +21,8 @@ RECORD = textwrap.dedent("""
         return readme_examples
     for module in (saliency, style, dream, exemplars, feature_map, first_layer):
         module.readme_examples = recorder(module.__name__.rsplit(".", 1)[-1])
-    reconstruct.readme_examples_inversion = recorder("inversion")
-    reconstruct.readme_examples_texture = recorder("texture")
+    inversion.readme_examples = recorder("inversion")
+    texture.readme_examples = recorder("texture")
     classes.readme_examples = recorder("classes")
     atexit.register(lambda: print("CALLS " + json.dumps(calls)))
     sys.argv = ["visualize_all.py", *sys.argv[1:]]
@@ -72,7 +72,7 @@ def test_readme_parts_call_their_jobs_as_the_jobs_are_defined(tmp_path, monkeypa
     import inspect
 
     from kerasviz import models
-    from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, reconstruct, style
+    from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, inversion, style, texture
 
     called = []
 
@@ -83,13 +83,13 @@ def test_readme_parts_call_their_jobs_as_the_jobs_are_defined(tmp_path, monkeypa
             bound = signature.bind(*args, **kwargs).arguments
             if bound.get("progress") is not None:
                 bound["progress"](1, 2)
-            called.append(name)
+            called.append(f"{module.__name__.rsplit('.', 1)[-1]}.{name}")
             return {"png": os.path.join(str(tmp_path), f"{name}.png")}
 
         monkeypatch.setattr(module, name, job)
 
-    jobs = [(dream, "run"), (style, "run"), (style, "study"), (style, "before_after"), (reconstruct, "run_inversion"),
-            (reconstruct, "run_texture"), (exemplars, "run"), (feature_map, "run"), (first_layer, "run"),
+    jobs = [(dream, "run"), (style, "run"), (style, "study"), (style, "before_after"), (inversion, "run"),
+            (texture, "run"), (exemplars, "run"), (feature_map, "run"), (first_layer, "run"),
             (classes, "run_classes"), (classes, "run_fooling")]
     for module, name in jobs:
         stub(module, name)
@@ -98,11 +98,12 @@ def test_readme_parts_call_their_jobs_as_the_jobs_are_defined(tmp_path, monkeypa
     monkeypatch.setattr(models, "preprocess_fn", lambda *args: None)
     labels = []
     bars = lambda label: labels.append(label) or (lambda done, total: None)  # noqa: E731
-    for part in (dream.readme_examples, style.readme_examples, reconstruct.readme_examples_inversion,
-                 reconstruct.readme_examples_texture, exemplars.readme_examples, feature_map.readme_examples,
+    for part in (dream.readme_examples, style.readme_examples, inversion.readme_examples,
+                 texture.readme_examples, exemplars.readme_examples, feature_map.readme_examples,
                  first_layer.readme_examples, classes.readme_examples):
         written = part(str(tmp_path), weights="offline", overwrite=False, bars=bars)
         assert written and all(isinstance(path, str) for path in written)
-    assert sorted(set(called)) == sorted(["run", "study", "before_after", "run_inversion", "run_texture",
-                                          "run_classes", "run_fooling"])
+    assert sorted(set(called)) == sorted(["dream.run", "style.run", "style.study", "style.before_after",
+                                          "inversion.run", "texture.run", "exemplars.run", "feature_map.run",
+                                          "first_layer.run", "classes.run_classes", "classes.run_fooling"])
     assert "style layer study" in labels and "feature inversion" in labels  # the long steps get their own bar

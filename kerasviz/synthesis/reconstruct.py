@@ -19,6 +19,7 @@ import numpy as np
 
 from kerasviz import io, models
 from kerasviz.errors import KerasvizError
+from kerasviz.options import Options, option
 from kerasviz.optvis import engine
 from kerasviz.optvis.feature_losses import StyleLoss
 
@@ -27,11 +28,16 @@ from kerasviz.optvis.feature_losses import StyleLoss
 INVERT_TV_WEIGHT = 0.02
 INVERT_STEPS = 100  # L-BFGS iterations per level
 INVERT_SIZE = 192  # longer side of the reconstructions, pixels
+# One reconstruction per depth, as Mahendran & Vedaldi 2015 invert every layer: the last convolution of
+# each of VGG16's blocks (the rule of inversion_layers).
+INVERT_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 TEXTURE_STEPS = 100
 TEXTURE_TV_WEIGHT = 0.0  # Gatys et al. 2015 use no image prior for textures
 # Gatys et al. 2015's texture layers conv1_1, pool1, pool2, pool3, pool4 (VGG19); VGG16's conv layers
 # that begin those blocks.
 TEXTURE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+TEXTURE_SHAPE = (256, 256)  # (H, W) of a texture, pixels; any size works, as the Gram matrices average over it
+MIN_SIDE = 16  # the smallest output side, pixels (as style transfer's size)
 LEVELS = 2  # solve at half size first (as style.DEFAULT_LEVELS)
 START_NOISE = 8.0  # the start: grey plus Gaussian noise of this standard deviation (0-255)
 
@@ -55,30 +61,116 @@ class TextureResult:
     gram_distances: np.ndarray  # (L,) |G(x) - G(source)|^2 / |G(start) - G(source)|^2 per layer
 
 
+def _check_layers(options: Options) -> None:
+    if options.layers == ():
+        raise KerasvizError(f"no layers given for {options.WHAT}; name at least one, e.g. block3_conv1")
+
+
+@dataclasses.dataclass(frozen=True)
+class InversionOptions(Options):
+    """Feature inversion's options (Mahendran & Vedaldi 2015); each default's source is beside its constant."""
+
+    WHAT = "feature inversion"
+    layers: tuple[str, ...] | None = option(
+        None, f"Layers, joined by commas: one reconstruction each (default: {','.join(INVERT_LAYERS)} where the "
+        "model has them, else the last convolution of each resolution stage: one per depth, as Mahendran & "
+        "Vedaldi 2015 invert every layer).", kind="list")
+    size: int | None = option(INVERT_SIZE, "Longer side of the reconstructions, pixels (in Python, None keeps "
+                              "the photo's).", low=MIN_SIDE, optional=True)
+    steps: int = option(INVERT_STEPS, "L-BFGS iterations per resolution level.", low=1)
+    tv_weight: float = option(INVERT_TV_WEIGHT, "Total variation weight, relative to the feature distance "
+                              "(Mahendran & Vedaldi's image prior; chosen by eye on the offline VGG16).", low=0)
+    levels: int = option(LEVELS, "Resolution levels: 2 solves at half size first, then full (as style "
+                         "transfer).", low=1)
+    seed: int = option(0, "Random seed of the starting noise; the same seed gives the same output.", low=0)
+
+    def check(self) -> None:
+        _check_layers(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class TextureOptions(Options):
+    """Texture synthesis' options (Gatys, Ecker & Bethge 2015); each default's source is beside its constant."""
+
+    WHAT = "texture synthesis"
+    layers: tuple[str, ...] | None = option(
+        None, f"Layers whose Gram matrices to match, joined by commas (default: {','.join(TEXTURE_LAYERS)} where "
+        "the model has them, else the first convolution of each resolution stage; Gatys et al. 2015 take "
+        "conv1_1 and pool1-4 of VGG19).", kind="list")
+    shape: tuple[int, int] = option(TEXTURE_SHAPE, "Output size H,W in pixels (independent of the source's "
+                                    "size; one number for a square).", kind="list")
+    steps: int = option(TEXTURE_STEPS, "L-BFGS iterations per resolution level.", low=1)
+    tv_weight: float = option(TEXTURE_TV_WEIGHT, "Total variation weight, relative to the Gram distance (Gatys "
+                              "et al. 2015 use no image prior for textures).", low=0)
+    levels: int = option(LEVELS, "Resolution levels: 2 solves at half size first, then full (as style "
+                         "transfer).", low=1)
+    seed: int = option(0, "Random seed of the starting noise; the same seed gives the same output.", low=0)
+
+    def __post_init__(self):
+        # A "list" option holds strings: the shape is read as (H, W) ints before and after the common checks.
+        object.__setattr__(self, "shape", _shape(self.shape))
+        super().__post_init__()
+        object.__setattr__(self, "shape", _shape(self.shape))
+
+    def check(self) -> None:
+        _check_layers(self)
+
+
+def _shape(value) -> tuple[int, int]:
+    """(H, W) from "H,W", "HxW", one number (a square) or a pair; both at least MIN_SIDE pixels."""
+    parts = [value] if isinstance(value, str) or np.ndim(value) == 0 else list(value)
+    try:
+        sides = [int(p) for part in parts for p in str(part).lower().replace("x", ",").split(",") if p.strip()]
+    except ValueError:
+        sides = []
+    sides = sides * 2 if len(sides) == 1 else sides
+    if len(sides) != 2 or min(sides) < MIN_SIDE:
+        raise KerasvizError(f"shape (--size) of texture synthesis must be H,W in pixels, each at least {MIN_SIDE} "
+                            f"(e.g. 256,384); got {value!r}")
+    return sides[0], sides[1]
+
+
+def inversion_layers(model: keras.Model) -> tuple[str, ...]:
+    """INVERT_LAYERS when the model has them (VGG16); otherwise the last convolution of each resolution
+    stage (models.conv_stages), the same rule that gives INVERT_LAYERS on VGG16."""
+    return _stage_layers(model, INVERT_LAYERS, -1)
+
+
+def texture_layers(model: keras.Model) -> tuple[str, ...]:
+    """TEXTURE_LAYERS when the model has them (VGG); otherwise the first convolution of each resolution
+    stage, the rule that gives TEXTURE_LAYERS on VGG16."""
+    return _stage_layers(model, TEXTURE_LAYERS, 0)
+
+
+def _stage_layers(model: keras.Model, named: Sequence[str], position: int) -> tuple[str, ...]:
+    if set(models.conv_layers(model)).issuperset(named):
+        return tuple(named)
+    stages = models.conv_stages(model)
+    if not stages:
+        raise KerasvizError(f"{models.model_facts(model)['model']} has no Conv2D layers of its own to take by "
+                            "default; name them (layers=, --layers)")
+    return tuple(stage[position] for stage in stages)
+
+
 def invert_features(
     image,
     *,
-    layers: Sequence[str],
     model: keras.Model | None = None,
-    size: int | None = INVERT_SIZE,
-    steps: int = INVERT_STEPS,
-    tv_weight: float = INVERT_TV_WEIGHT,
-    levels: int = LEVELS,
-    seed: int = 0,
+    options: InversionOptions | None = None,
     preprocess: Callable | None = None,
     progress: Callable[[int, int], None] | None = None,
+    **overrides,
 ) -> InversionResult:
     """For each layer, the image whose features at that layer match the photo's.
 
     Args:
       image: the photo, RGB 0-255, (H, W, 3).
-      layers: layer names; one reconstruction each.
       model: any Keras model with named layers; default `load_model("vgg16", "auto")`.
-      size: longer side of the reconstructions in pixels (None: the photo's size).
-      steps: L-BFGS iterations per level.
-      tv_weight: weight of the total variation prior, relative to the feature distance.
-      levels: 1 solves at full size; 2 or more at half, quarter... size first.
-      seed: the starting noise.
+      options: an InversionOptions; `overrides` (any of its fields, e.g. `steps=30`) replace its values.
+        `layers`: one reconstruction each (default: inversion_layers(model)); `size`: longer side of the
+        reconstructions in pixels (None: the photo's size); `steps`: L-BFGS iterations per level; `levels`:
+        1 solves at full size, 2 or more at half, quarter... size first; `tv_weight`: weight of the total
+        variation prior, relative to the feature distance; `seed`: the starting noise.
       preprocess: RGB 0-255 -> model input, for models not from load_model.
       progress: called with (iterations done, iterations in all).
 
@@ -86,17 +178,18 @@ def invert_features(
       An InversionResult: uint8 (L, H, W, 3) at the photo's aspect ratio, and the relative feature
       distances of the reconstructions and of the start.
     """
-    layers = _layer_list(layers)
-    _check_steps(steps, levels)
+    options = InversionOptions.create(options, **overrides)
+    steps, levels = options.steps, options.levels
     model = model if model is not None else models.load_model("vgg16", "auto")
+    layers = list(options.layers or inversion_layers(model))
     photo = _single(image)
-    shape = _output_shape(photo.shape[:2], size)
+    shape = _output_shape(photo.shape[:2], options.size)
     total = len(layers) * steps * levels
     images, distances, starts = [], [], []
     for i, layer in enumerate(layers):
         objective = StyleLoss(model, [layer], preprocess)
-        weights = (np.ones(1, np.float32), np.zeros(1, np.float32), float(tv_weight))
-        start = _start(shape, seed)
+        weights = (np.ones(1, np.float32), np.zeros(1, np.float32), float(options.tv_weight))
+        start = _start(shape, options.seed)
         full = objective.targets(io.resize(photo, shape), io.resize(photo, shape))
         starts.append(np.sqrt(objective.layer_losses(start, full)[0][0]))
 
@@ -106,40 +199,35 @@ def invert_features(
 
         report = None if progress is None else (lambda done, i=i: progress(i * steps * levels + done, total))
         x = _solve(objective, targets, weights, start, shape, steps, levels, report)
-        images.append(_to_uint8(x))
-        distances.append(np.sqrt(objective.layer_losses(_to_uint8(x).astype(np.float32), full)[0][0]))
+        images.append(io.round_pixels(x))
+        distances.append(np.sqrt(objective.layer_losses(io.round_pixels(x).astype(np.float32), full)[0][0]))
     return InversionResult(np.stack(images), layers, np.array(distances, np.float32), np.array(starts, np.float32))
 
 
 def synthesize_texture(
     texture,
     *,
-    shape: tuple[int, int],
-    layers: Sequence[str] = TEXTURE_LAYERS,
     model: keras.Model | None = None,
-    steps: int = TEXTURE_STEPS,
-    tv_weight: float = TEXTURE_TV_WEIGHT,
-    levels: int = LEVELS,
-    seed: int = 0,
+    options: TextureOptions | None = None,
     preprocess: Callable | None = None,
     progress: Callable[[int, int], None] | None = None,
+    **overrides,
 ) -> TextureResult:
     """A new texture of `shape` (H, W) pixels whose Gram matrices at `layers` match `texture`'s.
 
-    The texture is read at its own pixel scale (its patterns keep their size in pixels), so the output's
-    size is free. Returns a TextureResult with uint8 (H, W, 3) and the Gram distance per layer relative
-    to that of the starting noise.
+    `options`: a TextureOptions; `overrides` (any of its fields, e.g. `shape=(128, 256)`) replace its values;
+    `layers` default to texture_layers(model). The texture is read at its own pixel scale (its patterns keep
+    their size in pixels), so the output's size is free. Returns a TextureResult with uint8 (H, W, 3) and
+    the Gram distance per layer relative to that of the starting noise.
     """
-    layers = _layer_list(layers)
-    _check_steps(steps, levels)
-    if len(shape) != 2 or min(shape) < 16:
-        raise KerasvizError(f"texture size must be H,W of at least 16 pixels each; got {tuple(shape)}")
+    options = TextureOptions.create(options, **overrides)
+    steps, levels, shape = options.steps, options.levels, options.shape
     model = model if model is not None else models.load_model("vgg16", "auto")
+    layers = list(options.layers or texture_layers(model))
     source = _single(texture)
-    shape = (int(shape[0]), int(shape[1]))
     objective = StyleLoss(model, layers, preprocess)
     n = len(layers)
-    weights = (np.zeros(n, np.float32), np.full(n, 1.0 / n, np.float32), float(tv_weight))
+    weights = (np.zeros(n, np.float32), np.full(n, 1.0 / n, np.float32), float(options.tv_weight))
 
     def targets(level_shape):
         # The source shrinks with the level as the output does, so patterns keep their relative size;
@@ -148,10 +236,10 @@ def synthesize_texture(
         level_source = source if factor == 1 else io.resize(source, _scaled(source.shape[:2], factor))
         return objective.targets(io.resize(level_source, level_shape), level_source)
 
-    start = _start(shape, seed)
+    start = _start(shape, options.seed)
     x = _solve(objective, targets, weights, start, shape, steps, levels, progress and
                (lambda done: progress(done, steps * levels)))
-    image = _to_uint8(x)
+    image = io.round_pixels(x)
     full = targets(shape)
     before = objective.layer_losses(start, full)[1]
     after = objective.layer_losses(image.astype(np.float32), full)[1]
@@ -186,18 +274,6 @@ def _start(shape: tuple[int, int], seed: int) -> np.ndarray:
     return np.clip(127.5 + START_NOISE * rng.standard_normal((*shape, 3)), 0, 255).astype(np.float32)
 
 
-def _layer_list(layers: Sequence[str]) -> list[str]:
-    layers = [layers] if isinstance(layers, str) else [str(name) for name in layers]
-    if not layers:
-        raise KerasvizError("no layers given; name at least one, e.g. block3_conv1")
-    return layers
-
-
-def _check_steps(steps: int, levels: int) -> None:
-    if steps < 1 or levels < 1:
-        raise KerasvizError(f"steps and levels must be at least 1; got steps={steps}, levels={levels}")
-
-
 def _single(image) -> np.ndarray:
     batch, _ = io.as_batch(image)
     if batch.shape[0] != 1:
@@ -208,14 +284,8 @@ def _single(image) -> np.ndarray:
 def _output_shape(shape: tuple[int, int], size: int | None) -> tuple[int, int]:
     if size is None:
         return int(shape[0]), int(shape[1])
-    if size < 16:
-        raise KerasvizError(f"size must be at least 16 pixels; got {size}")
     return io.fit_shape(shape, size)
 
 
 def _scaled(shape: tuple[int, int], factor: float) -> tuple[int, int]:
     return max(1, round(shape[0] * factor)), max(1, round(shape[1] * factor))
-
-
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x), 0, 255).astype(np.uint8)
