@@ -72,7 +72,7 @@ def test_readme_parts_call_their_jobs_as_the_jobs_are_defined(tmp_path, monkeypa
     import inspect
 
     from kerasviz import models
-    from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, inversion, style, texture
+    from kerasviz.apps import classes, dream, exemplars, feature_map, first_layer, fooling, inversion, style, texture
 
     called = []
 
@@ -90,7 +90,7 @@ def test_readme_parts_call_their_jobs_as_the_jobs_are_defined(tmp_path, monkeypa
 
     jobs = [(dream, "run"), (style, "run"), (style, "study"), (style, "before_after"), (inversion, "run"),
             (texture, "run"), (exemplars, "run"), (feature_map, "run"), (first_layer, "run"),
-            (classes, "run_classes"), (classes, "run_fooling")]
+            (classes, "run"), (fooling, "run")]
     for module, name in jobs:
         stub(module, name)
     monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: None)
@@ -105,5 +105,21 @@ def test_readme_parts_call_their_jobs_as_the_jobs_are_defined(tmp_path, monkeypa
         assert written and all(isinstance(path, str) for path in written)
     assert sorted(set(called)) == sorted(["dream.run", "style.run", "style.study", "style.before_after",
                                           "inversion.run", "texture.run", "exemplars.run", "feature_map.run",
-                                          "first_layer.run", "classes.run_classes", "classes.run_fooling"])
+                                          "first_layer.run", "classes.run", "fooling.run"])
     assert "style layer study" in labels and "feature inversion" in labels  # the long steps get their own bar
+
+
+def test_filter_parts_run_at_a_tiny_size_and_a_rerun_keeps_them(tmp_path):
+    tiny = ["--only=compare", f"--out={tmp_path}", "--weights=offline", "--filters_per_layer=2", "--size=16",
+            "--steps=1"]
+    first = subprocess.run([sys.executable, "scripts/visualize_all.py", *tiny], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    grids = sorted(p for p in os.listdir(tmp_path) if p.startswith("vgg_") and p.endswith(".png"))
+    assert grids == sorted(f"vgg_{layer}_{method}.png" for layer in ("block3_conv1", "block5_conv3")
+                           for method in ("classic", "maco"))
+    facts = json.loads((tmp_path / "vgg_block5_conv3_maco.json").read_text())
+    assert facts["method"] == "maco" and facts["size"] == 16 and facts["filters"] == [0, 1]
+    again = subprocess.run([sys.executable, "scripts/visualize_all.py", *tiny], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0 and "4 filter grids were already in" in again.stderr, again.stderr[-2000:]

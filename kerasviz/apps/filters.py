@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
 
 from kerasviz import io, models
 from kerasviz.apps import _jobs
+from kerasviz.errors import KerasvizError
 from kerasviz.models.precision import resolve_precision
 from kerasviz.optvis import render
+
+log = logging.getLogger("kerasviz")
 
 CHUNK = 16  # filters finished between checkpoints: an interrupted layer loses at most this many
 
@@ -130,3 +135,53 @@ def _checkpoint(path: str, filters, images, activations, seconds: float, setting
 
 def _settings_key(settings: dict) -> str:
     return json.dumps(settings, sort_keys=True)
+
+
+# The README's grids. "filters": every VGG16 convolution, under the seed's names (vgg_block1_conv1.png ...);
+# "compare": the other methods beside the default on one early and one late layer, the classic recipe's
+# (Chollet 2016) among them; "other_models": four stages of each other network, where ImageNet weights can be had.
+README_PARTS = ("filters", "compare", "other_models")
+README_PER_LAYER = 16  # filters a grid shows (the first N)
+COMPARE_LAYERS = ("block3_conv1", "block5_conv3")
+COMPARE_METHODS = ("classic", "maco")
+OTHER_MODELS = {
+    "resnet50": ("conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
+    "inceptionv3": ("mixed2", "mixed4", "mixed7", "mixed10"),
+}
+GridFn = Callable[[int, int, str, dict], None]  # (grid number, grids in all, stem, facts)
+
+
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False, bars: _jobs.Bars | None = None,
+                    part: str = "filters", per_layer: int = README_PER_LAYER,
+                    options: render.FilterOptions | None = None, on_grid: GridFn | None = None) -> list[str]:
+    """Writes one part of the README's filter grids (README_PARTS) into `out`; returns their paths.
+    `options` (size, steps, ...) apply to every grid, a grid's method aside; `on_grid` is told of each
+    finished or kept grid."""
+    if part not in README_PARTS:
+        raise KerasvizError(f"unknown filter part {part!r}; valid: {', '.join(README_PARTS)}")
+    options = render.FilterOptions.create(options)
+    plan = []  # (model, stem, layer, method)
+    if part == "other_models":
+        for name, layers in OTHER_MODELS.items():
+            try:
+                model = models.load_model(name, weights)
+            except KerasvizError as err:
+                log.warning("skipping %s: %s", name, err)
+                continue
+            plan += [(model, f"{name}_{layer}", layer, options.method) for layer in layers]
+    else:
+        vgg = models.load_model("vgg16", weights)
+        if part == "filters":
+            plan = [(vgg, f"vgg_{layer}", layer, options.method) for layer in models.conv_layers(vgg)]
+        else:
+            plan = [(vgg, f"vgg_{layer}_{m}", layer, m) for m in COMPARE_METHODS for layer in COMPARE_LAYERS]
+    paths = []
+    for i, (model, stem, layer, method) in enumerate(plan, 1):
+        count = min(per_layer, models.num_channels(model, layer))
+        facts = run(layer, list(range(count)), out, model=model, stem=stem,
+                    options=dataclasses.replace(options, method=method), overwrite=overwrite,
+                    progress=_jobs.bar(bars, f"[{i}/{len(plan)}] {stem}"))
+        if on_grid is not None:
+            on_grid(i, len(plan), stem, facts)
+        paths.append(facts["png"])
+    return paths
