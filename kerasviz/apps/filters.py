@@ -33,12 +33,8 @@ def run(
     out: str,
     *,
     model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
-    stem: str | None = None,
-    options: render.FilterOptions | None = None,
-    tiles: bool = False,
-    strategy=None,
-    overwrite: bool = False,
-    progress: _jobs.ProgressFn | None = None,
+    stem: str | None = None, options: render.FilterOptions | None = None,
+    tiles: bool = False, strategy=None, overwrite: bool = False, progress: _jobs.ProgressFn | None = None,
     **overrides,
 ) -> dict:
     """Visualises `filters` of `layer` and writes DIR/STEM.png, DIR/STEM.json (and tiles); returns the
@@ -50,14 +46,12 @@ def run(
     `progress` sees (image-steps done, image-steps in all).
     """
     options = render.FilterOptions.create(options, **overrides)
-    method, size, seed = options.method or render.DEFAULT_METHOD, options.size, options.seed
     model = _jobs.network(model, weights, preprocess)
     model_facts = models.model_facts(model)
     stem = stem or output_stem(model_facts["model"], layer)
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
-    resolved_steps = options.steps or render.METHODS[method].steps
-    settings = {**model_facts, "layer": layer, "method": method, "steps": resolved_steps, "size": size, "seed": seed,
-                "precision": resolve_precision(options.precision)}
+    settings = _settings(model_facts, layer, options)
+    resolved_steps = settings["steps"]
     earlier = _jobs.kept(png, sidecar, overwrite=overwrite, same={"filters": list(filters)}, asked=settings)
     if earlier and not (tiles and not _tiles_done(out, stem, filters)):
         return earlier
@@ -98,6 +92,13 @@ def run(
     if os.path.exists(partial):
         os.remove(partial)
     return result
+
+
+def _settings(model_facts: dict, layer: str, options: render.FilterOptions) -> dict:
+    """What a grid is made with, the method's step count resolved: kept grids and checkpoints match on it."""
+    method = options.method or render.DEFAULT_METHOD
+    return {**model_facts, "layer": layer, "method": method, "steps": options.steps or render.METHODS[method].steps,
+            "size": options.size, "seed": options.seed, "precision": resolve_precision(options.precision)}
 
 
 def _write_missing_tiles(out: str, stem: str, filters: Sequence[int], images: np.ndarray) -> None:
