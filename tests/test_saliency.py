@@ -1,6 +1,7 @@
 """kerasviz.saliency (package kerasviz.attribution): the maths on known models, sanity under randomisation,
 truth on known scenes."""
 
+import dataclasses
 import os
 import sys
 
@@ -13,9 +14,11 @@ import scipy.stats
 from kerasviz import models
 from kerasviz.attribution import METHODS, SMOOTHABLE, options_for, randomized_copy, saliency
 from kerasviz.attribution.methods import ATTRIBUTIONS, max_abs, noisy_copies
+from kerasviz.attribution.registry import REGISTRY, Method, MethodOptions, register
 from kerasviz.attribution.targets import Scoring
 from kerasviz.errors import KerasvizError
 from kerasviz.models import conv_layers, model_info
+from kerasviz.options import option
 from kerasviz.segmentation import segment
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -188,6 +191,38 @@ def test_an_option_the_method_does_not_take_is_an_error(method, options, message
     with pytest.raises(KerasvizError, match=message):
         saliency(small_cnn(0), images(1), 0, method=method, **options)
     assert set(SMOOTHABLE) < set(METHODS)
+
+
+@dataclasses.dataclass(frozen=True)
+class MeanColourOptions(MethodOptions):
+    WHAT = "saliency method 'mean_colour'"
+    steps: int = option(1, "A factor on the map.", low=1, high=4)
+
+
+def test_a_method_is_one_declaration():
+    """A toy method (the image's mean colour at each pixel, times steps) registered with one declaration
+    runs through saliency(), smoothed or not, and its options are checked by its dataclass."""
+    x = images(2, seed=3)
+    mean_colour = Method("mean_colour", lambda scoring, *, steps: lambda batch: batch * steps, MeanColourOptions,
+                         to_map=lambda attributions: attributions.mean(axis=-1), smoothable=True)  # fmt: skip
+    register(mean_colour)
+    try:
+        maps = saliency(small_cnn(0), x, 0, method="mean_colour", steps=3)
+        np.testing.assert_allclose(maps, 3 * x.mean(-1), rtol=1e-6)
+        smoothed = saliency(small_cnn(0), x, 0, method="mean_colour", smooth=True, samples=3, noise=0.0)
+        np.testing.assert_allclose(smoothed, x.mean(-1), rtol=1e-6)
+        assert options_for("mean_colour", {"steps": 2, "patch": 5}) == {"steps": 2}
+        with pytest.raises(KerasvizError, match="steps of saliency method 'mean_colour' must be in 1..4; got 9"):
+            saliency(small_cnn(0), x, 0, method="mean_colour", steps=9)
+        with pytest.raises(KerasvizError, match="patch= applies to occlusion, not to method='mean_colour'"):
+            saliency(small_cnn(0), x, 0, method="mean_colour", patch=3)
+        with pytest.raises(KerasvizError, match="registered already"):
+            register(mean_colour)
+    finally:
+        del REGISTRY["mean_colour"]
+    assert "mean_colour" not in METHODS
+    with pytest.raises(KerasvizError, match="unknown saliency method 'mean_colour'"):
+        saliency(small_cnn(0), x, 0, method="mean_colour")
 
 
 def test_options_for_keeps_what_applies():

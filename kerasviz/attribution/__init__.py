@@ -1,7 +1,8 @@
 """Saliency maps on tf.GradientTape: which input pixels a model's score depends on.
 
 `saliency(model, images, target, method=...)` is the entry point (kerasviz.saliency). The package:
-targets (what the score is), methods (one factory per method, and SmoothGrad around them),
+registry (each method declared once: `Method` and its Options dataclass), targets (what the score is),
+methods (one factory per method, their registration, and SmoothGrad around them),
 compiled (the compiled steps and model copies), budget (images per compiled call), sanity
 (`randomized_copy`, `redraw_weights`: the randomisation tests of Adebayo et al. 2018) and maps
 (`saliency` itself and the checks of its options).

@@ -8,7 +8,7 @@ colouring live in kerasviz.io.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Callable, Mapping
 
 import keras
@@ -17,32 +17,24 @@ import tensorflow as tf
 
 from kerasviz import io, models
 from kerasviz.attribution.budget import chunk_size
-from kerasviz.attribution.methods import ATTRIBUTIONS, IG_STEPS, SMOOTHABLE, TO_MAP, smoothed
+from kerasviz.attribution.methods import smoothed
+from kerasviz.attribution.registry import (
+    DEFAULT_PRECISION,
+    REGISTRY,
+    MethodOptions,
+    SmoothingOptions,
+    applies_table,
+    option_names,
+)
 from kerasviz.attribution.targets import Scoring, Target, parse_target
 from kerasviz.errors import KerasvizError
-from kerasviz.models.precision import resolve_precision
 
-METHODS = (
-    "vanilla",
-    "smoothgrad",  # vanilla, smoothed
-    "integrated_gradients",
-    "guided_backprop",
-    "gradcam",
-    "occlusion",
-    "activation",
-)
-DEFAULT_PRECISION = "float32"
-PRECISION_METHODS = ("vanilla", "smoothgrad", "integrated_gradients")  # the others run in float32
-SMOOTHING = ("samples", "noise", "seed")  # SmoothGrad's options: for smoothgrad, or any method with smooth=True
-APPLIES = {  # option -> the methods it applies to; an option given to another method is an error
-    **dict.fromkeys(SMOOTHING, ("smoothgrad",)),
-    "steps": ("integrated_gradients",),
-    "baseline": ("integrated_gradients",),
-    "layer": ("gradcam", "activation"),
-    "patch": ("occlusion",),
-    "stride": ("occlusion",),
-    "precision": PRECISION_METHODS,
-}
+# Derived from the registry (kerasviz.attribution.registry; the methods are declared in methods.py):
+METHODS = tuple(REGISTRY)
+PRECISION_METHODS = tuple(m.name for m in REGISTRY.values() if "precision" in option_names(m.options))
+SMOOTHING = option_names(SmoothingOptions)  # SmoothGrad's options: for smoothgrad, or any method with smooth=True
+APPLIES = applies_table()  # option -> the methods it applies to; an option given to another method is an error
+
 
 def saliency(
     model: keras.Model,
@@ -109,7 +101,7 @@ def saliency(
     Returns:
       float32 `(N, H, W)`, or `(H, W)` when one image was given.
     """
-    given = check_options(
+    given, settings, smoothing = _settings(
         method, smooth, samples=samples, noise=noise, steps=steps, baseline=baseline, layer=layer, patch=patch,
         stride=stride, seed=seed, precision=precision,
     )  # fmt: skip
@@ -124,60 +116,72 @@ def saliency(
     scoring = Scoring(model, target, preprocess, output, chunk)
 
     with models.model_errors(model, f"computing {method} saliency on {batch.shape[1]} x {batch.shape[2]} images"):
-        maps = _maps(scoring, batch, method, smooth, given)
+        maps = _maps(scoring, batch, REGISTRY[method], settings, smoothing)
     maps = _resize_maps(maps, (height, width))
     return maps[0] if single else maps
 
 
-def _maps(scoring: Scoring, batch: np.ndarray, method: str, smooth: bool, given: dict) -> np.ndarray:
-    base = "vanilla" if method == "smoothgrad" else method
-    smoothing = {name: given.pop(name) for name in SMOOTHING if name in given}
-    attribute = ATTRIBUTIONS[base](scoring, **given)
-    if smooth or method == "smoothgrad":
-        per_image = given.get("steps", IG_STEPS) + 1 if base == "integrated_gradients" else 1
-        attributions = smoothed(attribute, batch, group=max(1, scoring.chunk // per_image), **smoothing)
+def _maps(scoring: Scoring, batch: np.ndarray, method, settings: MethodOptions, smoothing) -> np.ndarray:
+    attribute = method.attribute(scoring, **_fields(settings))
+    if smoothing is not None:
+        group = max(1, scoring.chunk // settings.per_image())
+        attributions = smoothed(attribute, batch, group=group, **_fields(smoothing))
     else:
         attributions = attribute(batch)
-    maps = TO_MAP[base](attributions) if base in TO_MAP else attributions
-    precision = given.get("precision", "float32")
+    maps = method.to_map(attributions) if method.to_map is not None else attributions
+    precision = getattr(settings, "precision", DEFAULT_PRECISION)
     if precision != "float32" and not np.all(np.isfinite(maps)):
         raise KerasvizError(f"the {precision} gradients overflowed on these images; use precision='float32'")
     return maps
 
 
+def _fields(options: MethodOptions) -> dict:
+    return {field.name: getattr(options, field.name) for field in dataclasses.fields(options)}
+
+
 def check_options(method: str, smooth: bool = False, **options) -> dict:
     """Checks a method and its options (None: not given) before any work; returns the given ones,
     with precision resolved. Raises KerasvizError naming what was given and what is valid."""
-    if method not in METHODS:
-        raise KerasvizError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
-    if smooth and method not in SMOOTHABLE:
+    return _settings(method, smooth, **options)[0]
+
+
+def _settings(method: str, smooth: bool = False, **options) -> tuple[dict, MethodOptions, SmoothingOptions | None]:
+    """check_options's given options, and the method's options and SmoothGrad's (None: not smoothed) they make."""
+    if method not in REGISTRY:
+        raise KerasvizError(f"unknown saliency method {method!r}; valid: {', '.join(REGISTRY)}")
+    declared = REGISTRY[method]
+    smoothable = [m.name for m in REGISTRY.values() if m.smoothable]
+    if smooth and not declared.smoothable:
         raise KerasvizError(
-            f"smooth=True applies to {', '.join(SMOOTHABLE)}, not to method={method!r}"
+            f"smooth=True applies to {', '.join(smoothable)}, not to method={method!r}"
             + (" (it is smoothed vanilla already)" if method == "smoothgrad" else "")
         )
     given = {name: value for name, value in options.items() if value is not None}
+    table = applies_table()
     for name in given:
-        if name in APPLIES and not applies(name, method, smooth):
-            extra = " (or any of " + ", ".join(SMOOTHABLE) + " with smooth=True)" if name in SMOOTHING else ""
-            raise KerasvizError(f"{name}= applies to {', '.join(APPLIES[name])}{extra}, not to method={method!r}")
-    _check_positive(**{k: given.get(k) for k in ("samples", "steps", "patch", "stride")})
-    noise = given.get("noise", 0.0)
-    if not (isinstance(noise, int | float) and math.isfinite(noise) and noise >= 0):
-        raise KerasvizError(f"noise must be a fraction of the input range >= 0; got {noise!r}")
-    if "precision" in given:
-        given["precision"] = resolve_precision(given["precision"])
-    return given
+        if name in table and not applies(name, method, smooth):
+            extra = " (or any of " + ", ".join(smoothable) + " with smooth=True)" if name in SMOOTHING else ""
+            raise KerasvizError(f"{name}= applies to {', '.join(table[name])}{extra}, not to method={method!r}")
+    smoothing = None
+    if smooth or declared.smoothed:
+        smoothing = SmoothingOptions(**{name: given[name] for name in SMOOTHING if name in given})
+    own = option_names(declared.options)
+    settings = declared.options(**{name: value for name, value in given.items() if name in own})
+    checked = {**_fields(settings), **(_fields(smoothing) if smoothing else {})}
+    given = {name: checked.get(name, value) for name, value in given.items()}  # precision resolved
+    return given, settings, smoothing
 
 
 def applies(option: str, method: str, smooth: bool = False) -> bool:
     """Whether `option` (a key of APPLIES) applies to `method`, smoothed or not."""
-    return method in APPLIES[option] or (smooth and option in SMOOTHING)
+    return method in applies_table().get(option, ()) or (smooth and option in SMOOTHING)
 
 
 def options_for(method: str, options: Mapping, *, smooth: bool = False) -> dict:
     """The entries of `options` that apply to `method`: one set of settings shared by a loop over
     methods (`saliency(..., method=m, **options_for(m, settings))`)."""
-    return {name: value for name, value in options.items() if name not in APPLIES or applies(name, method, smooth)}
+    table = applies_table()
+    return {name: value for name, value in options.items() if name not in table or applies(name, method, smooth)}
 
 
 def _fit_input(model: keras.Model, batch: np.ndarray) -> np.ndarray:

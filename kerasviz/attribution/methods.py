@@ -18,6 +18,20 @@ import tensorflow as tf
 from kerasviz import models
 from kerasviz.attribution.budget import run_chunked
 from kerasviz.attribution.compiled import IMAGES, compiled, gradient_step
+from kerasviz.attribution.registry import (
+    IG_BASELINE,
+    IG_STEPS,
+    REGISTRY,
+    SMOOTHGRAD_NOISE,
+    SMOOTHGRAD_SAMPLES,
+    ActivationOptions,
+    GradCamOptions,
+    GradientOptions,
+    IntegratedGradientsOptions,
+    Method,
+    OcclusionOptions,
+    register,
+)
 from kerasviz.attribution.targets import (
     Scoring,
     Target,
@@ -29,10 +43,6 @@ from kerasviz.attribution.targets import (
 )
 from kerasviz.errors import KerasvizError
 
-SMOOTHGRAD_SAMPLES = 50  # Smilkov et al. 2017, §3: "n = 50" samples suffice
-SMOOTHGRAD_NOISE = 0.15  # Smilkov et al. 2017, §3: sigma 10-20% of (x_max - x_min)
-IG_STEPS = 128  # Sundararajan et al. 2017, §5: 20-300 steps; with the trapezoid rule, completeness < 1% on ReLU CNNs
-IG_BASELINE = 0.0  # Sundararajan et al. 2017: the black image (0 in 0-255 RGB)
 OCCLUSION_FRACTION = 1 / 7  # Zeiler & Fergus 2014, Fig. 7: a grey square ~1/7 of the image side
 OCCLUSION_FILL = 127.5  # grey, in 0-255 RGB
 
@@ -261,13 +271,18 @@ def channel_sum(attributions: np.ndarray) -> np.ndarray:
     return attributions.sum(axis=-1).astype(np.float32)
 
 
-ATTRIBUTIONS = {
-    "vanilla": vanilla,
-    "integrated_gradients": integrated_gradients,
-    "guided_backprop": guided_backprop,
-    "gradcam": gradcam,
-    "occlusion": occlusion,
-    "activation": activation,
-}
-TO_MAP = {"vanilla": max_abs, "guided_backprop": max_abs, "integrated_gradients": channel_sum}  # others: maps
-SMOOTHABLE = ("vanilla", "integrated_gradients", "guided_backprop", "gradcam")  # the gradient methods
+# --- the registry: each method once, in the order of METHODS ----------------------------------
+
+register(Method("vanilla", vanilla, GradientOptions, to_map=max_abs, smoothable=True))
+register(Method("smoothgrad", vanilla, GradientOptions, to_map=max_abs, smoothed=True))  # vanilla, smoothed
+register(Method("integrated_gradients", integrated_gradients, IntegratedGradientsOptions, to_map=channel_sum,
+                smoothable=True))  # fmt: skip
+register(Method("guided_backprop", guided_backprop, to_map=max_abs, smoothable=True))
+register(Method("gradcam", gradcam, GradCamOptions, smoothable=True))
+register(Method("occlusion", occlusion, OcclusionOptions))
+register(Method("activation", activation, ActivationOptions))
+
+# The built-in methods' tables, derived from the registry (a method registered later is in REGISTRY only).
+ATTRIBUTIONS = {m.name: m.attribute for m in REGISTRY.values() if not m.smoothed}
+TO_MAP = {m.name: m.to_map for m in REGISTRY.values() if m.to_map is not None and not m.smoothed}  # others: maps
+SMOOTHABLE = tuple(m.name for m in REGISTRY.values() if m.smoothable)  # the gradient methods
