@@ -21,10 +21,9 @@ flags.DEFINE_string("images", None, "Folder of images (PNG, JPEG, ...), read in 
 flags.DEFINE_string("layer", None, "Layer whose filters to rank (default: block4_conv3 where the model has it, "
                     "else the last convolution of the stage before the last).")
 flags.DEFINE_string("filters", "0-7", "Filter indices: 'all', N, A-B (inclusive), joined by commas.")
-flags.DEFINE_integer("top", exemplars.TOP, "Patches per filter (one per image at most).", lower_bound=1)
+_cli.define_option_flags(exemplars.ExemplarOptions, skip=("size",))  # top, batch_size
 flags.DEFINE_integer("size", exemplars.SIZE, "Longer image side the network sees, pixels (0: as given).",
                      lower_bound=0)
-flags.DEFINE_integer("batch_size", exemplars.BATCH_SIZE, "Images per forward pass.", lower_bound=1)
 flags.DEFINE_boolean("synthetic", True, "Show each filter's synthetic picture (gradient ascent) beside its patches.")
 flags.DEFINE_integer("steps", None, "Steps of the synthetic pictures (default: the method's).", lower_bound=1)
 _cli.define_output_flags("out", folder=True)
@@ -41,8 +40,9 @@ def main(argv):
     filters = _cli.parse_indices(FLAGS.filters, models.num_channels(model, layer))
     with _cli.ProgressBar("images", unit="image") as progress:
         facts = exemplars_app.run(
-            layer, filters, FLAGS.images, FLAGS.out, model=model, top=FLAGS.top, size=FLAGS.size or None,
-            batch_size=FLAGS.batch_size, synthetic=FLAGS.synthetic, steps=FLAGS.steps, overwrite=FLAGS.overwrite,
+            layer, filters, FLAGS.images, FLAGS.out, model=model,
+            options=_cli.options_from_flags(exemplars.ExemplarOptions, skip=("size",), size=FLAGS.size or None),
+            synthetic=FLAGS.synthetic, steps=FLAGS.steps, overwrite=FLAGS.overwrite,
             progress=progress,
         )
     _cli.report(facts, f"{len(filters)} filters x {FLAGS.top}, {facts['images_seen']} images, {facts['seconds']} s")

@@ -11,18 +11,13 @@ from absl import flags
 
 from kerasviz import _cli
 from kerasviz.apps import feature_map
-from kerasviz.dataset import embedding, imagesets
+from kerasviz.dataset import imagesets
 
 FLAGS = flags.FLAGS
 _cli.define_model_flags("vgg16")
 flags.DEFINE_string("images", None, "Folder of images (PNG, JPEG, ...), read in batches.", required=True)
 flags.DEFINE_string("layer", None, "Layer whose features (averaged over space) place the images (default: the last).")
-flags.DEFINE_enum("method", "tsne", list(embedding.MAP_METHODS), "2-D layout: t-SNE (scikit-learn) or PCA.")
-flags.DEFINE_integer("k", feature_map.K, "Nearest neighbours per image.", lower_bound=1)
-flags.DEFINE_integer("queries", feature_map.QUERIES, "Query images shown with their neighbours.", lower_bound=1)
-flags.DEFINE_integer("size", 224, "Longer image side the network sees, pixels.", lower_bound=8)
-flags.DEFINE_integer("batch_size", 16, "Images per forward pass.", lower_bound=1)
-_cli.define_seed_flag("t-SNE")
+_cli.define_option_flags(feature_map.FeatureMapOptions)  # method, k, queries, size, batch_size, seed
 _cli.define_output_flags("out/feature_map.png")
 
 
@@ -32,8 +27,8 @@ def main(argv):
     with _cli.ProgressBar("images", unit="image") as progress:
         facts = feature_map.run(
             FLAGS.images, FLAGS.out, model=FLAGS.model, weights=_cli.weights(), preprocess=FLAGS.preprocess,
-            layer=FLAGS.layer, method=FLAGS.method, k=FLAGS.k, queries=FLAGS.queries, size=FLAGS.size,
-            batch_size=FLAGS.batch_size, seed=FLAGS.seed, overwrite=FLAGS.overwrite, progress=progress,
+            layer=FLAGS.layer, options=_cli.options_from_flags(feature_map.FeatureMapOptions),
+            overwrite=FLAGS.overwrite, progress=progress,
         )
     _cli.report(facts, f"{len(facts.get('images', []))} images by {facts.get('layer')}, {facts.get('seconds')} s")
 

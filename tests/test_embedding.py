@@ -98,3 +98,26 @@ def test_feature_map_job_writes_map_panel_and_neighbours(tmp_path):
         feature_map.run([np.zeros((2, 2, 3))] * 2, str(tmp_path / "tiny.png"), model=edge_energy_model(), size=None)
     with pytest.raises(KerasvizError, match="at least 2 images"):
         feature_map.run([np.zeros((8, 8, 3))], str(tmp_path / "one.png"), model=edge_energy_model())
+
+
+def test_feature_map_takes_options_and_records_them(tmp_path):
+    import json
+
+    from kerasviz.apps import feature_map
+
+    rng = np.random.default_rng(4)
+    images = [(f"{'v' if i % 2 else 'h'}{i}", stripes(rng, bool(i % 2))) for i in range(6)]
+    options = feature_map.FeatureMapOptions(method="pca", k=2, queries=1, size=None, batch_size=4)
+    out = str(tmp_path / "map.png")
+    facts = feature_map.run(images, out, model=edge_energy_model(), options=options, seed=3)
+    with open(tmp_path / "map.json") as f:
+        saved = json.load(f)
+    assert saved["options"] == {"method": "pca", "k": 2, "queries": 1, "size": None, "batch_size": 4, "seed": 3}
+    assert saved["options"] == facts["options"] and saved["method"] == "pca" and saved["seed"] == 3
+    assert saved["k"] == 2 and len(saved["queries"]) == 1 and saved["size"] is None
+    with pytest.raises(KerasvizError, match="option 'top' does not apply to the feature map"):
+        feature_map.run(images, str(tmp_path / "other.png"), model=edge_energy_model(), top=3)
+    with pytest.raises(KerasvizError, match=r"k of the feature map must be in 1\.\.; got 0"):
+        feature_map.run(images, str(tmp_path / "other.png"), model=edge_energy_model(), k=0)
+    with pytest.raises(KerasvizError, match="method 'umap' is not valid for the feature map; valid: tsne, pca"):
+        feature_map.FeatureMapOptions(method="umap")

@@ -122,11 +122,14 @@ def test_a_folder_is_read_by_file_name(tmp_path):
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        (dict(top=0), "top must be a positive integer; got 0"),
+        (dict(top=0), r"top of dataset exemplars must be in 1\.\.; got 0"),
+        (dict(top=True), "top of dataset exemplars must be int; got True"),
+        (dict(size=4), r"size of dataset exemplars must be in 8\.\.; got 4"),
+        (dict(steps=5), "option 'steps' does not apply to dataset exemplars; valid: top, size, batch_size"),
         (dict(layer="unit"), "layer 'unit' not in"),
         (dict(filters=[2]), "filter 2 out of range for units: valid filters are 0-1"),
         (dict(images=[]), "no images given"),
-        (dict(batch_size=0), "batch_size must be at least 1"),
+        (dict(batch_size=0), r"batch_size of dataset exemplars must be in 1\.\.; got 0"),
         (dict(images=[np.zeros((1, 1, 3))], size=None), "image '0' seen at 1x1 pixels is too small for layer 'units'"),
         (dict(filters=[]), "no filters given for units: valid filters are 0-1"),
     ],
@@ -158,3 +161,25 @@ def test_positions_mostly_in_the_padding_are_not_exemplars():
     (found,), = dataset_exemplars(model, "units", [0], [image], top=1, size=None)
     top, left, bottom, right = found.box
     assert (bottom - top) * (right - left) >= MIN_INSIDE * found.patch.shape[0] ** 2
+
+
+def test_the_job_takes_options_and_records_them(tmp_path):
+    import json
+
+    from kerasviz.apps import exemplars as exemplars_app
+    from kerasviz.dataset.exemplars import ExemplarOptions
+
+    rng = np.random.default_rng(3)
+    images = [(f"img{i}", scene(rng, square=(5, 5), colour=(200 + 10 * i, 0, 0))) for i in range(3)]
+    options = ExemplarOptions(top=2, batch_size=2)
+    facts = exemplars_app.run("units", [0], images, str(tmp_path), model=detector(), options=options, size=None,
+                              synthetic=False, stem="units")
+    with open(tmp_path / "units.json") as f:
+        saved = json.load(f)
+    assert saved["options"] == {"top": 2, "size": None, "batch_size": 2} == facts["options"]
+    assert saved["top"] == 2 and saved["size"] is None and saved["images_seen"] == 3
+    assert [p["image"] for p in saved["exemplars"][0]["patches"]] == ["img2", "img1"]
+    with pytest.raises(KerasvizError, match="option 'method' does not apply to dataset exemplars"):
+        exemplars_app.run("units", [0], images, str(tmp_path), model=detector(), method="fft", overwrite=True)
+    with pytest.raises(KerasvizError, match="options for dataset exemplars are ExemplarOptions, not dict"):
+        exemplars_app.run("units", [0], images, str(tmp_path), model=detector(), options={"top": 2})

@@ -47,28 +47,30 @@ def run(
     out: str,
     *,
     model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
-    top: int = exemplars_lib.TOP,
-    size: int | None = exemplars_lib.SIZE,
-    batch_size: int = exemplars_lib.BATCH_SIZE,
+    options: exemplars_lib.ExemplarOptions | None = None,
     synthetic: bool = True,
     steps: int | None = None,
     stem: str | None = None,
     overwrite: bool = False,
     progress: _jobs.ProgressFn | None = None,
+    **overrides,
 ) -> dict:
     """Writes DIR/STEM.png, a row per filter (its synthetic picture, then its `top` patches), and DIR/STEM.json;
-    returns the facts (see kerasviz.apps).
+    returns the facts (see kerasviz.apps). `options`: an ExemplarOptions, with `overrides` (top=, size=,
+    batch_size=) replacing its values. `synthetic`: lead each row with the filter's picture, rendered in
+    `steps` (default: the method's).
 
     `images`: a folder, or an iterable of arrays or (name, array) pairs, read once. A finished
     picture with the same layer, filters and top is kept unless `overwrite`. `layer` None: default_layer.
     `progress` sees (images seen, images in all, or None for an iterable).
     """
+    options = exemplars_lib.ExemplarOptions.create(options, **overrides)
     model = _jobs.network(model, weights, preprocess)
     layer = layer or default_layer(model)
-    model_name = models.model_facts(model)["model"]  # a model file: its stem
-    stem = stem or output_stem(model_name, layer)
+    stem = stem or output_stem(models.model_facts(model)["model"], layer)  # a model file: its stem
     png, sidecar = os.path.join(out, f"{stem}.png"), os.path.join(out, f"{stem}.json")
-    earlier = _jobs.kept(png, sidecar, overwrite=overwrite, same={"layer": layer, "filters": list(filters), "top": top})
+    earlier = _jobs.kept(png, sidecar, overwrite=overwrite,
+                         same={"layer": layer, "filters": list(filters), "top": options.top})
     if earlier:
         return earlier
     io.check_writable(out)
@@ -81,33 +83,40 @@ def run(
         if progress is not None:
             progress(n, total)
 
-    found = exemplars_lib.dataset_exemplars(model, layer, filters, images, top=top, batch_size=batch_size,
-                                            size=size, progress=count)
-    pictures, synthetic_facts = None, None
-    if synthetic:
-        pictures, activations = render.visualize_filters(model, layer, list(filters), size=SYNTHETIC_SIZE,
-                                                         steps=steps)
-        synthetic_facts = {"method": render.DEFAULT_METHOD, "size": SYNTHETIC_SIZE,
-                           "steps": steps or render.METHODS[render.DEFAULT_METHOD].steps,
-                           "activations": [round(float(a), 4) for a in activations]}
+    found = exemplars_lib.dataset_exemplars(model, layer, filters, images, options=options, progress=count)
+    pictures, synthetic_facts = _synthetic(model, layer, filters, steps) if synthetic else (None, None)
     facts = {
         **models.model_facts(model),
         "layer": layer,
         "filters": list(filters),
-        "top": top,
-        "size": size,
+        "top": options.top,
+        "size": options.size,
+        "options": options.facts(),
         "images_seen": seen[0],
         "receptive_field": int(found[0][0].patch.shape[0]) if found[0] else None,
         "synthetic": synthetic_facts,
         "seconds": round(time.perf_counter() - start, 2),
-        "exemplars": [
-            {"filter": f, "patches": [{"image": e.image, "box": list(e.box), "activation": round(e.activation, 4),
-                                       "position": list(e.position)} for e in row]}
-            for f, row in zip(filters, found)
-        ],
+        "exemplars": _rows(filters, found),
     }
-    io.write_png(png, picture(found, top, pictures))
+    io.write_png(png, picture(found, options.top, pictures))
     return _jobs.finish(png, sidecar, facts)
+
+
+def _synthetic(model: keras.Model, layer: str, filters: Sequence[int], steps: int | None) -> tuple[np.ndarray, dict]:
+    """Each filter's synthetic picture (the default method at SYNTHETIC_SIZE) and its sidecar facts."""
+    pictures, activations = render.visualize_filters(model, layer, list(filters), size=SYNTHETIC_SIZE, steps=steps)
+    return pictures, {"method": render.DEFAULT_METHOD, "size": SYNTHETIC_SIZE,
+                      "steps": steps or render.METHODS[render.DEFAULT_METHOD].steps,
+                      "activations": [round(float(a), 4) for a in activations]}
+
+
+def _rows(filters: Sequence[int], found: list[list[exemplars_lib.Exemplar]]) -> list[dict]:
+    """The sidecar's exemplars: per filter, each patch's image, box, activation and map position."""
+    return [
+        {"filter": f, "patches": [{"image": e.image, "box": list(e.box), "activation": round(e.activation, 4),
+                                   "position": list(e.position)} for e in row]}
+        for f, row in zip(filters, found)
+    ]
 
 
 def picture(found: list[list[exemplars_lib.Exemplar]], top: int, synthetic: np.ndarray | None = None) -> np.ndarray:

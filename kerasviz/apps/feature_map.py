@@ -7,6 +7,7 @@ image's neighbours.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -18,6 +19,7 @@ from kerasviz import io, models
 from kerasviz.apps import _jobs
 from kerasviz.dataset import embedding, imagesets
 from kerasviz.errors import KerasvizError
+from kerasviz.options import Options, option
 
 THUMB = 56  # thumbnail side on the map and in the neighbour panel, pixels
 K = 5
@@ -26,40 +28,75 @@ GAP = 12
 README_NAME = "feature_map_photos.png"
 
 
+@dataclasses.dataclass(frozen=True)
+class FeatureMapOptions(Options):
+    """The options of the feature map: how images are read and laid out, and how many neighbours are shown."""
+
+    WHAT = "the feature map"
+    method: str = option("tsne", "2-D layout: t-SNE (scikit-learn; van der Maaten & Hinton 2008, as in the cs231n "
+                         "lecture's map of CNN codes) or PCA.", choices=embedding.MAP_METHODS)
+    k: int = option(K, "Nearest neighbours per image (by cosine similarity).", low=1)
+    queries: int = option(QUERIES, "Query images shown with their neighbours.", low=1)
+    size: int | None = option(224, "Longer image side the network sees, pixels (in Python, None: as given); 224, "
+                              "the side VGG16 and ResNet50 were trained at.", low=8, kind="int", optional=True)
+    batch_size: int = option(16, "Images per forward pass (consecutive images of the same shape share one).", low=1)
+    seed: int = option(0, "Random seed of t-SNE; the same seed gives the same output.", low=0)
+
+
 def run(
     images: imagesets.Images,
     out: str,
     *,
     model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
     layer: str | None = None,
-    method: str = "tsne",
-    k: int = K,
-    queries: int = QUERIES,
-    size: int | None = 224,
-    batch_size: int = 16,
-    seed: int = 0,
+    options: FeatureMapOptions | None = None,
     overwrite: bool = False,
     progress: _jobs.ProgressFn | None = None,
+    **overrides,
 ) -> dict:
     """Writes `out` (PNG: the map above the neighbour panel) and its JSON; returns the facts (see kerasviz.apps).
+    `options`: a FeatureMapOptions, with `overrides` (method=, k=, queries=, size=, batch_size=, seed=)
+    replacing its values.
 
     layer: default the model's last layer (its features are averaged over space). `images` are read
     once; only a thumbnail of each is kept. `progress` sees (images read, images in all or None).
     """
+    options = FeatureMapOptions.create(options, **overrides)
     png, sidecar, earlier = _jobs.start(out, overwrite=overwrite)
     if earlier:
         return earlier
-    if method not in embedding.MAP_METHODS:
-        raise KerasvizError(f"unknown map method {method!r}; valid: {', '.join(embedding.MAP_METHODS)}")
-    for name, value in (("k", k), ("queries", queries)):
-        if value < 1:
-            raise KerasvizError(f"{name} must be at least 1; got {value}")
     model = _jobs.network(model, weights, preprocess)
     layer = layer or model.layers[-1].name
     models.get_layer(model, layer)  # an unknown layer fails before any image is read
     start = time.perf_counter()
-    thumbs: list[np.ndarray] = []
+    thumbs, names, features = _read(model, layer, images, options, progress)
+    nearest, similarity = embedding.nearest_neighbours(features, options.k)
+    xy = embedding.embed_2d(features, method=options.method, seed=options.seed)
+    count = min(options.queries, len(names))
+    chosen = sorted(set(np.linspace(0, len(names) - 1, count).round().astype(int).tolist()))
+    io.write_png(png, picture(thumbs, xy, nearest, chosen))
+    facts = {
+        **models.model_facts(model),
+        "layer": layer,
+        "features": f"spatial mean of {layer}, {features.shape[1]} numbers per image",
+        "method": options.method,
+        "seed": options.seed,
+        "size": options.size,
+        "k": int(nearest.shape[1]),
+        "similarity": "cosine",
+        "options": options.facts(),
+        "queries": [names[i] for i in chosen],
+        "images": [{"image": n, "xy": [round(float(v), 4) for v in p]} for n, p in zip(names, xy)],
+        "neighbours": _neighbours(names, nearest, similarity),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    return _jobs.finish(png, sidecar, facts)
 
+
+def _read(model: keras.Model, layer: str, images: imagesets.Images, options: FeatureMapOptions,
+          progress: _jobs.ProgressFn | None) -> tuple[list[np.ndarray], list[str], np.ndarray]:
+    """(thumbnails, names, features) of `images`, read once; at least 2 of them."""
+    thumbs: list[np.ndarray] = []
     total = len(imagesets.image_files(images)) if isinstance(images, str) else None
 
     def keep_thumbnails():
@@ -69,32 +106,20 @@ def run(
                 progress(len(thumbs), total)
             yield name, picture
 
-    names, features = embedding.image_features(model, layer, keep_thumbnails(), size=size, batch_size=batch_size)
+    names, features = embedding.image_features(model, layer, keep_thumbnails(), size=options.size,
+                                               batch_size=options.batch_size)
     if len(names) < 2:
         raise KerasvizError(f"a feature map needs at least 2 images; got {len(names)}")
-    nearest, similarity = embedding.nearest_neighbours(features, k)
-    xy = embedding.embed_2d(features, method=method, seed=seed)
-    chosen = sorted(set(np.linspace(0, len(names) - 1, min(queries, len(names))).round().astype(int).tolist()))
-    io.write_png(png, picture(thumbs, xy, nearest, chosen))
-    facts = {
-        **models.model_facts(model),
-        "layer": layer,
-        "features": f"spatial mean of {layer}, {features.shape[1]} numbers per image",
-        "method": method,
-        "seed": seed,
-        "size": size,
-        "k": int(nearest.shape[1]),
-        "similarity": "cosine",
-        "queries": [names[i] for i in chosen],
-        "images": [{"image": n, "xy": [round(float(v), 4) for v in p]} for n, p in zip(names, xy)],
-        "neighbours": [
-            {"image": names[i], "nearest": [{"image": names[j], "similarity": round(float(s), 4)}
-                                            for j, s in zip(nearest[i], similarity[i])]}
-            for i in range(len(names))
-        ],
-        "seconds": round(time.perf_counter() - start, 2),
-    }
-    return _jobs.finish(png, sidecar, facts)
+    return thumbs, names, features
+
+
+def _neighbours(names: list[str], nearest: np.ndarray, similarity: np.ndarray) -> list[dict]:
+    """The sidecar's neighbours: per image, its nearest images and their cosine similarities."""
+    return [
+        {"image": names[i], "nearest": [{"image": names[j], "similarity": round(float(s), 4)}
+                                        for j, s in zip(nearest[i], similarity[i])]}
+        for i in range(len(names))
+    ]
 
 
 def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:

@@ -19,6 +19,7 @@ import tensorflow as tf
 from kerasviz import models
 from kerasviz.dataset import imagesets
 from kerasviz.errors import KerasvizError
+from kerasviz.options import Options, option
 
 TOP = 9  # patches per filter, the 3x3 blocks of Zeiler & Fergus (2014), fig. 2
 BATCH_SIZE = 16
@@ -43,17 +44,29 @@ class Exemplar:
     patch: np.ndarray = dataclasses.field(repr=False)  # uint8 (R, R, 3), R the receptive field in seen pixels
 
 
+@dataclasses.dataclass(frozen=True)
+class ExemplarOptions(Options):
+    """The options of dataset_exemplars (and of the exemplars job, which relays them)."""
+
+    WHAT = "dataset exemplars"
+    top: int = option(TOP, "Patches per filter (one per image at most); 9: the 3x3 blocks of Zeiler & Fergus "
+                      "(2014), fig. 2.", low=1)
+    size: int | None = option(SIZE, "Longer image side the network sees, pixels (None: as given); 224, the side "
+                              "VGG16 and ResNet50 were trained at.", low=8, kind="int", optional=True)
+    batch_size: int = option(BATCH_SIZE, "Images per forward pass (consecutive images of the same shape share one).",
+                             low=1)
+
+
 def dataset_exemplars(
     model: keras.Model,
     layer: str,
     filters: Sequence[int] | int,
     images: imagesets.Images,
     *,
-    top: int = TOP,
-    batch_size: int = BATCH_SIZE,
-    size: int | None = SIZE,
+    options: ExemplarOptions | None = None,
     preprocess: Callable | None = None,
     progress: Callable[[int], None] | None = None,
+    **overrides,
 ) -> list[list[Exemplar]]:
     """The `top` images (and patches) where each filter of `layer` responds most, best first.
 
@@ -63,9 +76,10 @@ def dataset_exemplars(
       filters: channel indices of `layer`.
       images: a folder of image files, or an iterable of RGB 0-255 `(H, W, 3)` arrays or
         `(name, array)` pairs. Read once, `batch_size` images at a time; never held all together.
-      top: exemplars kept per filter (at most one per image: its maximum).
-      batch_size: images per forward pass (consecutive images of the same shape share one).
-      size: each image is resized so its longer side is `size` pixels (None: as given).
+      options: an ExemplarOptions, with `overrides` (top=, size=, batch_size=) replacing its values:
+        top: exemplars kept per filter (at most one per image: its maximum).
+        batch_size: images per forward pass (consecutive images of the same shape share one).
+        size: each image is resized so its longer side is `size` pixels (None: as given).
       preprocess: RGB 0-255 -> model input, for models not from load_model.
       progress: called with the number of images seen so far after each batch.
 
@@ -73,11 +87,31 @@ def dataset_exemplars(
       One list per filter, in the order of `filters`, of at most `top` Exemplars by decreasing
       activation (ties: the earlier image first). Boxes are in each original image's pixels.
     """
+    options = ExemplarOptions.create(options, **overrides)
     filters = [filters] if isinstance(filters, int | np.integer) else [int(f) for f in filters]
-    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
-        raise KerasvizError(f"top must be a positive integer; got {top!r}")
-    if size is not None and size < 8:
-        raise KerasvizError(f"size must be at least 8 pixels or None; got {size}")
+    features = _layer_model(model, layer, filters)
+    prep = models.preprocess_fn(model, preprocess)
+    chosen = tf.constant(filters, tf.int32)
+    field = _Field(model, layer, features)
+    best = _Best(filters, options.top)
+    for batch in imagesets.batches(images, options.batch_size, max_side=options.size):
+        acts = tf.gather(imagesets.features_of(features, prep, batch, layer), chosen, axis=-1)
+        n, h, w, f = acts.shape
+        side = field.side(batch[0][1].shape[:2])
+        eligible = inside_share((h, w), batch[0][1].shape[:2], side) >= MIN_INSIDE
+        if not eligible.any():  # a receptive field larger than the image: every position is as good
+            eligible[:] = True
+        acts = tf.where(eligible[None, :, :, None], acts, tf.constant(-np.inf, acts.dtype))
+        flat = tf.reshape(tf.transpose(acts, (0, 3, 1, 2)), (n, f, h * w))
+        peak, where = tf.reduce_max(flat, axis=-1).numpy(), tf.argmax(flat, axis=-1).numpy()
+        best.offer(batch, peak, where, (h, w), side)
+        if progress:
+            progress(best.seen)
+    return best.ranked()
+
+
+def _layer_model(model: keras.Model, layer: str, filters: list[int]) -> keras.Model:
+    """`model` up to `layer` (one tensor out), after checking the layer is spatial and has `filters`."""
     features = models.feature_model(model, [layer])  # reaches layers inside nested models too
     features = keras.Model(features.inputs[0], features.outputs[0])  # one tensor, not a list of one
     shape = tuple(features.outputs[0].shape)
@@ -89,39 +123,36 @@ def dataset_exemplars(
     if bad or not filters:
         given = f"filter {bad[0]} out of range" if bad else "no filters given"
         raise KerasvizError(f"{given} for {layer}: valid filters are 0-{channels - 1}")
-    prep = models.preprocess_fn(model, preprocess)
-    chosen = tf.constant(filters, tf.int32)
-    field = _Field(model, layer, features)
-    heaps: list[list] = [[] for _ in filters]  # min-heaps of (activation, -sequence, Exemplar)
-    seen = 0
-    for batch in imagesets.batches(images, batch_size, max_side=size):
-        acts = tf.gather(imagesets.features_of(features, prep, batch, layer), chosen, axis=-1)
-        n, h, w, f = acts.shape
-        side = field.side(batch[0][1].shape[:2])
-        eligible = inside_share((h, w), batch[0][1].shape[:2], side) >= MIN_INSIDE
-        if not eligible.any():  # a receptive field larger than the image: every position is as good
-            eligible[:] = True
-        acts = tf.where(eligible[None, :, :, None], acts, tf.constant(-np.inf, acts.dtype))
-        flat = tf.reshape(tf.transpose(acts, (0, 3, 1, 2)), (n, f, h * w))
-        peak, where = tf.reduce_max(flat, axis=-1).numpy(), tf.argmax(flat, axis=-1).numpy()
+    return features
+
+
+class _Best:
+    """A running top-`top` per filter: min-heaps of (activation, -sequence, Exemplar); ties keep the earlier image."""
+
+    def __init__(self, filters: list[int], top: int):
+        self.filters, self.top, self.seen = filters, top, 0
+        self.heaps: list[list] = [[] for _ in filters]
+
+    def offer(self, batch, peak: np.ndarray, where: np.ndarray, map_shape: tuple[int, int], side: int) -> None:
+        """One batch's (name, picture, scale) with each filter's peak activation and its flat position."""
         for i, (name, picture, scale) in enumerate(batch):
-            sequence = seen + i
-            for j, heap in enumerate(heaps):
+            sequence = self.seen + i
+            for j, heap in enumerate(self.heaps):
                 key = (float(peak[i, j]), -sequence)
-                if len(heap) == top and key <= heap[0][:2]:
+                if len(heap) == self.top and key <= heap[0][:2]:
                     continue
-                row, col = divmod(int(where[i, j]), w)
-                box, patch = _cut(picture, (row, col), (h, w), side)
+                row, col = divmod(int(where[i, j]), map_shape[1])
+                box, patch = _cut(picture, (row, col), map_shape, side)
                 box = tuple(int(round(v / scale)) for v in box)
-                item = (*key, Exemplar(filters[j], name, key[0], (row, col), box, patch))
-                if len(heap) < top:
+                item = (*key, Exemplar(self.filters[j], name, key[0], (row, col), box, patch))
+                if len(heap) < self.top:
                     heapq.heappush(heap, item)
                 else:
                     heapq.heapreplace(heap, item)
-        seen += len(batch)
-        if progress:
-            progress(seen)
-    return [[item[2] for item in sorted(heap, key=lambda e: e[:2], reverse=True)] for heap in heaps]
+        self.seen += len(batch)
+
+    def ranked(self) -> list[list[Exemplar]]:
+        return [[item[2] for item in sorted(heap, key=lambda e: e[:2], reverse=True)] for heap in self.heaps]
 
 
 class _Field:
