@@ -87,9 +87,6 @@ def run(
     given = check_options(method, smooth, samples=samples, steps=steps, precision=precision)  # before loading a model
     stems = _stems(images)
     io.check_writable(out)
-    for path in images:
-        if not os.path.isfile(path):
-            raise KerasvizError(f"image {path!r} does not exist")
     model, parsed = _load(model, weights, target, preprocess)
     info = models.model_info(model)
     size = _work_size(info, size)
@@ -133,6 +130,9 @@ def _check_options(images: Sequence[str], method: str, segment_method: str, regi
         raise KerasvizError(f"unknown saliency method {method!r}; valid: {', '.join(METHODS)}")
     if not images:
         raise KerasvizError("no images given; pass --image=PATH (comma-separated or repeated)")
+    missing = [path for path in images if not os.path.isfile(path)]
+    if missing:
+        raise KerasvizError(f"image {missing[0]!r} does not exist")
     if segment_method not in SEGMENT_METHODS:
         raise KerasvizError(f"unknown segment method {segment_method!r}; valid: {', '.join(SEGMENT_METHODS)}")
     bad_regions = isinstance(regions, bool) or not isinstance(regions, int) or not 2 <= regions <= MAX_REGIONS
@@ -183,6 +183,17 @@ def write_outputs(
         facts["regions"] = regions
 
 
+def _mask_panels(photo: np.ndarray, model: keras.Model) -> np.ndarray:
+    """uint8 (6, H, W, 3): the photo, the default feature method's map, its mask, the cut-out on white,
+    README_REGIONS regions in colour and the cartoon."""
+    soft = soft_map(photo, model, DEFAULT_FEATURE_METHOD)
+    mask = segment_mask(photo, model=model)
+    labels = segment_mask(photo, model=model, regions=README_REGIONS)
+    panels = [photo, io.overlay(photo, soft), np.repeat(mask[..., None].astype(np.uint8) * 255, 3, -1),
+              np.where(mask[..., None], photo, 255), colour_regions(labels), cartoon(photo, labels)]
+    return np.stack(panels).astype(np.uint8)
+
+
 def cutout(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """uint8 RGBA (H, W, 4): the image where the mask is set, transparent elsewhere."""
     return np.dstack([image, mask.astype(np.uint8) * 255])
@@ -222,22 +233,9 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
         row = [photos[i]] + [io.overlay(photos[i], np.abs(maps[m][i])) for m in README_METHODS]
         io.write_png(os.path.join(out, f"saliency_{name}.png"), io.grid(np.stack(row), cols=len(row)))
         t0 = time.perf_counter()
-        soft = soft_map(photos[i], model, DEFAULT_FEATURE_METHOD)
-        mask = segment_mask(photos[i], model=model)
-        labels = segment_mask(photos[i], model=model, regions=README_REGIONS)
+        panels = _mask_panels(photos[i], model)
         mask_seconds[name] = round(time.perf_counter() - t0, 2)
-        panels = [
-            photos[i],
-            io.overlay(photos[i], soft),
-            np.repeat(mask[..., None].astype(np.uint8) * 255, 3, -1),
-            np.where(mask[..., None], photos[i], 255),
-            colour_regions(labels),
-            cartoon(photos[i], labels),
-        ]
-        io.write_png(
-            os.path.join(out, f"saliency_{name}_masks.png"),
-            io.grid(np.stack(panels).astype(np.uint8), cols=len(panels)),
-        )
+        io.write_png(os.path.join(out, f"saliency_{name}_masks.png"), io.grid(panels, cols=len(panels)))
         if progress is not None:
             progress(len(README_METHODS) + i + 1, steps)
     info = models.model_info(model)
