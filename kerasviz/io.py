@@ -101,6 +101,14 @@ def _pil_to_rgb(image):
     return image.convert("RGB")
 
 
+def single(image, what: str = "the image") -> np.ndarray:
+    """One image given as (H, W, 3) or a batch of one, as float32 RGB 0-255 (H, W, 3); a larger batch is an error."""
+    batch, _ = as_batch(image)
+    if batch.shape[0] != 1:
+        raise KerasvizError(f"{what} must be one image (H, W, 3); got a batch of {batch.shape[0]}")
+    return batch[0]
+
+
 def fit_shape(shape: tuple[int, int], side: int) -> tuple[int, int]:
     """(H, W) scaled, aspect kept, so that the longer side is `side` pixels (each at least 1)."""
     scale = side / max(shape)

@@ -108,7 +108,7 @@ def square(picture: np.ndarray, side: int) -> np.ndarray:
     k = min(h, w)
     top, left = (h - k) // 2, (w - k) // 2
     crop = io.resize(np.asarray(picture, np.float32)[top:top + k, left:left + k], (side, side))
-    return np.clip(np.round(crop), 0, 255).astype(np.uint8)
+    return io.round_pixels(crop)
 
 
 def bar(bars: Bars | None, label: str) -> ProgressFn | None:

@@ -143,7 +143,7 @@ def _tile(image: np.ndarray) -> np.ndarray:
     if side < TILE:
         index = np.arange(TILE) * side // TILE
         return image[index][:, index]
-    return np.clip(np.round(io.resize(image, (TILE, TILE))), 0, 255).astype(np.uint8)
+    return io.round_pixels(io.resize(image, (TILE, TILE)))
 
 
 README_LAYERS = (("block4_conv3", list(range(8))),)

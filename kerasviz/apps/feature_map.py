@@ -124,7 +124,7 @@ def _neighbours(names: list[str], nearest: np.ndarray, similarity: np.ndarray) -
 
 def thumbnail(image: np.ndarray, side: int = THUMB) -> np.ndarray:
     """uint8 (h, w, 3) with max(h, w) == side: the image fitted inside a side x side square (area resampling)."""
-    return np.clip(np.round(io.resize(image, io.fit_shape(image.shape[:2], side))), 0, 255).astype(np.uint8)
+    return io.round_pixels(io.resize(image, io.fit_shape(image.shape[:2], side)))
 
 
 def _square(tile: np.ndarray, side: int) -> np.ndarray:

@@ -57,7 +57,7 @@ def run(
         log.warning("the classifier still answers %d, not %d, within epsilon %d", result.after.cls, target_class,
                     options.epsilon)
 
-    original = np.clip(np.round(picture), 0, 255).astype(np.uint8)
+    original = io.round_pixels(picture)
     before, after = result.before, result.after
     magnification = 127.5 / max(result.linf, 1e-6)
     labels = [f"{classes_lib.class_label(before.cls, class_names)} {before.score:.2f}",

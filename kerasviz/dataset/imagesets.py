@@ -55,7 +55,7 @@ def stream(images: Images, *, max_side: int | None = None) -> Iterator[tuple[str
             shape = (max(1, round(rgb.shape[0] * scale)), max(1, round(rgb.shape[1] * scale)))
             rgb = io.resize(rgb, shape)
         count += 1
-        yield str(name), np.clip(np.round(rgb), 0, 255).astype(np.uint8), scale
+        yield str(name), io.round_pixels(rgb), scale
     if count == 0:
         raise KerasvizError("no images given; give a folder with images or a non-empty list of (H, W, 3) arrays")
 

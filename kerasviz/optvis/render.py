@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import backend, models
+from kerasviz import backend, io, models
 from kerasviz.errors import KerasvizError
 from kerasviz.models.precision import accelerator as _accelerator
 from kerasviz.models.precision import cast_model as _cast_model
@@ -245,7 +245,7 @@ class _Renderer:
 
     def picture(self, value: tf.Tensor) -> np.ndarray:
         """The uint8 (batch, size, size, 3) picture of a value this renderer's ascent gave."""
-        return _to_uint8(_final_image(self.param.to_image(self.replicas.gather(value)),
+        return io.to_uint8(_final_image(self.param.to_image(self.replicas.gather(value)),
                                       self.method.contrast_normalize, self.grey))
 
     def _score_fn(self, images01, indices):
@@ -316,7 +316,3 @@ def _final_image(image: tf.Tensor, contrast_normalize: bool, grey: bool) -> np.n
     if grey:  # the model sees the luma only: the picture is that grey
         image = tf.tile(models.adapt_channels(image, 1), [1, 1, 1, 3])
     return tf.clip_by_value(image, 0.0, 1.0).numpy()
-
-
-def _to_uint8(images01: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(images01 * 255.0), 0, 255).astype(np.uint8)

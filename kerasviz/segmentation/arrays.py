@@ -18,7 +18,7 @@ def _check_image(image) -> np.ndarray:
         raise KerasvizError(f"the image must be at least 2 x 2 pixels; got shape {np.shape(image)}")
     if not np.isfinite(batch).all():
         raise KerasvizError("the image has NaN or infinite values; images are RGB 0-255")
-    rgb = np.clip(np.round(batch[0]), 0, 255).astype(np.uint8)
+    rgb = io.round_pixels(batch[0])
     if (rgb == rgb[0, 0]).all():
         colour = tuple(int(c) for c in rgb[0, 0])
         raise KerasvizError(f"the image is one colour {colour}; nothing stands out to segment")

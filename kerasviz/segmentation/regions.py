@@ -112,7 +112,7 @@ def cartoon(image, labels, *, edge_width: int = 2, edge_colour=(20, 20, 20)) -> 
         kernel = np.ones((edge_width, edge_width), np.uint8)
         change = cv2.dilate(change.astype(np.uint8), kernel) > 0
         flat[change] = edge_colour
-    return np.clip(np.round(flat), 0, 255).astype(np.uint8)
+    return io.round_pixels(flat)
 
 
 def _check_regions(regions) -> None:

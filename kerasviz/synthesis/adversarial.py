@@ -21,7 +21,6 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz import backend, io, models
-from kerasviz.errors import KerasvizError
 from kerasviz.options import Options, option
 from kerasviz.optvis import engine, optim
 from kerasviz.synthesis import classes as classes_lib
@@ -104,10 +103,7 @@ def fool(
     options = FoolOptions.create(options, **overrides)
     net = classes_lib.logits_model(model)
     classes_lib.check_classes(net, [target_class])
-    batch, _ = io.as_batch(image)
-    if batch.shape[0] != 1:
-        raise KerasvizError(f"give one image (H, W, 3); got a batch of {batch.shape[0]}")
-    original = np.clip(np.round(batch[0]), 0, 255).astype(np.float32)
+    original = io.round_pixels(io.single(image)).astype(np.float32)
     preprocess = models.preprocess_fn(model, preprocess)
     target = tf.constant(int(target_class))
 

@@ -182,14 +182,11 @@ def deep_dream(
       progress: called with (steps done, octaves * steps).
     """
     options = DreamOptions.create(options, **overrides)
-    batch, _ = io.as_batch(image)
-    if batch.shape[0] != 1:
-        raise KerasvizError(f"deep_dream takes one image (H, W, 3); got a batch of {batch.shape[0]}")
+    original = io.single(image, "deep_dream's image")
     model = model if model is not None else default_model()
     with models.model_errors(model, "building DeepDream's gradients"):
         gradients = TiledGradients(model, options.layer_weights(model), preprocess)
     octaves, steps, scale = options.octaves, options.steps, options.octave_scale
-    original = batch[0]
     shapes = [tuple(max(1, round(s / scale**k)) for s in original.shape[:2]) for k in range(octaves)][::-1]
     dream = io.resize(original, shapes[0])
     shrunk = dream
@@ -208,4 +205,4 @@ def deep_dream(
             done += 1
             if progress is not None:
                 progress(done, octaves * steps)
-    return np.clip(np.round(dream), 0, 255).astype(np.uint8)
+    return io.round_pixels(dream)

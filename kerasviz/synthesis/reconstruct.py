@@ -182,7 +182,7 @@ def invert_features(
     steps, levels = options.steps, options.levels
     model = model if model is not None else models.load_model("vgg16", "auto")
     layers = list(options.layers or inversion_layers(model))
-    photo = _single(image)
+    photo = io.single(image, "the photo")
     shape = _output_shape(photo.shape[:2], options.size)
     total = len(layers) * steps * levels
     images, distances, starts = [], [], []
@@ -224,7 +224,7 @@ def synthesize_texture(
     steps, levels, shape = options.steps, options.levels, options.shape
     model = model if model is not None else models.load_model("vgg16", "auto")
     layers = list(options.layers or texture_layers(model))
-    source = _single(texture)
+    source = io.single(texture, "the texture")
     objective = StyleLoss(model, layers, preprocess)
     n = len(layers)
     weights = (np.zeros(n, np.float32), np.full(n, 1.0 / n, np.float32), float(options.tv_weight))
@@ -272,13 +272,6 @@ def _solve(objective, targets_at, weights, start, shape, steps, levels, report) 
 def _start(shape: tuple[int, int], seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.clip(127.5 + START_NOISE * rng.standard_normal((*shape, 3)), 0, 255).astype(np.float32)
-
-
-def _single(image) -> np.ndarray:
-    batch, _ = io.as_batch(image)
-    if batch.shape[0] != 1:
-        raise KerasvizError(f"give one image (H, W, 3); got a batch of {batch.shape[0]}")
-    return batch[0]
 
 
 def _output_shape(shape: tuple[int, int], size: int | None) -> tuple[int, int]:

@@ -155,7 +155,7 @@ def transfer(
     content_w, style_w = _layer_weights(content_layers, "content"), _layer_weights(style_layers, "style")
     with models.model_errors(model, "building the style transfer's features"):
         objective = StyleLoss(model, list(dict.fromkeys([*content_w, *style_w])), preprocess, precision)
-    content_img, style_img = _single(content, "content"), _single(style, "style")
+    content_img, style_img = io.single(content, "content"), io.single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], options.size)
     color_img = content_img
     if options.preserve_color:
@@ -273,13 +273,6 @@ def _weighted(item: str, what: str) -> tuple[str, float]:
         raise KerasvizError(f"cannot read {what} layer {item!r}: give NAME or NAME:WEIGHT for every layer") from None
 
 
-def _single(image, what: str) -> np.ndarray:
-    batch, _ = io.as_batch(image)
-    if batch.shape[0] != 1:
-        raise KerasvizError(f"{what} must be one image (H, W, 3); got a batch of {batch.shape[0]}")
-    return batch[0]
-
-
 def _output_shape(model: keras.Model, shape: tuple[int, int], size: int | None) -> tuple[int, int]:
     fixed = models.fixed_input_size(model)
     if fixed is not None:
@@ -327,7 +320,7 @@ def layer_study(
         raise KerasvizError("layer_study needs at least one content layer and one style layer set")
     all_style = list(dict.fromkeys(n for s in style_sets.values() for n in s))
     objective = StyleLoss(model, list(dict.fromkeys([*content_layers, *all_style])), preprocess)
-    content_img, style_img = _single(content, "content"), _single(style, "style")
+    content_img, style_img = io.single(content, "content"), io.single(style, "style")
     shape = _output_shape(model, content_img.shape[:2], size)
     c = io.resize(content_img, shape)
     s = io.resize(style_img, io.fit_shape(style_img.shape[:2], max(shape)))
