@@ -94,6 +94,7 @@ def main(argv):
         raise KerasvizError(f"unknown part {unknown[0]!r} in --only; valid: {', '.join(PARTS)}")
     io.check_writable(FLAGS.out)
     FLAGS.weights = weights_lib.settle(FLAGS.weights)  # auto: one try of the ImageNet download for the whole run
+    _say(f"weights: {FLAGS.weights} for every part")
     start = time.perf_counter()
     timings, grids = {}, _Grids()
     for part, job in _parts(grids).items():
