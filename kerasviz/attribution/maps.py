@@ -27,6 +27,7 @@ from kerasviz.attribution.registry import (
     option_names,
 )
 from kerasviz.attribution.targets import Scoring, Target, parse_target
+from kerasviz.attribution.transformers import HEAD_FUSIONS  # noqa: F401 (registers rollout)
 from kerasviz.errors import KerasvizError
 
 # Derived from the registry (kerasviz.attribution.registry; the methods are declared in methods.py):
@@ -55,6 +56,8 @@ def saliency(
     batch_size: int | None = None,
     precision: str | None = None,
     output: int | str | None = None,
+    head_fusion: str | None = None,
+    discard: float | None = None,
 ) -> np.ndarray:
     """Saliency maps of `target` on `images`.
 
@@ -84,6 +87,10 @@ def saliency(
           (moved by `stride` pixels) hides each pixel, averaged over the patches that cover it;
         activation: the mean over channels of `layer` (default: the target layer, else the last
           convolution), upsampled; it ignores a class target.
+        rollout (Abnar & Zuidema 2020): the attention of a vision transformer's
+          keras.layers.MultiHeadAttention layers rolled out from the patches to the class token, on the
+          patch grid, upsampled; heads fused by `head_fusion` (mean, max or min), the `discard` fraction
+          of lowest attentions dropped (default 0); it ignores the target (kerasviz.attribution.transformers).
       smooth: SmoothGrad around vanilla, integrated_gradients, guided_backprop or gradcam (as PAIR
         saliency's GetSmoothedMask): the method's attributions (per colour channel, before they
         become a map) averaged over noisy copies, with `samples`, `noise` and `seed` as above.
@@ -104,6 +111,7 @@ def saliency(
     given, settings, smoothing = _settings(
         method, smooth, samples=samples, noise=noise, steps=steps, baseline=baseline, layer=layer, patch=patch,
         stride=stride, seed=seed, precision=precision,
+        head_fusion=head_fusion, discard=discard,
     )  # fmt: skip
     _check_positive(batch_size=batch_size)
     batch, single = io.as_batch(images)
