@@ -5,7 +5,7 @@
 
 Same photos and IoU as benchmarks/masks.py. The features are computed once per photo (the default's
 layers and grid); every row then changes one thing and prints the mean IoU with its split halves:
-- upper bounds from the human mask: kerasviz's GrabCut seeding (segmentation._refine) from the mask
+- upper bounds from the human mask: kerasviz's GrabCut seeding (segmentation.grabcut_from_map) from the mask
   blurred by a Gaussian of 8 px, and OpenCV's GrabCut from the mask's bounding box grown by 10%;
 - the `geodesic` map itself: cut at Otsu's level without GrabCut, and the default (map + GrabCut);
 - maps tried on top of it, each refined like the default;
@@ -58,9 +58,9 @@ SECTIONS = ("bounds", "maps", "views", "units", "crops", "hed", "rect", "colour"
 def geodesic(flat: np.ndarray, grid: tuple[int, int], clip_quantile: float = 0.0) -> np.ndarray:
     """The default's shortest path from the border; edge weights minus their `clip_quantile` first."""
     if not clip_quantile:
-        return seg._border_geodesic(flat, grid)
-    weights = np.maximum(seg._step_distances(flat, grid), 0.0)
-    return seg._distance_from_border(np.maximum(weights - np.quantile(weights, clip_quantile), 0.0) + 1e-6, grid)
+        return seg.border_geodesic(flat, grid)
+    weights = np.maximum(seg.step_distances(flat, grid), 0.0)
+    return seg.distance_from_border(np.maximum(weights - np.quantile(weights, clip_quantile), 0.0) + 1e-6, grid)
 
 
 def centre_surround(flat: np.ndarray, grid: tuple[int, int], sizes=(3, 5, 7)) -> np.ndarray:
@@ -71,7 +71,7 @@ def centre_surround(flat: np.ndarray, grid: tuple[int, int], sizes=(3, 5, 7)) ->
         inner = scipy.ndimage.uniform_filter(cube, size=(k, k, 1), mode="reflect")
         outer = scipy.ndimage.uniform_filter(cube, size=(3 * k, 3 * k, 1), mode="reflect")
         surround = (9 * outer - inner) / 8
-        total += 1.0 - np.sum(seg._l2(inner) * seg._l2(surround), axis=-1)
+        total += 1.0 - np.sum(seg.l2_normalize(inner) * seg.l2_normalize(surround), axis=-1)
     return total.ravel()
 
 
@@ -87,13 +87,13 @@ def uniqueness(flat: np.ndarray, grid: tuple[int, int], sigma: float) -> np.ndar
 
 def second_round(rgb, flat, grid, soft, mix: str) -> np.ndarray:
     """A map from the first mask's mean foreground and background features, mixed with `soft`."""
-    mask = seg._refine(rgb, soft)
+    mask = seg.grabcut_from_map(rgb, soft)
     share = cv2.resize(mask.astype(np.float32), (grid[1], grid[0]), interpolation=cv2.INTER_AREA).ravel()
     if share.sum() < 1e-3 or (1 - share).sum() < 1e-3:
         return soft
-    fg = seg._l2((flat * share[:, None]).sum(axis=0))
-    bg = seg._l2((flat * (1 - share)[:, None]).sum(axis=0))
-    new = seg._photo_map((flat @ fg - flat @ bg).reshape(grid), rgb.shape[:2])
+    fg = seg.l2_normalize((flat * share[:, None]).sum(axis=0))
+    bg = seg.l2_normalize((flat * (1 - share)[:, None]).sum(axis=0))
+    new = seg.photo_map((flat @ fg - flat @ bg).reshape(grid), rgb.shape[:2])
     return {"alone": new, "times the map": np.sqrt(new * soft), "averaged": 0.5 * (new + soft)}[mix]
 
 
@@ -116,12 +116,12 @@ def hed_side_outputs(hed, preprocess, rgb: np.ndarray, grid: tuple[int, int]) ->
 def geodesic_with_edges(flat: np.ndarray, grid: tuple[int, int], edge: np.ndarray, weight: float, mode: str):
     """The default's shortest path with each step's cosine distance d raised where HED sees a contour
     (e, the larger of the step's two ends): d + weight * mean(d) * e ("add") or d * (1 + weight * e)."""
-    a, b = seg._grid_edges(grid)
-    distance = np.maximum(seg._step_distances(flat, grid), 1e-6)
+    a, b = seg.grid_edges(grid)
+    distance = np.maximum(seg.step_distances(flat, grid), 1e-6)
     contour = np.maximum(edge.ravel()[a], edge.ravel()[b])
     if mode == "add":
-        return seg._distance_from_border(distance + weight * distance.mean() * contour, grid)
-    return seg._distance_from_border(distance * (1.0 + weight * contour), grid)
+        return seg.distance_from_border(distance + weight * distance.mean() * contour, grid)
+    return seg.distance_from_border(distance * (1.0 + weight * contour), grid)
 
 
 def lab_grid(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -133,8 +133,8 @@ def lab_grid(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 def colour_geodesic(rgb: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Shortest path from the border through 8-neighbour edges weighted by Lab colour distance."""
     lab = lab_grid(rgb, grid)
-    a, b = seg._grid_edges(grid)
-    return seg._distance_from_border(np.maximum(np.linalg.norm(lab[a] - lab[b], axis=1), 1e-6), grid)
+    a, b = seg.grid_edges(grid)
+    return seg.distance_from_border(np.maximum(np.linalg.norm(lab[a] - lab[b], axis=1), 1e-6), grid)
 
 
 def barrier_distance(rgb: np.ndarray, grid: tuple[int, int], passes: int = 3) -> np.ndarray:
@@ -142,7 +142,7 @@ def barrier_distance(rgb: np.ndarray, grid: tuple[int, int], passes: int = 3) ->
     (Zhang et al. 2015, FastMBD), summed over the Lab channels."""
     lab = lab_grid(rgb, grid).reshape(*grid, 3)
     h, w = grid
-    border = seg._border(grid).reshape(grid)
+    border = seg.border_cells(grid).reshape(grid)
     total = np.zeros(grid)
     for channel in range(3):
         values = lab[..., channel]
@@ -165,8 +165,8 @@ def barrier_distance(rgb: np.ndarray, grid: tuple[int, int], passes: int = 3) ->
 
 def border_clusters(flat: np.ndarray, grid: tuple[int, int], k: int) -> np.ndarray:
     """Cosine distance of each position to the nearest of k k-means clusters of the border's features."""
-    centroids, _ = seg._kmeans(flat[seg._border(grid)], k)
-    return np.min(1.0 - flat @ seg._l2(centroids).T, axis=1)
+    centroids, _ = seg.kmeans(flat[seg.border_cells(grid)], k)
+    return np.min(1.0 - flat @ seg.l2_normalize(centroids).T, axis=1)
 
 
 def unit_mean_map(model, rgb: np.ndarray) -> np.ndarray:
@@ -232,21 +232,21 @@ def main(argv=None) -> int:
 
     def map_of(name, rgb, score_fn):
         flat, grid = flat_grid(name)
-        return seg._photo_map(score_fn(flat, grid).reshape(grid), rgb.shape[:2])
+        return seg.photo_map(score_fn(flat, grid).reshape(grid), rgb.shape[:2])
 
     def refined(score_fn):
-        return lambda name, rgb, truth: seg._refine(rgb, map_of(name, rgb, score_fn))
+        return lambda name, rgb, truth: seg.grabcut_from_map(rgb, map_of(name, rgb, score_fn))
 
     def product(first, second):
-        return lambda flat, grid: seg._unit(first(flat, grid)) * seg._unit(second(flat, grid))
+        return lambda flat, grid: seg.unit_range(first(flat, grid)) * seg.unit_range(second(flat, grid))
 
     def blurred_truth(name, rgb, truth):
         soft = cv2.GaussianBlur(truth.astype(np.float32), (0, 0), BLUR_SIGMA)
-        return seg._refine(rgb, soft / max(float(soft.max()), 1e-6))
+        return seg.grabcut_from_map(rgb, soft / max(float(soft.max()), 1e-6))
 
     def otsu_only(name, rgb, truth):
         soft = map_of(name, rgb, geodesic)
-        return soft > seg._otsu(soft)
+        return soft > seg.otsu_threshold(soft)
 
     print("the geodesic map:")
     row("cut at Otsu's level, no GrabCut", otsu_only)
@@ -266,8 +266,9 @@ def main(argv=None) -> int:
             row(f"uniqueness (sigma {sigma}) alone", refined(unique))
             row(f"geodesic x uniqueness (sigma {sigma})", refined(product(geodesic, unique)))
         for mix in sweep("alone", "times the map", "averaged"):
-            row(f"second round from the first mask's features, {mix}", lambda name, rgb, truth, mix=mix: seg._refine(
-                rgb, second_round(rgb, *flat_grid(name), map_of(name, rgb, geodesic), mix)))
+            row(f"second round from the first mask's features, {mix}",
+                lambda name, rgb, truth, mix=mix: seg.grabcut_from_map(
+                    rgb, second_round(rgb, *flat_grid(name), map_of(name, rgb, geodesic), mix)))
     if "views" in sections:
         print("the same map from other views of the photo, + GrabCut:")
         views = {
@@ -277,22 +278,22 @@ def main(argv=None) -> int:
         }
         other = {}
         for label, view in views.items():
-            other[label] = {name: seg._photo_map(seg._border_geodesic(
+            other[label] = {name: seg.photo_map(seg.border_geodesic(
                 cube.reshape(-1, cube.shape[-1]), cube.shape[:2]).reshape(cube.shape[:2]), rgb.shape[:2])
                 for name, (rgb, _) in pairs.items() for cube in [view(rgb)]}
-            row(f"{label}", lambda name, rgb, truth, label=label: seg._refine(rgb, other[label][name]))
-            row(f"{label}, averaged with 224 px", lambda name, rgb, truth, label=label: seg._refine(
+            row(f"{label}", lambda name, rgb, truth, label=label: seg.grabcut_from_map(rgb, other[label][name]))
+            row(f"{label}, averaged with 224 px", lambda name, rgb, truth, label=label: seg.grabcut_from_map(
                 rgb, 0.5 * (other[label][name] + map_of(name, rgb, geodesic))))
-        row("all four views averaged", lambda name, rgb, truth: seg._refine(
+        row("all four views averaged", lambda name, rgb, truth: seg.grabcut_from_map(
             rgb, (map_of(name, rgb, geodesic) + sum(other[label][name] for label in views)) / 4))
     if "units" in sections:
         print("the mean activation, each unit divided by its mean over the photo, + GrabCut:")
         deep = seg.feature_layers(model)[1:]
         unit_maps = {name: unit_mean_map(model, rgb) for name, (rgb, _) in pairs.items()}
-        row(f"{' and '.join(deep)} alone", lambda name, rgb, truth: seg._refine(
-            rgb, seg._photo_map(unit_maps[name], rgb.shape[:2])))
-        row("geodesic x its square root", lambda name, rgb, truth: seg._refine(rgb, np.sqrt(
-            map_of(name, rgb, geodesic) * seg._photo_map(unit_maps[name], rgb.shape[:2]))))
+        row(f"{' and '.join(deep)} alone", lambda name, rgb, truth: seg.grabcut_from_map(
+            rgb, seg.photo_map(unit_maps[name], rgb.shape[:2])))
+        row("geodesic x its square root", lambda name, rgb, truth: seg.grabcut_from_map(rgb, np.sqrt(
+            map_of(name, rgb, geodesic) * seg.photo_map(unit_maps[name], rgb.shape[:2]))))
     if "crops" in sections:
         print("the default on the photo cropped around the human mask's box grown:")
 
@@ -307,7 +308,7 @@ def main(argv=None) -> int:
 
         def zoomed(name, rgb, truth):
             soft = map_of(name, rgb, geodesic)
-            box = crop_box(seg._largest_component(soft > seg._otsu(soft)), 2.0)
+            box = crop_box(seg.largest_component(soft > seg.otsu_threshold(soft)), 2.0)
             mask = np.zeros(truth.shape, bool)
             mask[box] = seg.feature_mask(np.ascontiguousarray(rgb[box]), model, "geodesic")
             return mask
@@ -326,7 +327,7 @@ def main(argv=None) -> int:
             def mask(name, rgb, truth):
                 flat, grid = flat_grid(name)
                 score = geodesic_with_edges(flat, grid, sides[name][side], weight, mode)
-                return seg._refine(rgb, seg._photo_map(score.reshape(grid), rgb.shape[:2]))
+                return seg.grabcut_from_map(rgb, seg.photo_map(score.reshape(grid), rgb.shape[:2]))
             return mask
 
         for side in sweep(3, 4, 5):
@@ -336,12 +337,13 @@ def main(argv=None) -> int:
         print("the map averaged with the rectangle GrabCut baseline's mask blurred, + GrabCut:")
         rects = {name: rect_grabcut(rgb).astype(np.float32) for name, (rgb, _) in pairs.items()}
         for sigma in sweep(4.0, 8.0, 16.0):
-            row(f"blurred by {sigma:g} px", lambda name, rgb, truth, sigma=sigma: seg._refine(
+            row(f"blurred by {sigma:g} px", lambda name, rgb, truth, sigma=sigma: seg.grabcut_from_map(
                 rgb, 0.5 * (map_of(name, rgb, geodesic) + cv2.GaussianBlur(rects[name], (0, 0), sigma))))
     if "colour" in sections:
         print("the photo's own colours on the feature grid, and clusters of the border's features, + GrabCut:")
         cues = {"Lab colour geodesic": colour_geodesic, "Lab minimum barrier distance": barrier_distance}
-        cue_scores = {label: {name: seg._unit(cue(rgb, features[name].shape[:2])) for name, (rgb, _) in pairs.items()}
+        cue_scores = {label: {name: seg.unit_range(cue(rgb, features[name].shape[:2]))
+                              for name, (rgb, _) in pairs.items()}
                       for label, cue in cues.items()}  # once per photo: the barrier distance's scans are slow
         mixes = {
             "{} alone": lambda first, second: second,
@@ -353,8 +355,8 @@ def main(argv=None) -> int:
         def with_cue(label, mix):
             def mask(name, rgb, truth):
                 flat, grid = flat_grid(name)
-                score = mix(seg._unit(geodesic(flat, grid)), cue_scores[label][name])
-                return seg._refine(rgb, seg._photo_map(score.reshape(grid), rgb.shape[:2]))
+                score = mix(seg.unit_range(geodesic(flat, grid)), cue_scores[label][name])
+                return seg.grabcut_from_map(rgb, seg.photo_map(score.reshape(grid), rgb.shape[:2]))
             return mask
 
         for label in cues:

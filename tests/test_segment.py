@@ -292,7 +292,7 @@ def test_feature_masks_are_refined_at_one_size_whatever_the_photo_size(net, monk
 
     import cv2
 
-    segment_module = importlib.import_module("kerasviz.segmentation.refine")  # where _refine looks up grab_cut
+    segment_module = importlib.import_module("kerasviz.segmentation.refine")  # where grabcut_from_map looks up grab_cut
     shapes = []
     real_grab_cut = segment_module.grab_cut
 
@@ -328,7 +328,7 @@ def test_a_mask_that_vanishes_at_a_small_photos_size_falls_back_to_the_maps_cut(
     small = image[::3, ::3]  # 24 x 32: refined at 180 x 240, a speck there is nothing here
     mask = segment(small, model=net)
     soft = segment_module.soft_map(small, net)
-    cut = segment_module._largest_component(soft > segment_module._otsu(soft))
+    cut = segment_module.largest_component(soft > segment_module.otsu_threshold(soft))
     assert mask.any() and np.array_equal(mask, cut)
     assert iou(mask, truth[::3, ::3]) > 0.5
 

@@ -17,7 +17,9 @@ flat with dark edges.
 Saliency methods (Simonyan et al. 2014, §3.2) take a saliency map instead: "grabcut" and "threshold".
 
 Modules: arrays (checks of the inputs, small helpers), maps (the features and their soft maps), refine
-(GrabCut and thresholds), regions (regions and the cartoon); `segment` here joins them.
+(GrabCut and thresholds), regions (regions and the cartoon); `segment` here joins them. The building
+blocks (`border_geodesic`, `distance_from_border`, `photo_map`, `grabcut_from_map`, `otsu_threshold`, ...)
+are public, in `__all__`, for benchmarks/mask_maps.py, which tries other cues with them.
 """
 
 from __future__ import annotations
@@ -25,27 +27,25 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-# `_name as _name`: a private helper re-exported for benchmarks/mask_maps.py, which reads it from here.
 from kerasviz.errors import KerasvizError
-from kerasviz.segmentation.arrays import _check_image, _check_map, _unit
-from kerasviz.segmentation.arrays import _l2 as _l2
+from kerasviz.segmentation.arrays import _check_image, _check_map, l2_normalize, unit_range
 from kerasviz.segmentation.maps import (
     DEFAULT_FEATURE_METHOD,
     FEATURE_METHODS,
     FEATURE_SIDE,
     FEATURE_STAGES,
     GRID_STRIDE,
+    border_cells,
+    border_geodesic,
+    distance_from_border,
     feature_layers,
     features,
+    grid_edges,
+    photo_map,
     soft_map,
     stage_outputs,
+    step_distances,
 )
-from kerasviz.segmentation.maps import _border as _border
-from kerasviz.segmentation.maps import _border_geodesic as _border_geodesic
-from kerasviz.segmentation.maps import _distance_from_border as _distance_from_border
-from kerasviz.segmentation.maps import _grid_edges as _grid_edges
-from kerasviz.segmentation.maps import _photo_map as _photo_map
-from kerasviz.segmentation.maps import _step_distances as _step_distances
 from kerasviz.segmentation.refine import (
     BACKGROUND_FRACTION,
     BACKGROUND_QUANTILE,
@@ -60,12 +60,12 @@ from kerasviz.segmentation.refine import (
     GrabCutOptions,
     ThresholdOptions,
     _grabcut,
-    _largest_component,
-    _refine,
     _threshold,
     grab_cut,
+    grabcut_from_map,
+    largest_component,
+    otsu_threshold,
 )
-from kerasviz.segmentation.refine import _otsu as _otsu
 from kerasviz.segmentation.regions import (
     MAX_REGIONS,
     REGION_COLOUR_SIGMA,
@@ -74,11 +74,58 @@ from kerasviz.segmentation.regions import (
     _check_regions,
     cartoon,
     colour_regions,
+    kmeans,
     spectral_regions,
 )
-from kerasviz.segmentation.regions import _kmeans as _kmeans
 
 SEGMENT_METHODS = FEATURE_METHODS + SALIENCY_METHODS
+
+__all__ = [
+    "BACKGROUND_FRACTION",
+    "BACKGROUND_QUANTILE",
+    "BOX_GROWTH",
+    "DEFAULT_FEATURE_METHOD",
+    "FEATURE_METHODS",
+    "FEATURE_SIDE",
+    "FEATURE_STAGES",
+    "FOREGROUND_QUANTILE",
+    "GRABCUT_ITERATIONS",
+    "GRABCUT_SEED",
+    "GRID_STRIDE",
+    "GrabCutOptions",
+    "MAX_REGIONS",
+    "MIDDLE_LABELS",
+    "REFINE_SIDE",
+    "REGION_COLOUR_SIGMA",
+    "REGION_IMAGE_WEIGHT",
+    "REGION_POSITION_SIGMA",
+    "SALIENCY_METHODS",
+    "SALIENCY_OPTIONS",
+    "SEGMENT_METHODS",
+    "ThresholdOptions",
+    "border_cells",
+    "border_geodesic",
+    "cartoon",
+    "colour_regions",
+    "distance_from_border",
+    "feature_layers",
+    "feature_mask",
+    "features",
+    "grab_cut",
+    "grabcut_from_map",
+    "grid_edges",
+    "kmeans",
+    "l2_normalize",
+    "largest_component",
+    "otsu_threshold",
+    "photo_map",
+    "segment",
+    "soft_map",
+    "spectral_regions",
+    "stage_outputs",
+    "step_distances",
+    "unit_range",
+]
 
 
 def segment(
@@ -140,7 +187,7 @@ def segment(
     else:
         mask = _grabcut(rgb, saliency, settings.foreground_quantile, settings.background_quantile, settings.middle,
                         settings.iterations)
-    return _largest_component(mask) if settings.largest_component else mask
+    return largest_component(mask) if settings.largest_component else mask
 
 
 def _from_features(rgb, saliency_map, method, regions, model, preprocess, feature_side, options, overrides):
@@ -173,8 +220,8 @@ def feature_mask(
     """Boolean `(H, W)` mask of a checked uint8 image from `method`'s soft map, snapped by GrabCut."""
     soft = soft_map(rgb, model, method, preprocess=preprocess, feature_side=feature_side)
     if prior is not None:
-        soft = np.sqrt(soft * _unit(prior))
-    return _refine(rgb, soft)
+        soft = np.sqrt(soft * unit_range(prior))
+    return grabcut_from_map(rgb, soft)
 
 
 __all__ = [

@@ -41,11 +41,11 @@ def _check_map(saliency_map, size: tuple[int, int]) -> np.ndarray:
     return saliency
 
 
-def _l2(values: np.ndarray) -> np.ndarray:
+def l2_normalize(values: np.ndarray) -> np.ndarray:
     return values / np.maximum(np.linalg.norm(values, axis=-1, keepdims=True), 1e-6)
 
 
-def _unit(values: np.ndarray) -> np.ndarray:
+def unit_range(values: np.ndarray) -> np.ndarray:
     """Scaled to [0, 1] (float32); a constant map becomes zeros."""
     values = np.asarray(values, np.float32)
     span = float(values.max() - values.min())

@@ -23,7 +23,7 @@ import scipy.sparse.linalg
 
 from kerasviz import io, models
 from kerasviz.errors import KerasvizError
-from kerasviz.segmentation.arrays import _check_image, _l2, _resize_channels, _unit
+from kerasviz.segmentation.arrays import _check_image, _resize_channels, l2_normalize, unit_range
 
 FEATURE_METHODS = ("geodesic", "contrast", "spectral")
 DEFAULT_FEATURE_METHOD = "geodesic"  # the best mean IoU of benchmarks/masks.py (README: "Masks")
@@ -57,17 +57,17 @@ def soft_map(
     grid = grid_features.shape[:2]
     flat = grid_features.reshape(-1, grid_features.shape[-1])
     if method == "geodesic":
-        score = _border_geodesic(flat, grid)
+        score = border_geodesic(flat, grid)
     elif method == "contrast":
         score = _border_contrast(flat, grid)
     else:
         score = _fiedler(flat, grid)
-    return _photo_map(score.reshape(grid), rgb.shape[:2])
+    return photo_map(score.reshape(grid), rgb.shape[:2])
 
 
-def _photo_map(score: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def photo_map(score: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A grid's (gh, gw) scores scaled to [0, 1] and resized bilinearly to the photo's (H, W)."""
-    return np.clip(cv2.resize(_unit(score), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    return np.clip(cv2.resize(unit_range(score), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
 
 def features(model: keras.Model, image: np.ndarray, *, preprocess=None, feature_side: int = FEATURE_SIDE) -> np.ndarray:
@@ -77,8 +77,8 @@ def features(model: keras.Model, image: np.ndarray, *, preprocess=None, feature_
     GRID_STRIDE input pixels."""
     outputs, shape = stage_outputs(model, image, preprocess=preprocess, feature_side=feature_side)
     grid = (max(2, round(shape[0] / GRID_STRIDE)), max(2, round(shape[1] / GRID_STRIDE)))
-    parts = [_l2(_resize_channels(output, grid)) for output in outputs]
-    combined = _l2(np.concatenate(parts, axis=-1))
+    parts = [l2_normalize(_resize_channels(output, grid)) for output in outputs]
+    combined = l2_normalize(np.concatenate(parts, axis=-1))
     if not np.isfinite(combined).all():
         raise KerasvizError("the model's features are not finite on this image; check its weights and preprocessing")
     return combined
@@ -150,13 +150,13 @@ def _input_size(model: keras.Model, size: tuple[int, int], side: int) -> tuple[i
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
-def _border(grid: tuple[int, int]) -> np.ndarray:
+def border_cells(grid: tuple[int, int]) -> np.ndarray:
     border = np.zeros(grid, bool)
     border[0], border[-1], border[:, 0], border[:, -1] = True, True, True, True
     return border.ravel()
 
 
-def _grid_edges(grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def grid_edges(grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The 8-neighbour edges of a grid, each once: (from, to) flat indices."""
     index = np.arange(grid[0] * grid[1]).reshape(grid)
     pairs = [
@@ -168,28 +168,29 @@ def _grid_edges(grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([a.ravel() for a, _ in pairs]), np.concatenate([b.ravel() for _, b in pairs])
 
 
-def _border_geodesic(flat: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+def border_geodesic(flat: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Shortest path from the border through 8-neighbour edges weighted by cosine distance."""
-    return _distance_from_border(np.maximum(_step_distances(flat, grid), 1e-6), grid)  # 0 drops an edge
+    return distance_from_border(np.maximum(step_distances(flat, grid), 1e-6), grid)  # 0 drops an edge
 
 
-def _step_distances(flat: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """The cosine distance of unit feature vectors `flat` (gh * gw, C) across each edge of _grid_edges."""
-    a, b = _grid_edges(grid)
+def step_distances(flat: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """The cosine distance of unit feature vectors `flat` (gh * gw, C) across each edge of grid_edges."""
+    a, b = grid_edges(grid)
     return 1.0 - np.sum(flat[a] * flat[b], axis=1)
 
 
-def _distance_from_border(weights: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """Each position's shortest path from the grid's border, the edges of _grid_edges weighted by `weights`."""
-    a, b = _grid_edges(grid)
+def distance_from_border(weights: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Each position's shortest path from the grid's border, the edges of grid_edges weighted by `weights`."""
+    a, b = grid_edges(grid)
     count = grid[0] * grid[1]
     graph = scipy.sparse.coo_matrix((weights, (a, b)), shape=(count, count)).tocsr()
-    return scipy.sparse.csgraph.dijkstra(graph, directed=False, indices=np.flatnonzero(_border(grid)), min_only=True)
+    border = np.flatnonzero(border_cells(grid))
+    return scipy.sparse.csgraph.dijkstra(graph, directed=False, indices=border, min_only=True)
 
 
 def _border_contrast(flat: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Cosine distance of each position to the mean border feature."""
-    mean = _l2(flat[_border(grid)].mean(axis=0))
+    mean = l2_normalize(flat[border_cells(grid)].mean(axis=0))
     return 1.0 - flat @ mean
 
 
@@ -198,7 +199,7 @@ def _fiedler(flat: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     vectors = _spectral_embedding(np.maximum(flat @ flat.T, 0.0), 1)
     vector = vectors[:, 0]
     inside = vector > 0
-    border = _border(grid)
+    border = border_cells(grid)
     if inside[border].mean() > (~inside)[border].mean():  # the object touches the border less
         vector = -vector
     return vector

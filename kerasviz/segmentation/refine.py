@@ -1,7 +1,7 @@
 """Masks from maps: OpenCV's GrabCut (Rother et al. 2004), reseeded so a mask depends on its image alone.
 
 A feature method's soft map is cut at Otsu's threshold and snapped to the photo's edges and colours by
-GrabCut inside the box that holds the cut, at REFINE_SIDE pixels on the shorter side (`_refine`). The
+GrabCut inside the box that holds the cut, at REFINE_SIDE pixels on the shorter side (`grabcut_from_map`). The
 saliency methods (Simonyan et al. 2014, §3.2): "grabcut" seeds GrabCut from a saliency map's quantiles,
 "threshold" keeps the pixels above a quantile or Otsu's level.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from kerasviz.errors import KerasvizError
 from kerasviz.options import Options, option
-from kerasviz.segmentation.arrays import _unit
+from kerasviz.segmentation.arrays import unit_range
 
 SALIENCY_METHODS = ("grabcut", "threshold")
 MIDDLE_LABELS = ("background", "foreground")
@@ -72,7 +72,7 @@ class ThresholdOptions(Options):
 SALIENCY_OPTIONS = {"grabcut": GrabCutOptions, "threshold": ThresholdOptions}
 
 
-def _refine(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:
+def grabcut_from_map(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:
     """GrabCut seeded by the soft map at REFINE_SIDE pixels on the shorter side, then its largest
     8-connected part at the photo's size; the map's Otsu cut where that part vanishes at a small
     photo's size (a mask is never empty while the map has a cut)."""
@@ -80,11 +80,11 @@ def _refine(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:
     scale = REFINE_SIDE / min(h, w)
     size = (max(2, round(h * scale)), max(2, round(w * scale)))
     if size == (h, w):
-        return _largest_component(_refine_at_size(rgb, soft))
+        return largest_component(_refine_at_size(rgb, soft))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     mask = _refine_at_size(cv2.resize(rgb, size[::-1], interpolation=interpolation), cv2.resize(soft, size[::-1]))
     mask = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
-    return _largest_component(mask if mask.any() else soft > _otsu(soft))
+    return largest_component(mask if mask.any() else soft > otsu_threshold(soft))
 
 
 def _refine_at_size(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:
@@ -97,14 +97,14 @@ def _refine_at_size(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:
     fraction scored the same from 0.2 to 0.7 there, and 0.5 cut off the larger object of the
     synthetic test scenes.)
     """
-    level = _otsu(soft)
+    level = otsu_threshold(soft)
     cut = soft > level
     if not cut.any():
         return cut
     bands = np.full(soft.shape, cv2.GC_PR_BGD, np.uint8)
     bands[cut] = cv2.GC_PR_FGD
     bands[soft < BACKGROUND_FRACTION * level] = cv2.GC_BGD
-    ys, xs = np.nonzero(_largest_component(cut))
+    ys, xs = np.nonzero(largest_component(cut))
     h, w = soft.shape
     grow_y, grow_x = round(BOX_GROWTH * (ys.max() + 1 - ys.min())), round(BOX_GROWTH * (xs.max() + 1 - xs.min()))
     box = (
@@ -118,13 +118,13 @@ def _refine_at_size(rgb: np.ndarray, soft: np.ndarray) -> np.ndarray:
     try:
         grab_cut(rgb, labels)
     except cv2.error:  # too few pixels of a kind for its colour model: keep the cut
-        return _largest_component(cut)
+        return largest_component(cut)
     mask = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
-    return _largest_component(mask if mask.any() else cut)
+    return largest_component(mask if mask.any() else cut)
 
 
-def _otsu(values: np.ndarray) -> float:
-    scaled = np.round(255 * _unit(values)).astype(np.uint8)
+def otsu_threshold(values: np.ndarray) -> float:
+    scaled = np.round(255 * unit_range(values)).astype(np.uint8)
     level, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     return float(values.min() + level / 255 * (values.max() - values.min()))
 
@@ -177,7 +177,7 @@ def _threshold(saliency: np.ndarray, threshold: float | None) -> np.ndarray:
     return mask
 
 
-def _largest_component(mask: np.ndarray) -> np.ndarray:
+def largest_component(mask: np.ndarray) -> np.ndarray:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if count <= 2:  # background alone, or one component
         return mask.astype(bool)

@@ -46,7 +46,7 @@ def spectral_regions(
     affinity = np.maximum(flat @ flat.T, 0.0) + REGION_IMAGE_WEIGHT * image_term
     embedding = _spectral_embedding(affinity, regions)
     embedding /= np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
-    centroids, grid_labels = _kmeans(embedding, regions)
+    centroids, grid_labels = kmeans(embedding, regions)
     h, w = rgb.shape[:2]
     up = _resize_channels(embedding.reshape(*grid, -1), (h, w))
     pixel_labels = np.argmin(((up[..., None, :] - centroids) ** 2).sum(-1), axis=-1)
@@ -55,7 +55,7 @@ def spectral_regions(
     return _by_area(pixel_labels)
 
 
-def _kmeans(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def kmeans(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """k-means++ (seeded, so the same image gives the same regions); the best of a few starts."""
     best = None
     for seed in range(4):
