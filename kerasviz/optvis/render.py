@@ -98,7 +98,13 @@ def visualize_filters(
     filters = [filters] if isinstance(filters, int | np.integer) else [int(f) for f in filters]
     method_spec = _method(options.method, options.steps)
     layer = models.resolve_layer(model, layer)
-    channels = int(models.feature_model(model, [layer]).outputs[0].shape[-1])
+    shape = tuple(models.feature_model(model, [layer]).outputs[0].shape)
+    if len(shape) < 2 or shape[-1] is None:
+        raise KerasvizError(
+            f"layer {layer!r} has output shape {shape}, with no channel axis to pick filters from; "
+            "name a layer whose output is (N, ..., C): a convolution, or a Dense on tokens"
+        )
+    channels = int(shape[-1])
     bad = [f for f in filters if not 0 <= f < channels]
     if bad:
         raise KerasvizError(f"filter {bad[0]} out of range for {layer}: valid filters are 0-{channels - 1}")
