@@ -94,7 +94,8 @@ def _identity(selected: tf.Tensor) -> tf.Tensor:
 
 
 def channel(layer: str, index: int | None = None) -> Objective:
-    """The mean activation of one channel over all positions (a filter's response)."""
+    """The mean activation of one channel over all positions (a filter's response): over the pixels of
+    a convolution's (B, H, W, C) map, the tokens of a transformer's (B, T, C) output."""
     return _single_channel("channel", layer, index, _mean)
 
 
