@@ -1,5 +1,6 @@
 """kerasviz: see what Keras convolutional networks have learned."""
 
+from kerasviz import metrics
 from kerasviz.attribution import randomized_copy, saliency
 from kerasviz.dataset.embedding import embed_2d, image_features, nearest_neighbours
 from kerasviz.dataset.exemplars import dataset_exemplars
@@ -26,6 +27,7 @@ __all__ = [
     "kernel_pictures",
     "load_image",
     "load_model",
+    "metrics",
     "model_info",
     "nearest_neighbours",
     "objectives",

@@ -36,6 +36,8 @@ flags.DEFINE_enum("precision", None, list(PRECISIONS), "Compute type for vanilla
                   f"integrated_gradients (default {DEFAULT_PRECISION}; auto: bfloat16 where fast).")
 flags.DEFINE_boolean("smooth", False, f"SmoothGrad around --method ({', '.join(SMOOTHABLE)}): its attributions "
                      "averaged over --samples noisy copies.")
+flags.DEFINE_boolean("metrics", False, "Also score each map: deletion and insertion AUC (Petsiuk et al. 2018) and "
+                     "MuFidelity (Bhatt et al. 2020) in the sidecar's \"metrics\" (see kerasviz.metrics).")
 flags.mark_flags_as_required(["image", "target"])
 
 
@@ -47,8 +49,8 @@ def main(argv):
             images, FLAGS.out, target=FLAGS.target, model=FLAGS.model, weights=_cli.weights(),
             preprocess=FLAGS.preprocess, method=FLAGS.method, segment=FLAGS.segment, size=FLAGS.size,
             samples=FLAGS.samples, steps=FLAGS.steps, precision=FLAGS.precision, smooth=FLAGS.smooth,
-             segment_method=FLAGS.segment_method,
-            regions=FLAGS.regions, overwrite=FLAGS.overwrite, progress=progress,
+            segment_method=FLAGS.segment_method, regions=FLAGS.regions, metrics=FLAGS.metrics,
+            overwrite=FLAGS.overwrite, progress=progress,
         )
     for facts in results:
         verb = "kept" if facts.get("skipped") else f"wrote ({facts['seconds']} s)"

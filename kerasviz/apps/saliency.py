@@ -24,6 +24,7 @@ from kerasviz.attribution import (
     saliency,
 )
 from kerasviz.errors import KerasvizError
+from kerasviz.metrics import deletion, insertion, mufidelity
 from kerasviz.segmentation import (
     DEFAULT_FEATURE_METHOD,
     FEATURE_METHODS,
@@ -66,6 +67,7 @@ def run(
     smooth: bool = False,
     segment_method: str = DEFAULT_FEATURE_METHOD,
     regions: int | None = None,
+    metrics: bool = False,
     overwrite: bool = False,
     progress: _jobs.ProgressFn | None = None,
 ) -> list[dict]:
@@ -73,7 +75,8 @@ def run(
     (float map, the input's H, W), STEM_saliency.json and, with `segment`, STEM_mask.png (0/255) and
     STEM_cutout.png (RGBA, transparent background) by `segment_method` (a feature method of
     kerasviz.segment uses the model's features; "grabcut" and "threshold" use the saliency map); with
-    `regions=K`, STEM_regions.png (a colour per region) and STEM_cartoon.png.
+    `regions=K`, STEM_regions.png (a colour per region) and STEM_cartoon.png. With `metrics`, the
+    sidecar's "metrics" holds the map's deletion, insertion and MuFidelity scores (see `map_scores`).
 
     `samples`, `steps`, `precision` and `smooth` are saliency's options: None takes the default,
     and one the method does not take is an error. `target` is a class index ("281"; needs the
@@ -95,8 +98,8 @@ def run(
         suffixes = SUFFIXES + (MASK_SUFFIXES if segment else ()) + (REGION_SUFFIXES if regions else ())
         outputs = [os.path.join(out, stem + s) for s in suffixes]
         sidecar = os.path.join(out, stem + "_saliency.json")
-        earlier = _jobs.kept(outputs[0], sidecar, *outputs[1:], overwrite=overwrite,
-                             asked={"target": target, "method": method})
+        earlier = _kept(outputs, sidecar, overwrite=overwrite, asked={"target": target, "method": method},
+                        metrics=metrics)
         if earlier is not None:  # its facts, as the sidecar that marked it finished has them
             results.append(earlier)
             continue
@@ -104,7 +107,6 @@ def run(
         image = io.load_image(path)
         work = image if info.include_top else _jobs.fit(image, size)
         saliency_map = saliency(model, work, parsed, method=method, smooth=smooth, **given)
-        saliency_map = _resize_map(saliency_map, image.shape[:2])
         facts = {
             "image": path,
             **models.model_facts(model),
@@ -113,16 +115,30 @@ def run(
             "size": list(work.shape[:2]) if not info.include_top else None,
             "precision": given.get("precision", DEFAULT_PRECISION) if method in PRECISION_METHODS else "float32",
             "options": _options(method, smooth, samples, steps),
+            **({"metrics": map_scores(model, work, saliency_map, parsed)} if metrics else {}),
         }
         write_outputs(
-            os.path.join(out, stem), image, saliency_map, segment=segment, facts=facts, model=model,
-            segment_method=segment_method, regions=regions,
+            os.path.join(out, stem), image, _resize_map(saliency_map, image.shape[:2]), segment=segment, facts=facts,
+            model=model, segment_method=segment_method, regions=regions,
         )  # fmt: skip
         facts["seconds"] = round(time.perf_counter() - start, 2)
         results.append(_jobs.finish(outputs[0], sidecar, facts))  # last: it marks the image done
         if progress is not None:
             progress(done, len(images))
     return results
+
+
+def _kept(outputs: list[str], sidecar: str, *, overwrite: bool, asked: dict, metrics: bool) -> dict | None:
+    """An earlier run's facts (see _jobs.kept), unless the map's metrics are asked for and it has none."""
+    earlier = _jobs.kept(outputs[0], sidecar, *outputs[1:], overwrite=overwrite, asked=asked)
+    return None if earlier is not None and metrics and "metrics" not in earlier else earlier
+
+
+def map_scores(model: keras.Model, image: np.ndarray, saliency_map: np.ndarray, target: int | str) -> dict:
+    """{"deletion", "insertion", "mufidelity"}: kerasviz.metrics' scores of the map (as given, largest
+    first) on the image the model saw, with their default options; 4 decimals, None where undefined."""
+    scored = {f.__name__: f(model, image, saliency_map, target)[0] for f in (deletion, insertion, mufidelity)}
+    return {name: round(float(value), 4) if np.isfinite(value) else None for name, value in scored.items()}
 
 
 def _check_options(images: Sequence[str], method: str, segment_method: str, regions: int | None) -> None:

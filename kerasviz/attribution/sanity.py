@@ -1,15 +1,22 @@
-"""Sanity checks for saliency maps (Adebayo et al. 2018): copies of a model with weights re-drawn."""
+"""Sanity checks for saliency maps (Adebayo et al. 2018): copies of a model with weights re-drawn, and
+the cascading randomisation test on them (`randomization`, also kerasviz.metrics.randomization)."""
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
+from collections.abc import Callable
 
 import keras
 import numpy as np
+import scipy.stats
 
 from kerasviz import models
+from kerasviz.attribution.maps import METHODS, saliency
+from kerasviz.attribution.targets import Target
 from kerasviz.errors import KerasvizError
 from kerasviz.models.precision import clone
+from kerasviz.options import Options, option
 
 
 def randomized_copy(model: keras.Model, layers, *, seed: int = 0) -> keras.Model:
@@ -60,3 +67,70 @@ def _initializer_of(layer: keras.layers.Layer, variable) -> keras.initializers.I
         if isinstance(initializer, keras.initializers.Initializer):
             return initializer
     raise KerasvizError(f"layer {layer.name!r} has no initialiser for its weight {base!r}; cannot randomise it")
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomizationOptions(Options):
+    """The cascading randomisation test's options (Adebayo et al. 2018)."""
+
+    WHAT = "randomization"
+    method: str = option("vanilla", "The saliency method whose maps are compared.", choices=METHODS)
+    layers: tuple[str, ...] | None = option(
+        None,
+        "Layers re-drawn one more at a time, in this order (default: every layer with weights, from the output down).",
+        kind="list",
+    )
+    absolute: bool = option(True, "Rank |map| (Adebayo et al. 2018 report both; the overlays show |map|).")
+    seed: int = option(0, "Random seed of the re-drawn weights.", low=0)
+
+
+def randomization(
+    model: keras.Model,
+    images,
+    target: Target,
+    *,
+    options: RandomizationOptions | None = None,
+    preprocess: Callable | None = None,
+    output: int | str | None = None,
+    saliency_options: dict | None = None,
+    **overrides,
+) -> dict[str, np.ndarray]:
+    """The cascading randomisation test (Adebayo et al. 2018): {layer: float32 `(N,)`}, in the order the
+    layers are re-drawn (from the output down), each the Spearman rank correlation between the map of
+    `model` and that of a copy whose layers down to this one have weights drawn afresh from their
+    initialisers (`redraw_weights`). `model` is not changed. `saliency_options`: the method's own
+    (samples=, steps=, ...); `overrides`: method=, layers=, absolute=, seed=."""
+    options = RandomizationOptions.create(options, **overrides)
+    layers = options.layers or _weighted_layers(model)
+    settings = {
+        "method": options.method,
+        "preprocess": models.preprocess_fn(model, preprocess),
+        "output": output,
+        **(saliency_options or {}),
+    }
+    original = np.asarray(saliency(model, images, target, **settings))  # (H, W) for one image
+    copy = randomized_copy(model, [], seed=options.seed)
+    result = {}
+    for layer in layers:
+        redraw_weights(models.get_layer(copy, layer), seed=options.seed)
+        maps = np.asarray(saliency(copy, images, target, **settings))
+        result[layer] = _spearman(original, maps, absolute=options.absolute)
+    return result
+
+
+def _weighted_layers(model: keras.Model) -> list[str]:
+    paths = models.layer_paths(model)
+    layers = [p for p, layer in paths.items() if layer.weights and not isinstance(layer, keras.Model)]
+    if not layers:
+        raise KerasvizError(f"{model.name} has no layer with weights to randomise")
+    return layers[::-1]
+
+
+def _spearman(first: np.ndarray, second: np.ndarray, *, absolute: bool) -> np.ndarray:
+    """float32 (N,): the Spearman rank correlation of each pair of maps; NaN where one is constant."""
+    first, second = (np.abs(m) if absolute else m for m in (first, second))
+    first, second = (m.reshape(-1, m.shape[-2] * m.shape[-1]) for m in (first, second))
+    return np.array(
+        [scipy.stats.spearmanr(a, b).statistic if np.ptp(a) and np.ptp(b) else np.nan for a, b in zip(first, second)],
+        np.float32,
+    )
