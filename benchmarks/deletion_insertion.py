@@ -19,51 +19,30 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import cv2  # noqa: E402
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from kerasviz import models  # noqa: E402
+from kerasviz import metrics, models  # noqa: E402
 from kerasviz.attribution import options_for, saliency  # noqa: E402
 
-CURVE_STEPS = 50  # Petsiuk et al. 2018 remove/insert a fixed number of pixels per step
-INSERTION_BLUR_SIGMA = 5.0  # Petsiuk et al. 2018, §4.1: the insertion substrate is a blurred image
-DELETION_FILL = 0.0  # Petsiuk et al. 2018, §4.1: deleted pixels become black
 SMOKE_TRAINING = {"scenes": 64, "epochs": 1}  # --smoke: the scene CNN trained on a few scenes, once
 SMOKE_OPTIONS = {"samples": 2, "steps": 2}  # --smoke: SmoothGrad samples and IG steps
 SMOKE_COUNT, SMOKE_CURVE_STEPS = 2, 4
 METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "guided_backprop", "gradcam", "occlusion", "activation")
 
 
-def curves(
-    model: keras.Model, image: np.ndarray, saliency_map: np.ndarray, target: int, *, steps: int = CURVE_STEPS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Deletion and insertion curves: the target's softmax probability after each step, (steps + 1,) each.
-
-    `image` is RGB 0-255 `(H, W, 3)`; all 2 x (steps + 1) images go through the model in one batch.
-    """
-    h, w = saliency_map.shape
-    order = np.argsort(-saliency_map.ravel(), kind="stable")  # most salient first
-    counts = np.round(np.linspace(0, h * w, steps + 1)).astype(int)
-    rank = np.empty(h * w, int)
-    rank[order] = np.arange(h * w)
-    taken = (rank[None, :] < counts[:, None]).reshape(steps + 1, h, w, 1)  # pixels changed at each step
-    blurred = cv2.GaussianBlur(image.astype(np.float32), (0, 0), INSERTION_BLUR_SIGMA)
-    deletion = np.where(taken, DELETION_FILL, image[None])
-    insertion = np.where(taken, image[None], blurred[None])
-    preprocess = models.preprocess_fn(model)
-    logits = model.predict(preprocess(tf.constant(np.concatenate([deletion, insertion]), tf.float32)), verbose=0)
-    probability = tf.nn.softmax(logits, axis=-1).numpy()[:, target]
-    return probability[: steps + 1], probability[steps + 1 :]
-
-
-def auc(curve: np.ndarray) -> float:
-    """Area under a curve sampled at evenly spaced fractions of the pixels (trapezoid rule), 0-1."""
-    return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
+def scores(model, images, maps, targets, *, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deletion and insertion AUC of each map, (N,) each: kerasviz.metrics (black deletion, insertion from a
+    copy blurred with sigma 5, the target's softmax probability; Petsiuk et al. 2018, §4.1)."""
+    if len(set(targets)) == 1:  # one batched call per metric
+        return (metrics.deletion(model, images, maps, targets[0], steps=steps, score="probability"),
+                metrics.insertion(model, images, maps, targets[0], steps=steps, score="probability"))
+    pairs = [scores(model, im[None], m[None], [t], steps=steps) for im, m, t in zip(images, maps, targets)]
+    return np.concatenate([d for d, _ in pairs]), np.concatenate([i for _, i in pairs])
 
 
 def evaluate(
-    model, images, targets, methods, options, *, steps: int = CURVE_STEPS
+    model, images, targets, methods, options, *, steps: int = metrics.CURVE_STEPS
 ) -> dict[str, tuple[float, float, float]]:
     """method -> (mean deletion AUC, mean insertion AUC, seconds for the maps)."""
     rng = np.random.default_rng(0)
@@ -75,8 +54,8 @@ def evaluate(
         else:
             maps = _maps(model, images, targets, method, options)
         seconds = time.perf_counter() - start
-        scores = [curves(model, im, np.abs(m), t, steps=steps) for im, m, t in zip(images, maps, targets)]
-        results[method] = (np.mean([auc(d) for d, _ in scores]), np.mean([auc(i) for _, i in scores]), seconds)
+        deletion, insertion = scores(model, images, np.abs(maps), targets, steps=steps)
+        results[method] = (float(np.mean(deletion)), float(np.mean(insertion)), seconds)
     return results
 
 
@@ -120,7 +99,7 @@ def main() -> None:
         args = parser.parse_args()
     setup = imagenet_setup if args.imagenet else offline_setup
     model, images, targets, options = setup(args.count, smoke=args.smoke)
-    steps = SMOKE_CURVE_STEPS if args.smoke else CURVE_STEPS
+    steps = SMOKE_CURVE_STEPS if args.smoke else metrics.CURVE_STEPS
     print(f"{len(images)} images; deletion AUC (lower is better), insertion AUC (higher is better)")
     for method, (deletion, insertion, seconds) in evaluate(model, images, targets, METHODS, options,
                                                            steps=steps).items():
