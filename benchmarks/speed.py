@@ -62,14 +62,13 @@ def time_baseline(model, layer, size, batch, steps):
 def time_kerasviz(model, layer, size, batch, steps, precision):
     filters = list(range(batch))
     kwargs = dict(size=size, batch_size=batch, precision=precision, method="fft")
+    traced = render.traces(model)
     render.visualize_filters(model, layer, filters, steps=1, **kwargs)  # trace
     t0 = time.perf_counter()
     render.visualize_filters(model, layer, filters, steps=steps, **kwargs)
     seconds = time.perf_counter() - t0
     render.visualize_filters(model, layer, [f + batch for f in filters], steps=2, **kwargs)  # new filters
-    renderer = next(r for r in models.model_cache(model, "renderers").values()
-                    if r.size == size and r.batch == batch and r.precision == resolve_precision(precision))
-    return seconds / (steps * batch), renderer._run_steps.experimental_get_tracing_count()
+    return seconds / (steps * batch), render.traces(model) - traced
 
 
 def main(argv):

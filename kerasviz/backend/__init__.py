@@ -5,6 +5,6 @@ Today the one backend is TensorFlow (GradientTape, tf.function); the backends is
 modules beside it with the same names.
 """
 
-from kerasviz.backend.tensorflow import compile_step, value_and_grad
+from kerasviz.backend.tensorflow import compile_step, trace_count, value_and_grad
 
-__all__ = ["compile_step", "value_and_grad"]
+__all__ = ["compile_step", "trace_count", "value_and_grad"]

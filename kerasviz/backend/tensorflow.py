@@ -20,3 +20,8 @@ def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None
     """`fn` compiled once per input signature (tf.function); pass a functools.partial rather than a fresh
     closure where one is made per call, as TensorFlow counts traces per code object."""
     return tf.function(fn, input_signature=input_signature, jit_compile=jit_compile)
+
+
+def trace_count(step: Callable) -> int:
+    """How many times `step` (from compile_step) has been traced: compiled anew for new input shapes."""
+    return step.experimental_get_tracing_count()

@@ -117,6 +117,12 @@ def visualize_filters(
         return _visualize(run, filters, options.size, method_spec.steps, options.seed, progress, callback)
 
 
+def traces(model: keras.Model) -> int:
+    """How many times the compiled loops kept for `model` have been traced, in all: one per size, batch
+    and precision; a new filter, seed or step count adds none (benchmarks/speed.py prints it)."""
+    return sum(backend.trace_count(r._run_steps) for r in models.model_cache(model, "renderers").values())
+
+
 @dataclasses.dataclass(frozen=True)
 class _Run:
     """What every renderer of one visualize_filters call shares; the step count is a loop bound, not part

@@ -36,7 +36,7 @@ def pad(width: int, value: float = GREY) -> Transform:
     return fn
 
 
-def _wrap(images: tf.Tensor, margin: int) -> tf.Tensor:
+def periodic(images: tf.Tensor, margin: int) -> tf.Tensor:
     """(B, H, W, C) -> (B, H + 2 margin, W + 2 margin, C): the picture continued periodically by
     `margin` <= min(H, W) pixels on every side.
 
@@ -86,6 +86,7 @@ def affine(
     pad: int = 0,
     fill_mode: str = "wrap",
     fill: float = GREY,
+    continuation: Callable[[tf.Tensor, int], tf.Tensor] | None = None,
 ) -> Transform:
     """Random shift (up to `jitter` px), scale and rotation (up to `degrees`) in one bilinear warp,
     seen through a view `pad` pixels larger than the picture on every side.
@@ -95,7 +96,9 @@ def affine(
     pictures are: no edge anywhere, and bilinear interpolation across the picture's border reads the
     pixels on the other side), "reflect", "nearest", or "constant" (the colour `fill`). An edge
     against a fill is what early layers answer by painting a frame around the picture.
+    `continuation(images, margin)` continues the picture for "wrap" (default: `periodic`).
     """
+    continuation = continuation or periodic
     if fill_mode not in FILL_MODES:
         raise ValueError(f"unknown fill_mode {fill_mode!r}; valid: {', '.join(FILL_MODES)}")
 
@@ -107,7 +110,7 @@ def affine(
             # Input pixels the warp can reach beyond the picture: the view's corner turned by the
             # largest angle, at the smallest scale, plus the shift and one pixel for interpolation
             # (the fewer, the less the warp's gradient computes). They continue the picture
-            # periodically (_wrap), since the warp's own "wrap" mode interpolates the last column
+            # periodically (periodic), since the warp's own "wrap" mode interpolates the last column
             # with the fill colour rather than with the first (a grey seam at the picture's border).
             turn = math.radians(min(abs(degrees), 90.0))
             reach_x = (out_w * math.cos(turn) + out_h * math.sin(turn)) / 2 / min(scale) + jitter + 2
@@ -115,7 +118,7 @@ def affine(
             margin = max(0, math.ceil(max(reach_x - w / 2, reach_y - h / 2)))
             if margin > min(h, w):
                 raise ValueError(f"a {h}x{w} picture cannot be wrapped {margin} px; use less scale or jitter")
-            images = _wrap(images, margin)
+            images = continuation(images, margin)
         dx = _uniform(seeds, 1, -jitter, jitter)
         dy = _uniform(seeds, 2, -jitter, jitter)
         s = _uniform(seeds, 3, scale[0], scale[1])
