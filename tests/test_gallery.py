@@ -135,3 +135,17 @@ def test_the_lectures_pictures_get_their_sections(tmp_path):
         start = page.index(f'<section id="{section}">')
         assert f'src="{stem}.png"' in page[start:page.index("</section>", start)], section
     assert 'id="other"' not in page
+
+
+def test_a_saliency_maps_scores_are_shown_beside_it(tmp_path):
+    rng = np.random.default_rng(2)
+    for stem, scores in (("cat", {"deletion": 0.1234, "insertion": 0.5, "mufidelity": None}), ("dog", None)):
+        io.write_png(str(tmp_path / f"{stem}_saliency.png"), rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+        facts = {"method": "vanilla", **({"metrics": scores} if scores else {})}  # saliency_maps.py [--metrics]
+        io.write_json(str(tmp_path / f"{stem}_saliency.json"), facts)
+    with open(gallery.write_index(str(tmp_path)), encoding="utf-8") as f:
+        page = f.read()
+    cat = page.index('src="cat_saliency.png"')
+    line = '<figcaption class="metrics">deletion AUC ↓ 0.123 · insertion AUC ↑ 0.500</figcaption>'
+    assert page.index(line) > cat  # beside its own map; an undefined score (None) is left out
+    assert page.count('class="metrics"') == 1  # the map without scores has none

@@ -197,7 +197,19 @@ def _layer_card(model: str, layer: str, pictures: list[_Picture]) -> str:
 def _picture_card(p: _Picture) -> str:
     title = p.name[:-4].replace("_", " ")
     return (f'<article class="card" id="{_anchor("pic", p.name[:-4])}"><h3>{_e(title)}</h3>'
-            f'<figure>{_img(p)}{_facts(p)}</figure></article>')
+            f'<figure>{_img(p)}{_map_scores(p.facts or {})}{_facts(p)}</figure></article>')
+
+
+_SCORE_NAMES = (("deletion", "deletion AUC ↓"), ("insertion", "insertion AUC ↑"), ("mufidelity", "μ-fidelity ↑"))
+
+
+def _map_scores(facts: dict) -> str:
+    """A saliency map's scores (saliency_maps.py --metrics; kerasviz.metrics), one small line; '' without them."""
+    scores = facts.get("metrics")
+    if not isinstance(scores, dict):
+        return ""
+    shown = [f"{label} {scores[name]:.3f}" for name, label in _SCORE_NAMES if isinstance(scores.get(name), int | float)]
+    return f'<figcaption class="metrics">{_e(" · ".join(shown))}</figcaption>' if shown else ""
 
 
 def _img(p: _Picture, kind: str = "photo") -> str:
@@ -281,6 +293,7 @@ figcaption { margin-top:6px; font-size:12px; color:var(--dim); }
 .acts { margin-top:6px; } .acts svg { display:block; width:100%; height:28px; }
 .acts rect { fill:#6b8cce; } .acts rect.neg { fill:#c96b6b; } .acts rect:hover { fill:var(--accent); }
 .acts span { font-size:11px; color:var(--dim); }
+figcaption.metrics { font-size:11px; font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
 details { margin-top:6px; font-size:12px; } summary { cursor:pointer; color:var(--dim); }
 table { border-collapse:collapse; margin-top:4px; width:100%; }
 th, td { text-align:left; padding:2px 6px; border-top:1px solid var(--line); vertical-align:top;
