@@ -81,8 +81,8 @@ def rollout(scores: list[np.ndarray], *, head_fusion: str = "mean", discard: flo
         if discard > 0:
             flat = fused.reshape(n, -1).copy()
             lowest = np.argsort(flat, axis=1, kind="stable")[:, : int(flat.shape[1] * discard)]
-            lowest = np.where(lowest == 0, 1, lowest) if flat.shape[1] > 1 else lowest  # keep [0, 0]
             np.put_along_axis(flat, lowest, 0.0, axis=1)
+            flat[:, 0] = fused[:, 0, 0]  # the class token's attention to itself is kept (as vit-explain does)
             fused = flat.reshape(n, tokens, tokens)
         a = (fused + np.eye(tokens)) / 2
         a = a / a.sum(axis=-1, keepdims=True)
