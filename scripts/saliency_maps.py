@@ -37,7 +37,8 @@ flags.DEFINE_enum("precision", None, list(PRECISIONS), "Compute type for vanilla
 flags.DEFINE_boolean("smooth", False, f"SmoothGrad around --method ({', '.join(SMOOTHABLE)}): its attributions "
                      "averaged over --samples noisy copies.")
 flags.DEFINE_boolean("metrics", False, "Also score each map: deletion and insertion AUC (Petsiuk et al. 2018) and "
-                     "MuFidelity (Bhatt et al. 2020) in the sidecar's \"metrics\" (see kerasviz.metrics).")
+                     "MuFidelity (Bhatt et al. 2020) in the sidecar's \"metrics\" (see kerasviz.metrics); about "
+                     "300 more model calls per image (VGG16 at 224 px: 3 minutes, measured on 2 shared CPU cores).")
 flags.mark_flags_as_required(["image", "target"])
 
 
