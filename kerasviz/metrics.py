@@ -299,7 +299,11 @@ def _prepare(
 
 
 def _maps(maps, count: int) -> np.ndarray:
-    array = np.asarray(maps, np.float32) if not isinstance(maps, str) else np.array(())
+    """`maps` as float32 (N, h, w), checked against the number of images."""
+    try:
+        array = np.asarray(maps, np.float32)
+    except (TypeError, ValueError):
+        raise KerasvizError(f"maps must be an array (N, H, W) or one (H, W); got {type(maps).__name__}") from None
     if array.ndim == 2:
         array = array[None]
     if array.ndim != 3 or 0 in array.shape:

@@ -135,6 +135,7 @@ def test_shapes_one_image_and_batching(linear):
         (lambda m, x, s: metrics.deletion(m, x, s, "dense", score="probability"), "needs a class target"),
         (lambda m, x, s: metrics.deletion(m, x, s, 5), "class 5 out of range"),
         (lambda m, x, s: metrics.deletion(m, x, s * np.nan, 0), "NaN or infinite"),
+        (lambda m, x, s: metrics.deletion(m, x, [s[0], s[1, :3]], 0), "maps must be an array"),
     ],
 )
 def test_bad_input_is_a_kerasviz_error(linear, call, message):
