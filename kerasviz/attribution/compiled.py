@@ -12,7 +12,16 @@ import keras
 import tensorflow as tf
 
 from kerasviz import models
-from kerasviz.attribution.targets import Scoring, copies_for, head, is_softmax, logits_model, output_op, scored_model
+from kerasviz.attribution.targets import (
+    Scoring,
+    copies_for,
+    head,
+    is_softmax,
+    logits_head,
+    logits_model,
+    output_op,
+    scored_model,
+)
 from kerasviz.models.precision import cast_model, clone, loss_scale
 
 IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32)
@@ -56,6 +65,62 @@ def gradient_step(scoring: Scoring, *, guided: bool, precision: str = "float32")
         return step
 
     return compiled(model, key, build, on_copy=on_copy)
+
+
+def score_step(scoring: Scoring) -> Callable:
+    """One compiled step: 0-255 RGB (B, H, W, 3) -> (scores (B,),); no gradient (occlusion, Score-CAM, RISE)."""
+    model, target, preprocess, output = scoring.model, scoring.target, scoring.preprocess, scoring.output
+    net, on_copy = logits_head(model, target, output=output)
+
+    def build():
+        scored = scored_model(net, target)
+
+        @tf.function(input_signature=[IMAGES])
+        def step(x):
+            return (scored(preprocess(x))[0],)
+
+        return step
+
+    return compiled(model, ("score", target, preprocess, output), build, on_copy=on_copy)
+
+
+def layer_step(scoring: Scoring, layer: str) -> Callable:
+    """One compiled step: 0-255 RGB (B, H, W, 3) -> (the output of `layer` (a path),), as the layer gives it."""
+    model, preprocess = scoring.model, scoring.preprocess
+
+    def build():
+        features = models.feature_model(model, [layer])
+
+        @tf.function(input_signature=[IMAGES])
+        def step(x):
+            return (features(preprocess(x), training=False),)
+
+        return step
+
+    return compiled(model, ("layer", layer, preprocess), build, on_copy=False)
+
+
+def layer_gradient_step(scoring: Scoring, layer: str) -> Callable:
+    """One compiled step: 0-255 RGB (B, H, W, 3) -> (scores (B,), the output A of `layer` (a path), d score / d A).
+
+    The gradient CAMs (kerasviz.attribution.cams) do their maths on these arrays; a score that does not
+    depend on the layer has a zero gradient."""
+    model, target, preprocess, output = scoring.model, scoring.target, scoring.preprocess, scoring.output
+    net, on_copy = logits_head(model, target, [layer], output)
+
+    def build():
+        scored = scored_model(net, target)
+
+        @tf.function(input_signature=[IMAGES])
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)  # so a layer with no weights before it (a rescaling of the input) is traced
+                score, features = scored(preprocess(x))
+            return score, features, tape.gradient(score, features, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+        return step
+
+    return compiled(model, ("layer_gradient", layer, target, preprocess, output), build, on_copy=on_copy)
 
 
 def _compute_copy(model: keras.Model, net: keras.Model, precision: str, key: tuple) -> keras.Model:

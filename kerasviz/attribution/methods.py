@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.attribution.budget import run_chunked
-from kerasviz.attribution.compiled import IMAGES, compiled, gradient_step
+from kerasviz.attribution.compiled import IMAGES, compiled, gradient_step, score_step
 from kerasviz.attribution.registry import (
     IG_BASELINE,
     IG_STEPS,
@@ -113,6 +113,7 @@ def gradcam(scoring: Scoring, *, layer: str | None = None) -> Attribute:
         @tf.function(input_signature=[IMAGES])
         def step(x):
             with tf.GradientTape() as tape:
+                tape.watch(x)  # so a layer with no weights before it (a rescaling of the input) is traced
                 score, features = scored(preprocess(x))
             grads = tape.gradient(score, features)
             weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # alpha_k, Selvaraju et al. eq. 1
@@ -156,19 +157,7 @@ def occlusion(scoring: Scoring, *, patch: int | None = None, stride: int | None 
     """Zeiler & Fergus 2014: the drop of the score when a grey `patch` square (default: 1/7 of the
     shorter side, moved by `stride`, default half the patch) hides each pixel, averaged over the
     patches that cover it, `(N, H, W)`."""
-    model, target, preprocess, output = scoring.model, scoring.target, scoring.preprocess, scoring.output
-    net, on_copy = logits_head(model, target, output=output)
-
-    def build():
-        scored = scored_model(net, target)
-
-        @tf.function(input_signature=[IMAGES])
-        def step(x):
-            return (scored(preprocess(x))[0],)
-
-        return step
-
-    step = compiled(model, ("score", target, preprocess, output), build, on_copy=on_copy)
+    step = score_step(scoring)
 
     def attribute(batch: np.ndarray) -> np.ndarray:
         n, h, w = batch.shape[:3]
