@@ -179,7 +179,8 @@ def test_smoothed_gradient_is_the_mean_gradient_over_noisy_copies(method):
                                     "method='gradcam'"),
         ("vanilla", {"patch": 3}, "patch= applies to occlusion, not to method='vanilla'"),
         ("smoothgrad", {"steps": 8}, "steps= applies to integrated_gradients, not to method='smoothgrad'"),
-        ("integrated_gradients", {"layer": "c1"}, "layer= applies to gradcam, activation, not to"),
+        ("integrated_gradients", {"layer": "c1"}, "layer= applies to gradcam, activation, gradcam_plus_plus, "
+                                                  "scorecam, layercam, eigencam, hirescam, not to"),
         ("vanilla", {"seed": 1}, "seed= applies to smoothgrad"),
         ("gradcam", {"precision": "bfloat16"}, "precision= applies to vanilla, smoothgrad, integrated_gradients, not"),
         ("guided_backprop", {"smooth": True, "precision": "float16"}, "precision= applies to"),

@@ -2,7 +2,8 @@
 
 `saliency(model, images, target, method=...)` is the entry point (kerasviz.saliency). The package:
 registry (each method declared once: `Method` and its Options dataclass), targets (what the score is),
-methods (one factory per method, their registration, and SmoothGrad around them),
+methods (one factory per method, their registration, and SmoothGrad around them), cams (the CAM family
+and RISE, registered after them),
 compiled (the compiled steps and model copies), budget (images per compiled call), sanity
 (`randomized_copy`, `redraw_weights`: the randomisation tests of Adebayo et al. 2018) and maps
 (`saliency` itself and the checks of its options).

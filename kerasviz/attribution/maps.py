@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz import io, models
+from kerasviz.attribution import cams  # noqa: F401  (registers the CAM family and RISE, after methods' own)
 from kerasviz.attribution.budget import chunk_size
 from kerasviz.attribution.methods import smoothed
 from kerasviz.attribution.registry import (
@@ -30,7 +31,7 @@ from kerasviz.attribution.targets import Scoring, Target, parse_target
 from kerasviz.attribution.transformers import HEAD_FUSIONS  # noqa: F401 (registers rollout)
 from kerasviz.errors import KerasvizError
 
-# Derived from the registry (kerasviz.attribution.registry; the methods are declared in methods.py):
+# Derived from the registry (kerasviz.attribution.registry; the methods are declared in methods.py and cams.py):
 METHODS = tuple(REGISTRY)
 PRECISION_METHODS = tuple(m.name for m in REGISTRY.values() if "precision" in option_names(m.options))
 SMOOTHING = option_names(SmoothingOptions)  # SmoothGrad's options: for smoothgrad, or any method with smooth=True
@@ -53,6 +54,9 @@ def saliency(
     patch: int | None = None,
     stride: int | None = None,
     seed: int | None = None,
+    masks: int | None = None,
+    cells: int | None = None,
+    probability: float | None = None,
     batch_size: int | None = None,
     precision: str | None = None,
     output: int | str | None = None,
@@ -91,6 +95,20 @@ def saliency(
           keras.layers.MultiHeadAttention layers rolled out from the patches to the class token, on the
           patch grid, upsampled; heads fused by `head_fusion` (mean, max or min), the `discard` fraction
           of lowest attentions dropped (default 0); it ignores the target (kerasviz.attribution.transformers).
+        The CAM family (kerasviz.attribution.cams), on `layer` as gradcam (default as there; it may
+        also be a vision transformer's (N, T, C) tokens, whose patch grid is found from T), upsampled:
+        gradcam_plus_plus (Chattopadhay et al. 2018): channels weighted by their positive gradients,
+          each position by its alpha (closed form with exp(score));
+        scorecam (Wang et al. 2020): channels weighted by the softmax over channels of the score
+          of the image multiplied by each channel's normalised map (the copies batched);
+        layercam (Jiang et al. 2021): relu of the activations times their positive gradients;
+        eigencam (Muhammad & Yeasin 2020): the first principal component of the activations
+          (sign: as the mean activation); it ignores the target;
+        hirescam (Draelos & Carin 2020): relu of the sum over channels of gradient x activation;
+        rise (Petsiuk et al. 2018): the mean of the scores of `masks` (default 1000; the paper's
+          4000 for ResNet50 is 4x the forward passes) masked copies, each mask an s x s grid
+          (`cells`, default 7) of cells kept with chance `probability` (default 0.5), upsampled
+          with a random shift, weighted by the mask; seeded by `seed`.
       smooth: SmoothGrad around vanilla, integrated_gradients, guided_backprop or gradcam (as PAIR
         saliency's GetSmoothedMask): the method's attributions (per colour channel, before they
         become a map) averaged over noisy copies, with `samples`, `noise` and `seed` as above.
@@ -110,7 +128,7 @@ def saliency(
     """
     given, settings, smoothing = _settings(
         method, smooth, samples=samples, noise=noise, steps=steps, baseline=baseline, layer=layer, patch=patch,
-        stride=stride, seed=seed, precision=precision,
+        stride=stride, seed=seed, masks=masks, cells=cells, probability=probability, precision=precision,
         head_fusion=head_fusion, discard=discard,
     )  # fmt: skip
     _check_positive(batch_size=batch_size)

@@ -26,6 +26,12 @@ SMOOTHGRAD_SAMPLES = 50  # Smilkov et al. 2017, §3: "n = 50" samples suffice
 SMOOTHGRAD_NOISE = 0.15  # Smilkov et al. 2017, §3: sigma 10-20% of (x_max - x_min)
 IG_STEPS = 128  # Sundararajan et al. 2017, §5: 20-300 steps; with the trapezoid rule, completeness < 1% on ReLU CNNs
 IG_BASELINE = 0.0  # Sundararajan et al. 2017: the black image (0 in 0-255 RGB)
+# RISE (Petsiuk et al. 2018, §4): 4000 masks for ResNet50, s = 7 cells a side, p = 0.5. Each mask is one forward
+# pass per image, so 1000 here, for CPUs: 4x fewer passes than the paper's, for a map whose Monte Carlo noise is
+# 2x the paper's (it falls as 1/sqrt(masks)).
+RISE_MASKS = 1000
+RISE_CELLS = 7
+RISE_PROBABILITY = 0.5
 DEFAULT_PRECISION = "float32"
 
 
@@ -143,6 +149,71 @@ class ActivationOptions(MethodOptions):
     WHAT = "saliency method 'activation'"
     layer: str | None = option(None, "Layer to average; None: the target layer, else the last convolution.",
                                kind="str")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class CamOptions(MethodOptions):
+    """Base of the CAM family's options (kerasviz.attribution.cams): the layer whose channels make the map."""
+
+    layer: str | None = option(None, "Layer whose channels make the map: (N, H, W, C), or (N, T, C) tokens; "
+                               "None: the last 4-D output with height and width > 1 before the target.",
+                               kind="str")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class GradCamPlusPlusOptions(CamOptions):
+    """gradcam_plus_plus (Chattopadhay et al. 2018)."""
+
+    WHAT = "saliency method 'gradcam_plus_plus'"
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreCamOptions(CamOptions):
+    """scorecam (Wang et al. 2020)."""
+
+    WHAT = "saliency method 'scorecam'"
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerCamOptions(CamOptions):
+    """layercam (Jiang et al. 2021)."""
+
+    WHAT = "saliency method 'layercam'"
+
+
+@dataclasses.dataclass(frozen=True)
+class EigenCamOptions(CamOptions):
+    """eigencam (Muhammad & Yeasin 2020)."""
+
+    WHAT = "saliency method 'eigencam'"
+
+
+@dataclasses.dataclass(frozen=True)
+class HiResCamOptions(CamOptions):
+    """hirescam (Draelos & Carin 2020)."""
+
+    WHAT = "saliency method 'hirescam'"
+
+
+@dataclasses.dataclass(frozen=True)
+class RiseOptions(MethodOptions):
+    """rise (Petsiuk et al. 2018)."""
+
+    WHAT = "saliency method 'rise'"
+    masks: int = option(RISE_MASKS, "Random masks, one forward pass each per image (Petsiuk et al. 2018: 4000 "
+                        "for ResNet50; fewer here for CPUs).", low=1)  # fmt: skip
+    cells: int = option(RISE_CELLS, "Cells a side of each mask's low-resolution grid (Petsiuk et al. 2018: s = 7).",
+                        low=1)  # fmt: skip
+    probability: float = option(RISE_PROBABILITY, "Chance that a cell is kept (Petsiuk et al. 2018: p = 0.5).",
+                                low=0.0, high=1.0)  # fmt: skip
+    seed: int = option(0, "Seed of the masks.")
+
+    def check(self) -> None:
+        if self.probability == 0:
+            raise KerasvizError(f"probability of {self.WHAT} must be in (0, 1]; got 0.0: no mask would keep a cell")
+
+    def per_image(self) -> int:
+        return self.masks
 
 
 @dataclasses.dataclass(frozen=True)
