@@ -23,6 +23,7 @@ from kerasviz.attribution import (
     parse_target,
     saliency,
 )
+from kerasviz.attribution.transformers import ATTENTION_METHODS
 from kerasviz.errors import KerasvizError
 from kerasviz.metrics import deletion, insertion, mufidelity
 from kerasviz.segmentation import (
@@ -45,7 +46,7 @@ FILE_MODEL_SIZE = 224  # longer side a model file without a classifier sees, unl
 
 # The README's pictures: photos that ship inside scikit-image, and the methods side by side.
 README_PHOTOS = ("chelsea", "coffee", "astronaut")
-README_METHODS = METHODS
+README_METHODS = tuple(m for m in METHODS if m not in ATTENTION_METHODS)  # the README's VGG16 has no attention
 README_SIZE = 224
 # Fewer samples, steps and occlusion patches than the defaults, so the README's pictures are quick to remake.
 README_OPTIONS = {"samples": 16, "steps": 16, "patch": 40, "stride": 32}
