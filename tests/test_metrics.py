@@ -185,6 +185,7 @@ def test_script_metrics_in_the_sidecar(tmp_path):
         sidecar = json.load(f)
     assert set(sidecar["metrics"]) == {"deletion", "insertion", "mufidelity"}
     assert all(isinstance(v, float) for v in sidecar["metrics"].values())
+    assert sidecar["metric_options"]["deletion"] == {"score": "auto", "steps": 50, "fill": 0.0}
     assert sidecar["method"] == "vanilla" and sidecar["target"] == "1"  # the other keys stay
     assert sorted(os.listdir(out)) == sorted("cat" + suffix for suffix in app.SUFFIXES)
 

@@ -25,7 +25,7 @@ from kerasviz.attribution import (
 )
 from kerasviz.attribution.transformers import ATTENTION_METHODS
 from kerasviz.errors import KerasvizError
-from kerasviz.metrics import deletion, insertion, mufidelity
+from kerasviz.metrics import DeletionOptions, InsertionOptions, MuFidelityOptions, deletion, insertion, mufidelity
 from kerasviz.segmentation import (
     DEFAULT_FEATURE_METHOD,
     FEATURE_METHODS,
@@ -116,7 +116,7 @@ def run(
             "size": list(work.shape[:2]) if not info.include_top else None,
             "precision": given.get("precision", DEFAULT_PRECISION) if method in PRECISION_METHODS else "float32",
             "options": _options(method, smooth, samples, steps),
-            **({"metrics": map_scores(model, work, saliency_map, parsed)} if metrics else {}),
+            **(map_scores(model, work, saliency_map, parsed) if metrics else {}),
         }
         write_outputs(
             os.path.join(out, stem), image, _resize_map(saliency_map, image.shape[:2]), segment=segment, facts=facts,
@@ -136,10 +136,14 @@ def _kept(outputs: list[str], sidecar: str, *, overwrite: bool, asked: dict, met
 
 
 def map_scores(model: keras.Model, image: np.ndarray, saliency_map: np.ndarray, target: int | str) -> dict:
-    """{"deletion", "insertion", "mufidelity"}: kerasviz.metrics' scores of the map (as given, largest
-    first) on the image the model saw, with their default options; 4 decimals, None where undefined."""
-    scored = {f.__name__: f(model, image, saliency_map, target)[0] for f in (deletion, insertion, mufidelity)}
-    return {name: round(float(value), 4) if np.isfinite(value) else None for name, value in scored.items()}
+    """The sidecar's "metrics": {"deletion", "insertion", "mufidelity"}, kerasviz.metrics' scores of the map
+    (as given, largest first) on the image the model saw, 4 decimals, None where undefined; and
+    "metric_options", the options (each metric's defaults) that gave them."""
+    options = {"deletion": DeletionOptions(), "insertion": InsertionOptions(), "mufidelity": MuFidelityOptions()}
+    scores = {f.__name__: f(model, image, saliency_map, target, options=options[f.__name__])[0]
+              for f in (deletion, insertion, mufidelity)}  # fmt: skip
+    return {"metrics": {name: round(float(value), 4) if np.isfinite(value) else None for name, value in scores.items()},
+            "metric_options": {name: o.facts() for name, o in options.items()}}  # fmt: skip
 
 
 def _check_options(images: Sequence[str], method: str, segment_method: str, regions: int | None) -> None:
