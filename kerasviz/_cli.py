@@ -82,15 +82,17 @@ def define_model_flags(default: str | None = "vgg16", what: str | None = None, *
     flags.DEFINE_string("weights", "auto", weights_help, module_name=_script())
 
 
-def define_option_flags(options: type[Options], *, skip: Sequence[str] = (),
+def define_option_flags(options: type[Options], *, skip: Sequence[str] = (), defaults: Options | None = None,
                         flag_values: flags.FlagValues = flags.FLAGS) -> None:
-    """One flag per option of `options` (an Options dataclass), with its default, bounds, choices and help;
-    options marked flag=False and those in `skip` get none. Read them back with `options_from_flags`."""
+    """One flag per option of `options` (an Options dataclass), with its default (or that of `defaults`, an
+    instance, where a job has its own), bounds, choices and help; options marked flag=False and those in
+    `skip` get none. Read them back with `options_from_flags`."""
     for field in dataclasses.fields(options):
         meta = field.metadata
         if not meta["flag"] or field.name in skip:
             continue
-        name, default, help_text = field.name, field.default, meta["help"]
+        name, help_text = field.name, meta["help"]
+        default = field.default if defaults is None else getattr(defaults, name)
         if meta["choices"] is not None:
             flags.DEFINE_enum(name, default, list(meta["choices"]), help_text, flag_values=flag_values,
                               module_name=_script())

@@ -79,11 +79,28 @@ def test_size_sets_the_longer_side_and_levels_upsample(model):
     assert image.shape == (20, 40, 3) and image.dtype == np.uint8
 
 
+def test_layer_study_takes_style_transfers_options_but_not_its_layers(model):
+    content, style_img = pair(24)
+    sets = {"early": ["c1"], "all": LAYERS}
+    # Every cell is style transfer with the options given: Adam with a zero step leaves the start, the photo.
+    still, _ = style.layer_study(content, style_img, model=model, content_layers=["c2", "c3"], style_sets=sets,
+                                 size=24, steps=3, levels=1, optimizer="adam", adam_rate=0.0,
+                                 preprocess=to_unit)
+    assert (still == content[None, None]).all()
+    moved, _ = style.layer_study(content, style_img, model=model, content_layers=["c2"], style_sets=sets,
+                                 options=style.StyleOptions(size=24, steps=3, optimizer="adam"), preprocess=to_unit)
+    assert np.abs(moved.astype(int) - content).max() > 2
+    for wrong in ({"options": style.StyleOptions(content_layers=("c1",))}, {"style_layers": ["c1"]},
+                  {"preserve_color": True}, {"sizes": 3}):
+        with pytest.raises(KerasvizError, match="does not apply"):
+            style.layer_study(content, style_img, model=model, content_layers=["c2"], style_sets=sets, **wrong)
+
+
 def test_layer_study_shapes_and_the_readmes_ordering(model):
     content, style_img = pair(24)
     images, table = style.layer_study(
         content, style_img, model=model, content_layers=["c2", "c3"], style_sets={"early": ["c1"], "all": LAYERS},
-        size=24, steps=10, preprocess=to_unit,
+        size=24, steps=10, levels=1, preprocess=to_unit,
     )
     assert images.shape == (2, 2, 24, 24, 3) and images.dtype == np.uint8
     assert [(c["content_layer"], c["style_set"]) for c in table] == [("c2", "early"), ("c2", "all"),

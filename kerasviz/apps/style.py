@@ -22,6 +22,9 @@ STUDY_STEPS = 15
 # The defaults before distance normalisation and block4_conv2 content, kept for the README's before/after
 # picture and benchmarks/style_pairs.py: keras-io's content layer and each loss over its target's size.
 BEFORE = {"content_layers": ("block5_conv2",), "content_weight": 1.0, "style_weight": 10.0, "normalization": "target"}
+# The study's cells: small and at one level, with the balance its README text describes (BEFORE's).
+STUDY_OPTIONS = style_lib.StyleOptions(size=STUDY_SIZE, steps=STUDY_STEPS, levels=1,
+                                       **{k: v for k, v in BEFORE.items() if k != "content_layers"})
 
 
 def run(
@@ -80,14 +83,16 @@ def study(
     out: str,
     *,
     model: str | keras.Model = "vgg16", weights: str | None = "auto", preprocess: str | None = None,
-    size: int = STUDY_SIZE,
-    steps: int = STUDY_STEPS,
+    options: style_lib.StyleOptions | None = None,
     overwrite: bool = False,
     progress: _jobs.ProgressFn | None = None,
+    **overrides,
 ) -> dict:
     """The layer study: writes the grid `out` (PNG), `out`.json and `out`.md (the loss table); returns
-    the facts (see kerasviz.apps). The model's layers are chosen by study_layers.
+    the facts (see kerasviz.apps). The model's layers are chosen by study_layers; `options` (default:
+    STUDY_OPTIONS) with `overrides` are each cell's (see style_lib.layer_study).
     """
+    options = style_lib.StyleOptions.create(options or STUDY_OPTIONS, **overrides)
     png, sidecar, earlier = _jobs.start(out, overwrite=overwrite, also=(".md",))
     if earlier:
         return earlier
@@ -96,25 +101,24 @@ def study(
     net = _jobs.network(model, weights, preprocess)
     content_layers, style_sets = study_layers(net)
     start = time.perf_counter()
-    balance = {k: v for k, v in BEFORE.items() if k != "content_layers"}  # the balance its README text describes
-    images, table = style_lib.layer_study(
-        content_img, style_img, model=net, content_layers=content_layers, style_sets=style_sets,
-        size=size, steps=steps, progress=progress, **balance,
-    )
+    images, table = style_lib.layer_study(content_img, style_img, model=net, content_layers=content_layers,
+                                          style_sets=style_sets, options=options, progress=progress)
     seconds = time.perf_counter() - start
     rows, cols = images.shape[:2]
     io.write_png(png, io.grid(images.reshape(rows * cols, *images.shape[2:]), cols=cols))
     with io.atomic_path(table_path) as tmp, open(tmp, "w") as f:
         f.write(_markdown(table))
+    balance = ("content_weight", "style_weight", "tv_weight", "normalization")
     return _jobs.finish(png, sidecar, {
         **models.model_facts(net),
         "rows_content_layers": list(content_layers),
         "columns_style_sets": {k: list(v) for k, v in style_sets.items()},
         "losses": "relative: content = |F-P|^2/|F_style-P|^2 at the row's layer; style = |G-A|^2/|G_content-A|^2",
         "cells": table,
-        "loss_weights": balance,
+        "loss_weights": {name: getattr(options, name) for name in balance},
         "size": list(images.shape[2:4]),
-        "steps": steps,
+        "steps": options.steps,
+        "options": options.facts(),
         "seconds": round(seconds, 2),
     })
 

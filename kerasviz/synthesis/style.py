@@ -292,6 +292,9 @@ def _initial(init: str, content: np.ndarray, style: np.ndarray, rng: np.random.G
     return rng.uniform(0, 255, content.shape).astype(np.float32)
 
 
+STUDY_OWN = ("content_layers", "style_layers", "preserve_color")  # the study's own axes, and what it compares
+
+
 def layer_study(
     content,
     style,
@@ -299,33 +302,35 @@ def layer_study(
     model: keras.Model | None = None,
     content_layers: Sequence[str],
     style_sets: Mapping[str, Sequence[str]],
-    size: int = 128,
-    steps: int = 30,
-    content_weight: float = CONTENT_WEIGHT,
-    style_weight: float = STYLE_WEIGHT,
-    tv_weight: float = TV_WEIGHT,
-    normalization: str = DEFAULT_NORMALIZATION,
+    options: StyleOptions | None = None,
     preprocess: Callable | None = None,
     progress: Callable[[int, int], None] | None = None,
+    **overrides,
 ) -> tuple[np.ndarray, list[dict]]:
     """Style transfer for every (content layer, style layer set) pair, with one compiled step.
 
+    Each cell is `transfer` with `options` (or StyleOptions' defaults) and `overrides`, its layers the row's
+    content layer and the column's style set; content_layers, style_layers and preserve_color do not apply.
     Returns uint8 images (rows, cols, H, W, 3), rows following `content_layers` and columns `style_sets`,
     and one dict per cell: content layer, style set name, and the relative losses of the result:
     `content` (its own content layer), `style` (its own style set) and `style_all` (every layer of every
     style set, a yardstick shared by all cells); 0 is a perfect match, 1 as far as the starting point.
     """
+    options = StyleOptions.create(options, **overrides)
+    given = [name for name in STUDY_OWN if getattr(options, name) != getattr(StyleOptions, name)]
+    if given:
+        raise KerasvizError(f"option {given[0]!r} does not apply to the layer study: its rows are content_layers= "
+                            "and its columns style_sets=, and it compares layers in full colour")
     model = model if model is not None else models.load_model("vgg16", "auto")
     if not content_layers or not style_sets:
         raise KerasvizError("layer_study needs at least one content layer and one style layer set")
     all_style = list(dict.fromkeys(n for s in style_sets.values() for n in s))
-    objective = StyleLoss(model, list(dict.fromkeys([*content_layers, *all_style])), preprocess)
+    precision = _precision_for(options.optimizer, options.precision)
+    objective = StyleLoss(model, list(dict.fromkeys([*content_layers, *all_style])), preprocess, precision)
     content_img, style_img = io.single(content, "content"), io.single(style, "style")
-    shape = _output_shape(model, content_img.shape[:2], size)
+    shape = _output_shape(model, content_img.shape[:2], options.size)
     c = io.resize(content_img, shape)
-    s = io.resize(style_img, io.fit_shape(style_img.shape[:2], max(shape)))
-    targets = objective.targets(c, s, normalization)
-    yardstick_targets = objective.targets(c, s)  # the table's relative losses, whatever the normalisation
+    yardstick_targets = objective.targets(c, io.resize(style_img, io.fit_shape(style_img.shape[:2], max(shape))))
     layer_index = {name: i for i, name in enumerate(objective.layers)}
     # Relative to the start: the content distance of the style image, the style distance of the content image.
     start_content = objective.layer_losses(io.resize(style_img, shape), yardstick_targets)[0]
@@ -335,8 +340,10 @@ def layer_study(
     for r, content_layer in enumerate(content_layers):
         for k, (set_name, set_layers) in enumerate(style_sets.items()):
             weights = weight_vectors(objective.layers, _layer_weights([content_layer], "content"),
-                                      _layer_weights(set_layers, "style"), content_weight, style_weight, tv_weight)
-            x, _ = engine.minimize(lambda v, w=weights: objective.evaluate(v, targets, w)[:2], c, steps=steps)
+                                     _layer_weights(set_layers, "style"), options.content_weight,
+                                     options.style_weight, options.tv_weight)
+            x = _coarse_to_fine(model, objective, content_img, style_img, shape, weights, options,
+                                progress=None, callback=None)[0]
             images[r, k] = io.round_pixels(x)
             content_loss, style_loss = objective.layer_losses(x, yardstick_targets)
             own = [layer_index[n] for n in set_layers]
