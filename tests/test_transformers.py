@@ -113,6 +113,24 @@ def test_discard_drops_the_lowest_attentions_but_the_class_tokens_own():
     assert not np.allclose(maps, kerasviz.saliency(model, x, 0, method="rollout"), rtol=1e-3)
 
 
+def test_an_attention_pooling_head_is_left_out():
+    """Self-attention over a 2 x 2 grid, then an attention-pooling head (the first token's query on all
+    4 tokens: cross-attention, 1 x 4): the rollout is the self-attention's alone."""
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((16, 16, 3))
+    tokens = keras.layers.Reshape((4, 8))(keras.layers.Conv2D(8, 8, strides=8)(inputs))
+    x = keras.layers.MultiHeadAttention(2, 4, name="self")(tokens, tokens)
+    probe = keras.layers.Cropping1D((0, 3))(x)
+    pooled = keras.layers.MultiHeadAttention(2, 4, name="pool")(probe, x)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(pooled)), name="pooled")
+    image = _images(1, (16, 16), seed=8)
+    maps = kerasviz.saliency(model, image, 0, method="rollout")
+    features = keras.Model(inputs, tokens)(image)
+    _, attention = model.get_layer("self")(features, features, return_attention_scores=True)
+    expected = _numpy_rollout([keras.ops.convert_to_numpy(attention)]).mean(axis=1).reshape(1, 2, 2)
+    np.testing.assert_allclose(maps, _upsampled(expected, (16, 16)), rtol=1e-4)
+
+
 def test_the_patch_grid_is_found_from_the_token_count_and_the_input():
     assert token_grid(17, (32, 32)) == (1, 4, 4)
     assert token_grid(16, (32, 32)) == (0, 4, 4)  # no class token

@@ -131,7 +131,8 @@ def attention_layers(model: keras.Model) -> list[keras.layers.MultiHeadAttention
 
 def scores_step(model: keras.Model, preprocess):
     """One compiled step: 0-255 RGB (B, H, W, 3) -> each self-attention's scores (B, heads, T, T), in
-    the order the model calls them. Built once per model and preprocessing."""
+    the order the model calls them; cross-attention (T queries on S != T keys, such as an attention-
+    pooling head's probe) is left out. Built once per model and preprocessing."""
     layers = attention_layers(model)
 
     def build():
@@ -140,11 +141,12 @@ def scores_step(model: keras.Model, preprocess):
             scores: list = []
             with _recording(layers, scores, model.name):
                 model(preprocess(x), training=False)
+            scores = [s for s in scores if s.shape[-2] == s.shape[-1]]
             if not scores:
-                raise KerasvizError(f"{model.name} never called its MultiHeadAttention layers when it ran; "
-                                    "rollout reads the attention of the layers the model calls")  # fmt: skip
-            if len({tuple(s.shape[2:]) for s in scores}) > 1 or scores[0].shape[2] != scores[0].shape[3]:
-                raise KerasvizError(f"{model.name}'s attention layers are not all self-attention over the same "
+                raise KerasvizError(f"{model.name} called no MultiHeadAttention layer as self-attention when it "
+                                    "ran; rollout reads the self-attention of the layers the model calls")  # fmt: skip
+            if len({tuple(s.shape[2:]) for s in scores}) > 1:
+                raise KerasvizError(f"{model.name}'s self-attention layers do not all attend over the same "
                                     "tokens; rollout multiplies one T x T attention per layer")  # fmt: skip
             return tuple(tf.cast(s, tf.float32) for s in scores)
 
