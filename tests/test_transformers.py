@@ -159,6 +159,27 @@ def test_a_token_count_that_is_no_patch_grid_is_an_error():
         kerasviz.saliency(rows, _images(1, (8, 80)), 0, method="rollout")
 
 
+def _attention_model(second_tokens: int | None = None, flash: bool = False) -> keras.Model:
+    """16 patch tokens of a 32 x 32 image, self-attention, and a second one over `second_tokens` pooled tokens."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Reshape((16, 8))(keras.layers.Conv2D(8, 8, strides=8)(inputs))
+    x = keras.layers.MultiHeadAttention(2, 4, flash_attention=flash or None, name="first")(x, x)
+    if second_tokens:
+        x = keras.layers.AveragePooling1D(16 // second_tokens)(x)
+        x = keras.layers.MultiHeadAttention(2, 4, name="second")(x, x)
+    return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(x)), name="attending")
+
+
+def test_attention_that_cannot_be_rolled_out_is_an_error():
+    with pytest.raises(KerasvizError, match=r"^attending's self-attention layers attend over different token "
+                       r"counts \[4, 16\]; rollout multiplies one T x T"):  # fmt: skip
+        kerasviz.saliency(_attention_model(second_tokens=4), _images(1), 0, method="rollout")
+    with pytest.raises(KerasvizError, match=r"^attention layer 'first' of attending uses flash attention, which "
+                       "gives no scores; build it with flash_attention=False"):  # fmt: skip
+        kerasviz.saliency(_attention_model(flash=True), _images(1), 0, method="rollout")
+    assert kerasviz.saliency(_attention_model(), _images(1), 0, method="rollout").shape == (1, SIZE, SIZE)
+
+
 def test_a_model_without_attention_is_an_error():
     inputs = keras.Input((SIZE, SIZE, 3))
     x = keras.layers.Conv2D(4, 3, name="conv")(inputs)

@@ -57,7 +57,7 @@ def attention_rollout(scoring: Scoring, *, head_fusion: str = "mean", discard: f
     step = scores_step(scoring.model, scoring.preprocess)
 
     def attribute(batch: np.ndarray) -> np.ndarray:
-        scores = run_chunked(step, batch, scoring.chunk)
+        scores = self_attention(run_chunked(step, batch, scoring.chunk), scoring.model.name)
         extra, height, width = token_grid(scores[0].shape[-1], batch.shape[1:3], scoring.model.name)
         joint = rollout(scores, head_fusion=head_fusion, discard=discard)
         rows = joint[:, 0] if extra else joint.mean(axis=1)  # the class token's row, or every token's
@@ -126,28 +126,24 @@ def attention_layers(model: keras.Model) -> list[keras.layers.MultiHeadAttention
             f"{model.name} has no keras.layers.MultiHeadAttention layer, so attention rollout has nothing to "
             "read; use gradcam or another method for a model without attention"
         )
+    flash = [layer.name for layer in layers if layer._flash_attention]
+    if flash:
+        raise KerasvizError(f"attention layer {flash[0]!r} of {model.name} uses flash attention, which gives no "
+                            "scores; build it with flash_attention=False for rollout")  # fmt: skip
     return layers
 
 
 def scores_step(model: keras.Model, preprocess):
-    """One compiled step: 0-255 RGB (B, H, W, 3) -> each self-attention's scores (B, heads, T, T), in
-    the order the model calls them; cross-attention (T queries on S != T keys, such as an attention-
-    pooling head's probe) is left out. Built once per model and preprocessing."""
+    """One compiled step: 0-255 RGB (B, H, W, 3) -> the scores of each attention call, (B, heads, T, S)
+    float32, in the order the model makes them. Built once per model and preprocessing."""
     layers = attention_layers(model)
 
     def build():
         @tf.function(input_signature=[IMAGES])
         def step(x):
             scores: list = []
-            with _recording(layers, scores, model.name):
+            with _recording(layers, scores):
                 model(preprocess(x), training=False)
-            scores = [s for s in scores if s.shape[-2] == s.shape[-1]]
-            if not scores:
-                raise KerasvizError(f"{model.name} called no MultiHeadAttention layer as self-attention when it "
-                                    "ran; rollout reads the self-attention of the layers the model calls")  # fmt: skip
-            if len({tuple(s.shape[2:]) for s in scores}) > 1:
-                raise KerasvizError(f"{model.name}'s self-attention layers do not all attend over the same "
-                                    "tokens; rollout multiplies one T x T attention per layer")  # fmt: skip
             return tuple(tf.cast(s, tf.float32) for s in scores)
 
         return step
@@ -155,8 +151,22 @@ def scores_step(model: keras.Model, preprocess):
     return compiled(model, ("rollout", preprocess), build, on_copy=False)
 
 
+def self_attention(scores: list[np.ndarray], name: str) -> list[np.ndarray]:
+    """The self-attention among the scores (B, heads, T, S): T == S. Cross-attention (such as an
+    attention-pooling head's probe on the tokens) is left out; the rest must share one T."""
+    kept = [s for s in scores if s.shape[-2] == s.shape[-1]]
+    if not kept:
+        raise KerasvizError(f"{name} called no MultiHeadAttention layer as self-attention when it ran; rollout "
+                            "reads the self-attention of the layers the model calls")  # fmt: skip
+    counts = sorted({s.shape[-1] for s in kept})
+    if len(counts) > 1:
+        raise KerasvizError(f"{name}'s self-attention layers attend over different token counts {counts}; "
+                            "rollout multiplies one T x T attention per layer")  # fmt: skip
+    return kept
+
+
 @contextlib.contextmanager
-def _recording(layers: list, scores: list, name: str):
+def _recording(layers: list, scores: list):
     """While tracing: each layer's call also returns its attention scores, which are appended to
     `scores`; each layer gets its own call back on exit."""
 
@@ -164,9 +174,6 @@ def _recording(layers: list, scores: list, name: str):
         own = type(layer).call.__get__(layer)
 
         def call(*args, **kwargs):
-            if layer._flash_attention:
-                raise KerasvizError(f"attention layer {layer.name!r} of {name} uses flash attention, which gives no "
-                                    "scores; call keras.config.disable_flash_attention() for rollout")  # fmt: skip
             out, attention = own(*args, **{**kwargs, "return_attention_scores": True})
             scores.append(attention)
             return (out, attention) if kwargs.get("return_attention_scores") else out
