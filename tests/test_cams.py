@@ -157,6 +157,7 @@ def test_eigencam_is_the_first_principal_component(direction):
         ((None, 198, 384), (224, 224), (2, 14, 14)),  # DeiT: class and distillation tokens
         ((None, 140, 8), (224, 160), (0, 14, 10)),  # no class token, a portrait input
         ((None, 16, 8), (30, 30), (0, 4, 4)),  # 8 px patches, padded: ceil(30 / 8) = 4
+        ((None, 4, 8), (8, 9), (0, 2, 2)),  # 2 x 2 patches, or 2 tokens and 1 x 2: the fewest leading tokens win
     ],
 )
 def test_token_grid(shape, size, grid):
@@ -231,6 +232,24 @@ def test_scorecam_weights_the_channel_that_keeps_the_score():
     assert pointing_hits(maps, boxes).all()
     activations = keras.Model(model.inputs[0], model.get_layer("detect").output)(x).numpy()
     assert not pointing_hits(np.kron(activations.sum(-1), np.ones((2, 2))), boxes).any()  # the control
+
+
+def test_scorecam_is_its_formula():
+    """Wang et al. 2020, computed here: each channel of "detect" upsampled bilinearly to the image, scaled to 0-1,
+    multiplied into the image; the scores of those copies, softmax over channels, weight the channels."""
+    model = colour_detector()
+    x, _ = red_and_green_scenes(3, seed=8)
+    a = keras.Model(model.inputs[0], model.get_layer("detect").output)(x).numpy().astype(np.float64)
+    scores = []
+    for k in range(2):
+        mask = tf.image.resize(a[..., k : k + 1], (32, 32), method="bilinear").numpy()
+        mask = (mask - mask.min((1, 2, 3), keepdims=True)) / np.ptp(mask, axis=(1, 2, 3), keepdims=True)
+        scores.append(model(x * mask).numpy()[:, 0])
+    weights = np.exp(np.array(scores).T)
+    weights /= weights.sum(1, keepdims=True)
+    expected = relu(np.einsum("nhwc,nc->nhw", a, weights))
+    np.testing.assert_allclose(attribute("scorecam", model, x, 0), expected, rtol=1e-4, atol=1e-6)
+    assert expected.max() > 0
 
 
 @pytest.fixture(scope="module")
