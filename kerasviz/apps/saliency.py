@@ -50,6 +50,9 @@ README_METHODS = tuple(m for m in METHODS if m not in ATTENTION_METHODS)  # the 
 README_SIZE = 224
 # Fewer samples, steps and occlusion patches than the defaults, so the README's pictures are quick to remake.
 README_OPTIONS = {"samples": 16, "steps": 16, "patch": 40, "stride": 32}
+# visualize_all --smoke: the same pictures, tiny and with few samples, steps, patches and masks, to show the job runs.
+SMOKE_SIZE = 32
+SMOKE_OPTIONS = {"samples": 2, "steps": 2, "patch": 8, "stride": 8, "masks": 8}
 README_REGIONS = 5  # regions in the README's cartoons: a few big parts of a photo
 
 
@@ -221,7 +224,7 @@ def cutout(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
-                    bars: _jobs.Bars | None = None) -> list[str]:
+                    bars: _jobs.Bars | None = None, smoke: bool = False) -> list[str]:
     """Writes the README's saliency pictures into `out`; returns the paths of the files it wrote or found.
 
     For each photo (README_PHOTOS, from scikit-image) at README_SIZE px with VGG16:
@@ -229,7 +232,7 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
     README_METHODS; `saliency_PHOTO_masks.png`: the photo, the default feature method's map (see
     kerasviz.segment), its mask, the cut-out on white, README_REGIONS regions in colour and the
     cartoon. With ImageNet weights the saliency target is the photo's top class; offline (no
-    classifier) it is the mean of block5_conv3.
+    classifier) it is the mean of block5_conv3. `smoke`: SMOKE_SIZE and SMOKE_OPTIONS instead.
     `saliency_examples.json` says which weights, targets and options made them. Files that exist
     are kept unless `overwrite`.
     """
@@ -239,13 +242,14 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
         return [*paths, sidecar]
     io.check_writable(out)
     start = time.perf_counter()
-    photos = np.stack([_jobs.square(_photo(name), README_SIZE) for name in README_PHOTOS])
+    size, options = (SMOKE_SIZE, SMOKE_OPTIONS) if smoke else (README_SIZE, README_OPTIONS)
+    photos = np.stack([_jobs.square(_photo(name), size) for name in README_PHOTOS])
     model, targets = _readme_model(weights, photos)
     progress, steps = _jobs.bar(bars, "saliency"), len(README_METHODS) + len(README_PHOTOS)
     maps = {}
     for done, method in enumerate(README_METHODS, 1):
         t0 = time.perf_counter()
-        maps[method] = _maps(model, photos, targets, method)
+        maps[method] = _maps(model, photos, targets, method, options)
         maps[method + "_seconds"] = round(time.perf_counter() - t0, 2)
         if progress is not None:
             progress(done, steps)
@@ -273,8 +277,9 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
             ],
             "feature_layers": feature_layers(model),
             "mask_seconds": mask_seconds,
-            "size": README_SIZE,
-            "options": README_OPTIONS,
+            "size": size,
+            "options": options,
+            **({"smoke": True} if smoke else {}),
             "method_seconds": {m: maps[m + "_seconds"] for m in README_METHODS},
             "seconds": round(time.perf_counter() - start, 2),
         },
@@ -364,8 +369,8 @@ def _readme_model(weights: str, photos: np.ndarray) -> tuple[keras.Model, list]:
     return model, [OFFLINE_LAYER] * len(photos)
 
 
-def _maps(model: keras.Model, photos: np.ndarray, targets: list, method: str) -> np.ndarray:
-    options = options_for(method, README_OPTIONS)
+def _maps(model: keras.Model, photos: np.ndarray, targets: list, method: str, settings: dict) -> np.ndarray:
+    options = options_for(method, settings)
     if len(set(targets)) == 1:  # one call for all photos: one compiled step
         return saliency(model, photos, targets[0], method=method, **options)
     return np.stack([saliency(model, p, t, method=method, **options) for p, t in zip(photos, targets, strict=True)])
