@@ -72,6 +72,18 @@ def finish(png: str, sidecar: str, facts: dict) -> dict:
     return {**facts, "png": png}
 
 
+def readme_pngs(results: list[dict], *, smoke: bool = False) -> list[str]:
+    """The PNGs of the README jobs' `results` (their facts, see kerasviz.apps). With `smoke` (visualize_all
+    --smoke: tiny pictures that only show the job runs), each sidecar written now (not kept) also records
+    "smoke": true, so a tiny picture is never taken for one of the README's."""
+    for facts in results if smoke else ():
+        if not facts.get("skipped"):
+            sidecar = paths(facts["png"])[1]
+            with open(sidecar) as f:
+                io.write_json(sidecar, {**json.load(f), "smoke": True})
+    return [facts["png"] for facts in results]
+
+
 def check_folder_of(path: str) -> None:
     """A clear error, before any work, when the folder that will hold `path` cannot be written."""
     io.check_writable(os.path.dirname(os.path.abspath(path)))

@@ -98,10 +98,12 @@ SKIMAGE_ABOUT = (
 )
 
 
-def skimage_classifier(backbone: keras.Model, *, seed: int = 0) -> keras.Model:
+def skimage_classifier(backbone: keras.Model, *, seed: int = 0, per_photo: int = SKIMAGE_CROPS,
+                       crop_size: int = SKIMAGE_CROP_SIZE) -> keras.Model:
     """A len(SKIMAGE_CLASSES)-way classifier: `backbone` (a load_model VGG16, kept frozen), mean-pooled at
-    SKIMAGE_FEATURES, and a linear layer (logits) fitted to random crops and flips of scikit-image's
-    pictures. It knows six pictures, not the world; the README and every JSON say so.
+    SKIMAGE_FEATURES, and a linear layer (logits) fitted to `per_photo` random crops (and flips) of each of
+    scikit-image's pictures, `crop_size` pixels square. It knows six pictures, not the world; the README
+    and every JSON say so.
     """
     from skimage import data
 
@@ -112,10 +114,10 @@ def skimage_classifier(backbone: keras.Model, *, seed: int = 0) -> keras.Model:
     for label, name in enumerate(SKIMAGE_CLASSES):
         photo = io.as_batch(getattr(data, name)())[0][0]
         h, w = photo.shape[:2]
-        for _ in range(SKIMAGE_CROPS):
+        for _ in range(per_photo):
             side = int(rng.uniform(0.5, 1.0) * min(h, w))
             y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-            crop = io.resize(photo[y:y + side, x:x + side], (SKIMAGE_CROP_SIZE, SKIMAGE_CROP_SIZE))
+            crop = io.resize(photo[y:y + side, x:x + side], (crop_size, crop_size))
             crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
             labels.append(label)
     pooled = np.concatenate([
@@ -137,15 +139,24 @@ def skimage_classifier(backbone: keras.Model, *, seed: int = 0) -> keras.Model:
     return model
 
 
+# The README's pictures (class picture options, the fooling image's side, the stand-in's training crops), and
+# visualize_all --smoke's: tiny, to show the job runs.
+README = {"classes": classes_lib.ClassOptions(size=128), "fooling_size": 224, "stand_in": {}}
+SMOKE = {"classes": classes_lib.ClassOptions(size=32, steps=2), "fooling_size": 32,
+         "stand_in": {"per_photo": 2, "crop_size": 32}}
+
+
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
-                    bars: _jobs.Bars | None = None) -> list[str]:
-    """Writes the README's class pictures and fooling image into `out`; returns their paths.
+                    bars: _jobs.Bars | None = None, smoke: bool = False) -> list[str]:
+    """Writes the README's class pictures and fooling image into `out` (README's settings; SMOKE's with
+    `smoke`, and the sidecars say so); returns their paths.
 
     With ImageNet weights: VGG16's own classes. Otherwise (the offline backbone) the skimage_classifier
     stand-in, labelled as such in the pictures' JSON.
     """
     from skimage import data
 
+    settings = SMOKE if smoke else README
     try:
         if weights == "offline":
             raise KerasvizError("offline weights have no classifier")
@@ -154,16 +165,16 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
         classes, target = [281, 76, 130, 417, 947], 9
     except KerasvizError as err:
         log.warning("no ImageNet classifier (%s): the README's class pictures use a stand-in head", err)
-        net = skimage_classifier(models.load_model("vgg16", weights))
+        net = skimage_classifier(models.load_model("vgg16", weights), **settings["stand_in"])
         fn, names = models.preprocess_fn(net), list(SKIMAGE_CLASSES)
         about = {"classifier": SKIMAGE_ABOUT}
         classes, target = list(range(len(SKIMAGE_CLASSES))), SKIMAGE_CLASSES.index("rocket")
-    return [
-        run(classes, out, model=net, preprocess=fn, class_names=names, options=classes_lib.ClassOptions(size=128),
-            stem="classes_vgg16", about=about, overwrite=overwrite, progress=_jobs.bar(bars, "class pictures"))["png"],
+    return _jobs.readme_pngs([
+        run(classes, out, model=net, preprocess=fn, class_names=names, options=settings["classes"],
+            stem="classes_vgg16", about=about, overwrite=overwrite, progress=_jobs.bar(bars, "class pictures")),
         fooling.run(data.chelsea(), target, os.path.join(out, "fooling_chelsea.png"), model=net, preprocess=fn,
-                    class_names=names, about=about, size=224, overwrite=overwrite)["png"],
-    ]
+                    class_names=names, about=about, size=settings["fooling_size"], overwrite=overwrite),
+    ], smoke=smoke)
 
 
 def _stem(net: keras.Model) -> str:

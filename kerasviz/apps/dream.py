@@ -71,15 +71,22 @@ def default_name(weights: str | None) -> str:
     return "vgg16" if isinstance(weights, str) and weights.lower() == "offline" else "inceptionv3"
 
 
+# The README's dreams (photo size H, W and options), and visualize_all --smoke's: tiny, to show the job runs.
+README = {"shape": (200, 300), "options": dream_lib.DreamOptions(steps=15)}
+SMOKE = {"shape": (40, 60), "options": dream_lib.DreamOptions(steps=1, octaves=1)}
+
+
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
-                    bars: _jobs.Bars | None = None) -> list[str]:
-    """Writes the README's dreams into `out` (scikit-image's chelsea and coffee); returns their paths."""
+                    bars: _jobs.Bars | None = None, smoke: bool = False) -> list[str]:
+    """Writes the README's dreams into `out` (scikit-image's chelsea and coffee; README's settings, SMOKE's
+    with `smoke`, and their sidecars say so); returns their paths."""
     from skimage import data
 
     model = None if weights == "auto" else "vgg16"
-    options = dream_lib.DreamOptions(steps=15)
-    return [
-        run(io.resize(getattr(data, name)(), (200, 300)), os.path.join(out, f"dream_{name}.png"), model=model,
-            weights=weights, options=options, overwrite=overwrite, progress=bars and bars(f"deep dream {name}"))["png"]
+    settings = SMOKE if smoke else README
+    return _jobs.readme_pngs([
+        run(io.resize(getattr(data, name)(), settings["shape"]), os.path.join(out, f"dream_{name}.png"), model=model,
+            weights=weights, options=settings["options"], overwrite=overwrite,
+            progress=bars and bars(f"deep dream {name}"))
         for name in ("chelsea", "coffee")
-    ]
+    ], smoke=smoke)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from kerasviz import io, models
-from kerasviz.apps import _jobs
+from kerasviz.apps import _jobs, samples
 from kerasviz.dataset import exemplars as exemplars_lib
 from kerasviz.dataset import imagesets
 from kerasviz.errors import KerasvizError
@@ -147,16 +147,23 @@ def _tile(image: np.ndarray) -> np.ndarray:
 
 
 README_LAYERS = (("block4_conv3", list(range(8))),)
+# The README's settings (layers and filters, sample photos by name, exemplar options, steps of the synthetic
+# pictures), and visualize_all --smoke's: few photos, filters and patches, tiny, to show the job runs.
+README = {"layers": README_LAYERS, "photos": samples.PHOTOS, "options": exemplars_lib.ExemplarOptions(),
+          "steps": None}
+SMOKE = {"layers": (("block4_conv3", [0, 1]),), "photos": samples.PHOTOS[:3],
+         "options": exemplars_lib.ExemplarOptions(top=3, size=32), "steps": 1}
 
 
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
-                    bars: _jobs.Bars | None = None) -> list[str]:
-    """The README's exemplars: VGG16 block4_conv3 filters 0-7 over scikit-image's sample photos."""
-    from kerasviz.apps.samples import sample_photos
-
+                    bars: _jobs.Bars | None = None, smoke: bool = False) -> list[str]:
+    """The README's exemplars: VGG16 block4_conv3 filters 0-7 over scikit-image's sample photos (README's
+    settings; SMOKE's with `smoke`, and the sidecar says so)."""
+    settings = SMOKE if smoke else README
     model = models.load_model("vgg16", weights)
-    return [
-        run(layer, filters, sample_photos(), out, model=model, stem=f"vgg16_{layer}_exemplars", overwrite=overwrite,
-            progress=_jobs.bar(bars, f"exemplars {layer}"))["png"]
-        for layer, filters in README_LAYERS
-    ]
+    return _jobs.readme_pngs([
+        run(layer, filters, samples.sample_photos(settings["photos"]), out, model=model,
+            options=settings["options"], steps=settings["steps"], stem=f"vgg16_{layer}_exemplars",
+            overwrite=overwrite, progress=_jobs.bar(bars, f"exemplars {layer}"))
+        for layer, filters in settings["layers"]
+    ], smoke=smoke)

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from kerasviz import io, models
-from kerasviz.apps import _jobs
+from kerasviz.apps import _jobs, samples
 from kerasviz.dataset import embedding, imagesets
 from kerasviz.errors import KerasvizError
 from kerasviz.options import Options, option
@@ -165,11 +165,18 @@ def _framed(tile: np.ndarray, colour=(150, 150, 150)) -> np.ndarray:
     return framed
 
 
-def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
-                    bars: _jobs.Bars | None = None) -> list[str]:
-    """The README's map: scikit-image's sample photos (and crops, flips) by VGG16's last layer."""
-    from kerasviz.apps.samples import sample_photos
+# The README's map (sample photos by name, options), and visualize_all --smoke's: few tiny photos, to show the
+# job runs.
+README = {"photos": samples.PHOTOS, "options": FeatureMapOptions()}
+SMOKE = {"photos": samples.PHOTOS[:3], "options": FeatureMapOptions(size=64, k=2, queries=2)}
 
-    facts = run(sample_photos(), os.path.join(out, README_NAME), model="vgg16", weights=weights, overwrite=overwrite,
+
+def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
+                    bars: _jobs.Bars | None = None, smoke: bool = False) -> list[str]:
+    """The README's map: scikit-image's sample photos (and crops, flips) by VGG16's last layer (README's
+    settings; SMOKE's with `smoke`, and the sidecar says so)."""
+    settings = SMOKE if smoke else README
+    facts = run(samples.sample_photos(settings["photos"]), os.path.join(out, README_NAME), model="vgg16",
+                weights=weights, options=settings["options"], overwrite=overwrite,
                 progress=_jobs.bar(bars, "feature map"))
-    return [facts["png"]]
+    return _jobs.readme_pngs([facts], smoke=smoke)

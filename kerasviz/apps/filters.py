@@ -143,6 +143,9 @@ def _settings_key(settings: dict) -> str:
 # (Chollet 2016) among them; "other_models": four stages of each other network, where ImageNet weights can be had.
 README_PARTS = ("filters", "compare", "other_models")
 README_PER_LAYER = 16  # filters a grid shows (the first N)
+# visualize_all --smoke: every grid tiny, to show the whole job runs (pictures not to keep).
+SMOKE_PER_LAYER = 2
+SMOKE_OPTIONS = render.FilterOptions(size=16, steps=1)
 COMPARE_LAYERS = ("block3_conv1", "block5_conv3")
 COMPARE_METHODS = ("classic", "maco")
 OTHER_MODELS = {
@@ -153,14 +156,17 @@ GridFn = Callable[[int, int, str, dict], None]  # (grid number, grids in all, st
 
 
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False, bars: _jobs.Bars | None = None,
-                    part: str = "filters", per_layer: int = README_PER_LAYER,
+                    smoke: bool = False, part: str = "filters", per_layer: int | None = None,
                     options: render.FilterOptions | None = None, on_grid: GridFn | None = None) -> list[str]:
     """Writes one part of the README's filter grids (README_PARTS) into `out`; returns their paths.
-    `options` (size, steps, ...) apply to every grid, a grid's method aside; `on_grid` is told of each
-    finished or kept grid."""
+    `per_layer` (default README_PER_LAYER) filters per grid; `options` (size, steps, ...) apply to every
+    grid, a grid's method aside; with `smoke`, SMOKE_PER_LAYER and SMOKE_OPTIONS are the defaults and the
+    sidecars say "smoke". `on_grid` is told of each finished or kept grid."""
     if part not in README_PARTS:
         raise KerasvizError(f"unknown filter part {part!r}; valid: {', '.join(README_PARTS)}")
-    options = render.FilterOptions.create(options)
+    if per_layer is None:
+        per_layer = SMOKE_PER_LAYER if smoke else README_PER_LAYER
+    options = render.FilterOptions.create(options or (SMOKE_OPTIONS if smoke else None))
     plan = []  # (model, stem, layer, method)
     if part == "other_models":
         for name, layers in OTHER_MODELS.items():
@@ -176,7 +182,7 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
             plan = [(vgg, f"vgg_{layer}", layer, options.method) for layer in models.conv_layers(vgg)]
         else:
             plan = [(vgg, f"vgg_{layer}_{m}", layer, m) for m in COMPARE_METHODS for layer in COMPARE_LAYERS]
-    paths = []
+    results = []
     for i, (model, stem, layer, method) in enumerate(plan, 1):
         count = min(per_layer, models.num_channels(model, layer))
         facts = run(layer, list(range(count)), out, model=model, stem=stem,
@@ -184,5 +190,5 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
                     progress=_jobs.bar(bars, f"[{i}/{len(plan)}] {stem}"))
         if on_grid is not None:
             on_grid(i, len(plan), stem, facts)
-        paths.append(facts["png"])
-    return paths
+        results.append(facts)
+    return _jobs.readme_pngs(results, smoke=smoke)

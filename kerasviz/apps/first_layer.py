@@ -51,6 +51,8 @@ def run(
 
 
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
-                    bars: _jobs.Bars | None = None) -> list[str]:
-    """The README's picture: the 64 kernels of VGG16's block1_conv1."""
-    return [run(os.path.join(out, README_NAME), model="vgg16", weights=weights, overwrite=overwrite)["png"]]
+                    bars: _jobs.Bars | None = None, smoke: bool = False) -> list[str]:
+    """The README's picture: the 64 kernels of VGG16's block1_conv1. It is quick: `smoke` (visualize_all
+    --smoke) draws the same picture, and its sidecar says "smoke"."""
+    facts = run(os.path.join(out, README_NAME), model="vgg16", weights=weights, overwrite=overwrite)
+    return _jobs.readme_pngs([facts], smoke=smoke)

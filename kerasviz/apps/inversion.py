@@ -62,11 +62,18 @@ def run(
     })
 
 
+# The README's inversion, and visualize_all --smoke's: tiny and quick, to show the job runs.
+README_OPTIONS = lib.InversionOptions(layers=lib.INVERT_LAYERS, size=160, steps=50)
+SMOKE_OPTIONS = dataclasses.replace(README_OPTIONS, size=32, steps=2, levels=1)
+
+
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
-                    bars: _jobs.Bars | None = None) -> list[str]:
-    """The README's feature inversion: scikit-image's chelsea from five depths of VGG16."""
+                    bars: _jobs.Bars | None = None, smoke: bool = False) -> list[str]:
+    """The README's feature inversion: scikit-image's chelsea from five depths of VGG16 (README_OPTIONS;
+    SMOKE_OPTIONS with `smoke`, and the sidecar says so)."""
     from skimage import data
 
-    options = lib.InversionOptions(layers=lib.INVERT_LAYERS, size=160, steps=50)
-    return [run(data.chelsea(), os.path.join(out, "inversion_chelsea.png"), weights=weights, options=options,
-                overwrite=overwrite, progress=_jobs.bar(bars, "feature inversion"))["png"]]
+    facts = run(data.chelsea(), os.path.join(out, "inversion_chelsea.png"), weights=weights,
+                options=SMOKE_OPTIONS if smoke else README_OPTIONS, overwrite=overwrite,
+                progress=_jobs.bar(bars, "feature inversion"))
+    return _jobs.readme_pngs([facts], smoke=smoke)

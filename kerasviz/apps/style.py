@@ -25,6 +25,11 @@ BEFORE = {"content_layers": ("block5_conv2",), "content_weight": 1.0, "style_wei
 # The study's cells: small and at one level, with the balance its README text describes (BEFORE's).
 STUDY_OPTIONS = style_lib.StyleOptions(size=STUDY_SIZE, steps=STUDY_STEPS, levels=1,
                                        **{k: v for k, v in BEFORE.items() if k != "content_layers"})
+# The README's pictures (readme_examples), and visualize_all --smoke's: each tiny, to show the job runs.
+README = {"transfer": style_lib.StyleOptions(size=224, steps=25), "before_after": {"size": 160, "steps": 30},
+          "study": STUDY_OPTIONS}
+SMOKE = {"transfer": style_lib.StyleOptions(size=32, steps=2, levels=1), "before_after": {"size": 64, "steps": 2},
+         "study": dataclasses.replace(STUDY_OPTIONS, size=32, steps=1)}
 
 
 def run(
@@ -157,8 +162,9 @@ def _markdown(table: list[dict]) -> str:
 
 
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
-                    bars: _jobs.Bars | None = None) -> list[str]:
-    """Writes the README's style pictures into `out`; returns their paths. Finished files are skipped.
+                    bars: _jobs.Bars | None = None, smoke: bool = False) -> list[str]:
+    """Writes the README's style pictures into `out` (README's settings; SMOKE's with `smoke`, and their
+    sidecars say so); returns their paths. Finished files are skipped.
 
     Content: scikit-image's chelsea (the cat); style: `swirls()`, a procedurally painted texture
     (scikit-image ships no painting). `style_before_after.png`: per row photo | style | the earlier
@@ -166,21 +172,20 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
     """
     from skimage import data
 
+    settings = SMOKE if smoke else README
     swirls_path = os.path.join(out, "style_swirls.png")
     if overwrite or not os.path.isfile(swirls_path):
         io.write_png(swirls_path, swirls())
-    return [
-        swirls_path,
+    return [swirls_path, *_jobs.readme_pngs([
         run(data.chelsea(), swirls(), os.path.join(out, "style_chelsea_swirls.png"), weights=weights,
-            options=style_lib.StyleOptions(size=224, steps=25), overwrite=overwrite,
-            progress=_jobs.bar(bars, "style transfer"))["png"],
+            options=settings["transfer"], overwrite=overwrite, progress=_jobs.bar(bars, "style transfer")),
         before_after({"chelsea+swirls": (data.chelsea(), swirls()),
                       "astronaut+brick": (data.astronaut(), data.brick())},
                      os.path.join(out, "style_before_after.png"), weights=weights, overwrite=overwrite,
-                     progress=_jobs.bar(bars, "style before/after"))["png"],
+                     progress=_jobs.bar(bars, "style before/after"), **settings["before_after"]),
         study(data.chelsea(), swirls(), os.path.join(out, "style_layers_study.png"), weights=weights,
-              overwrite=overwrite, progress=_jobs.bar(bars, "style layer study"))["png"],
-    ]
+              options=settings["study"], overwrite=overwrite, progress=_jobs.bar(bars, "style layer study")),
+    ], smoke=smoke)]
 
 
 def before_after(

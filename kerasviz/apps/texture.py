@@ -65,19 +65,26 @@ def run(
     })
 
 
+# The README's textures (source side in pixels, options), and visualize_all --smoke's: tiny, to show the job runs.
+README = {"source": 192, "options": lib.TextureOptions(shape=(160, 320), steps=50)}
+SMOKE = {"source": 48, "options": lib.TextureOptions(shape=(32, 64), steps=2, levels=1)}
+
+
 def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
-                    bars: _jobs.Bars | None = None) -> list[str]:
-    """The README's textures: scikit-image's gravel and brick (shrunk to 192 px), twice as wide as tall."""
+                    bars: _jobs.Bars | None = None, smoke: bool = False) -> list[str]:
+    """The README's textures: scikit-image's gravel and brick (shrunk to a square source), twice as wide as
+    tall; README's settings, SMOKE's with `smoke` (and the sidecars say so)."""
     from skimage import data
 
-    sources = {name: io.resize(io.as_batch(getattr(data, name)())[0][0], (192, 192)) for name in ("gravel", "brick")}
-    options = lib.TextureOptions(shape=(160, 320), steps=50)
+    settings = SMOKE if smoke else README
+    side = settings["source"]
+    sources = {name: io.resize(io.as_batch(getattr(data, name)())[0][0], (side, side)) for name in ("gravel", "brick")}
     written = []
     for name, source in sources.items():
         source_png = os.path.join(out, f"texture_{name}_source.png")
         if overwrite or not os.path.isfile(source_png):
             io.write_png(source_png, io.round_pixels(io.as_batch(source)[0][0]))
-        texture = run(source, os.path.join(out, f"texture_{name}.png"), weights=weights, options=options,
+        texture = run(source, os.path.join(out, f"texture_{name}.png"), weights=weights, options=settings["options"],
                       overwrite=overwrite, progress=_jobs.bar(bars, f"texture {name}"))
-        written += [source_png, texture["png"]]
+        written += [source_png, *_jobs.readme_pngs([texture], smoke=smoke)]
     return written
