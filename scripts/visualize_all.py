@@ -4,6 +4,7 @@
   python scripts/visualize_all.py                          # examples/: only what is missing there
   python scripts/visualize_all.py --filters_per_layer=64 --only=filters
   python scripts/visualize_all.py --tensorboard=logs       # also as TensorBoard summaries
+  python scripts/visualize_all.py --smoke --out=/tmp/smoke  # every part, every picture, tiny: a check it runs
 
 Ends by writing OUT/index.html, a gallery of every picture in the folder, and printing its path
 and the time taken.
@@ -49,6 +50,9 @@ flags.DEFINE_integer("size", 128, "Filter picture side in pixels.", lower_bound=
 flags.DEFINE_integer("steps", None, "Optimisation steps per filter (default: the method's).", lower_bound=1)
 flags.DEFINE_list("only", list(PARTS), f"Parts to make, of {', '.join(PARTS)}.")
 flags.DEFINE_string("tensorboard", None, "Also write the filter grids and activations as TensorBoard summaries here.")
+flags.DEFINE_boolean("smoke", False, "Every part and picture at a tiny size with few steps (each part's SMOKE "
+                     "settings; --filters_per_layer, --size and --steps still apply when given): a quick check that "
+                     "the whole job runs, into a folder other than examples/ (the pictures are not worth keeping).")
 
 
 
@@ -80,11 +84,25 @@ JOBS = {"saliency": saliency.readme_examples, "style": style.readme_examples, "d
 
 
 def _parts(grids: _Grids) -> dict:
-    """Every part's job, in PARTS order: the filter parts with this run's grid settings, then JOBS."""
-    options = render.FilterOptions(size=FLAGS.size, steps=FLAGS.steps)
-    filters = {part: functools.partial(filters_app.readme_examples, part=part, per_layer=FLAGS.filters_per_layer,
+    """Every part's job, in PARTS order: the filter parts with this run's grid settings, then JOBS. With
+    --smoke, the grid flags not given are left to the filter parts' own smoke settings."""
+    given = {name: FLAGS[name].value for name in ("filters_per_layer", "size", "steps")
+             if FLAGS[name].present or not FLAGS.smoke}
+    options = render.FilterOptions.create(filters_app.SMOKE_OPTIONS if FLAGS.smoke else None,
+                                          **{k: v for k, v in given.items() if k != "filters_per_layer"})
+    filters = {part: functools.partial(filters_app.readme_examples, part=part, per_layer=given.get("filters_per_layer"),
                                        options=options, on_grid=grids) for part in filters_app.README_PARTS}
     return {**filters, **JOBS}
+
+
+def _check_smoke_folder() -> None:
+    """--smoke never writes into examples/ (the flag's default, or the repository's): its tiny pictures would
+    be kept there in place of the README's."""
+    readme_folders = {os.path.realpath(FLAGS["out"].default),
+                      os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))}
+    if os.path.realpath(FLAGS.out) in readme_folders:
+        raise KerasvizError(f"--smoke makes tiny pictures that are not to keep; it will not write into {FLAGS.out!r}, "
+                            "the README's pictures: pass --out=NEW_FOLDER")
 
 
 def main(argv):
@@ -92,6 +110,8 @@ def main(argv):
     unknown = sorted(set(FLAGS.only) - set(PARTS))
     if unknown:
         raise KerasvizError(f"unknown part {unknown[0]!r} in --only; valid: {', '.join(PARTS)}")
+    if FLAGS.smoke:
+        _check_smoke_folder()
     io.check_writable(FLAGS.out)
     FLAGS.weights = weights_lib.settle(FLAGS.weights)  # auto: one try of the ImageNet download for the whole run
     _say(f"weights: {FLAGS.weights} for every part")
@@ -101,7 +121,7 @@ def main(argv):
         if part in FLAGS.only:
             t0 = time.perf_counter()
             with _cli.ProgressBars() as bars:
-                written = job(FLAGS.out, weights=FLAGS.weights, overwrite=FLAGS.overwrite, bars=bars)
+                written = job(FLAGS.out, weights=FLAGS.weights, overwrite=FLAGS.overwrite, bars=bars, smoke=FLAGS.smoke)
             timings[part] = time.perf_counter() - t0
             _say(f"{part}: {len(written)} pictures ({timings[part]:.0f} s)")
     page = gallery.write_index(FLAGS.out)  # every picture in the folder, this run's and earlier ones
