@@ -11,9 +11,9 @@ import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.attribution import saliency
-from kerasviz.attribution.cams import token_grid
 from kerasviz.attribution.registry import REGISTRY
 from kerasviz.attribution.targets import Scoring
+from kerasviz.attribution.tokens import token_grid
 from kerasviz.errors import KerasvizError
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -161,13 +161,14 @@ def test_eigencam_is_the_first_principal_component(direction):
     ],
 )
 def test_token_grid(shape, size, grid):
-    assert token_grid(shape, size) == grid
+    assert token_grid(shape[1], size) == grid
 
 
 def test_tokens_that_fit_no_grid_are_a_one_line_error():
-    for shape, size in (((None, 7, 8), (32, 32)), ((None, 197, 8), (224, 160))):
-        with pytest.raises(KerasvizError, match=r"tokens fit no patch grid of the \d+ x \d+ input") as error:
-            token_grid(shape, size)
+    for shape, size in (((None, 7, 8), (32, 320)), ((None, 197, 8), (224, 160))):
+        message = r"tokens, which is no grid of square patches of its \d+ x \d+ input"
+        with pytest.raises(KerasvizError, match=message) as error:
+            token_grid(shape[1], size)
         assert "\n" not in str(error.value)
 
 
@@ -180,12 +181,13 @@ def test_gradient_cams_on_vit_tokens(class_token):
     a, g = tape_grads(model, "block1_norm1", x, 2)
     k = int(class_token)
     grid = lambda v: v[:, k:].reshape(2, 4, 6, -1)
-    expected = {"hirescam": relu((grid(g) * grid(a)).sum(-1)), "layercam": relu((relu(grid(g)) * grid(a)).sum(-1))}
+    expected = {"hirescam": relu((grid(g) * grid(a)).sum(-1)), "layercam": relu((relu(grid(g)) * grid(a)).sum(-1)),
+                "gradcam": relu((grid(g).mean((1, 2), keepdims=True) * grid(a)).sum(-1))}
     for method, want in expected.items():
         assert want.max() > 0
         got = attribute(method, model, x, 2, layer="block1_norm1")
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * want.max(), err_msg=method)
-    for method in CAMS:
+    for method in (*CAMS, "gradcam"):
         assert saliency(model, x, 2, method=method, layer="block1_norm1").shape == (2, 32, 48), method
 
 
@@ -250,6 +252,27 @@ def test_scorecam_is_its_formula():
     expected = relu(np.einsum("nhwc,nc->nhw", a, weights))
     np.testing.assert_allclose(attribute("scorecam", model, x, 0), expected, rtol=1e-4, atol=1e-6)
     assert expected.max() > 0
+
+
+def test_scorecam_weighted_by_class_probabilities_is_the_authors_formula():
+    """weighting="classes" (Wang et al.'s code, tf-keras-vis): each channel weighted by the class's softmax
+    probability on its masked copy, computed here on a two-logit detector (red, green)."""
+    model = colour_detector()
+    two = keras.Model(model.inputs, keras.layers.Dense(2, name="two")(model.layers[-2].output))
+    two.get_layer("two").set_weights([np.array([[4.0, 0.0], [0.0, 4.0]], np.float32), np.zeros(2, np.float32)])
+    x, _ = red_and_green_scenes(3, seed=8)
+    a = keras.Model(two.inputs[0], two.get_layer("detect").output)(x).numpy().astype(np.float64)
+    weights = []
+    for k in range(2):
+        mask = tf.image.resize(a[..., k : k + 1], (32, 32), method="bilinear").numpy()
+        mask = (mask - mask.min((1, 2, 3), keepdims=True)) / np.ptp(mask, axis=(1, 2, 3), keepdims=True)
+        weights.append(tf.nn.softmax(two(x * mask), axis=-1).numpy()[:, 1])
+    expected = relu(np.einsum("nhwc,nc->nhw", a, np.array(weights).T))
+    got = attribute("scorecam", two, x, 1, weighting="classes")
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(got, attribute("scorecam", two, x, 1), rtol=1e-2)  # the other reading differs here
+    with pytest.raises(KerasvizError, match="weighting='classes' needs a class target"):
+        saliency(two, x, "detect", method="scorecam", weighting="classes")
 
 
 @pytest.fixture(scope="module")

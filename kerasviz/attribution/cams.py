@@ -4,7 +4,7 @@ Each is one factory `method(scoring, **options) -> attribute`, as in kerasviz.at
 one registration at the end (after methods' own, so METHODS lists them last). The CAMs give `(N, h, w)`
 at the layer's resolution (saliency() resizes them bilinearly to the image, as it does Grad-CAM's);
 a layer may give `(N, h, w, C)` or the `(N, T, C)` tokens of a vision transformer, whose patch grid
-token_grid finds. The TensorFlow parts are the compiled steps of kerasviz.attribution.compiled: the
+kerasviz.attribution.tokens finds. The TensorFlow parts are the compiled steps of kerasviz.attribution.compiled: the
 gradient CAMs share one (scores, A, d score / dA) step and do their maths in NumPy on what it returns.
 """
 
@@ -18,49 +18,17 @@ import numpy as np
 from kerasviz import models
 from kerasviz.attribution.budget import run_chunked
 from kerasviz.attribution.compiled import layer_gradient_step, layer_step, score_step
-from kerasviz.attribution.methods import Attribute, last_spatial_layer
 from kerasviz.attribution.registry import (
     RISE_CELLS,
     RISE_MASKS,
     RISE_PROBABILITY,
-    EigenCamOptions,
-    GradCamPlusPlusOptions,
-    HiResCamOptions,
-    LayerCamOptions,
-    Method,
-    RiseOptions,
-    ScoreCamOptions,
-    register,
+    Attribute,
 )
-from kerasviz.attribution.targets import Scoring
+from kerasviz.attribution.targets import Scoring, last_spatial_layer
+from kerasviz.attribution.tokens import as_grid, token_grid
 from kerasviz.errors import KerasvizError
 
-LEADING_TOKENS = (0, 1, 2)  # tokens before the patch grid: none, a class token (ViT), class + distillation (DeiT)
-
-
 # --- layers: spatial maps or tokens ----------------------------------------------------------
-
-
-def token_grid(shape: tuple, input_hw: tuple[int, int]) -> tuple[int, int, int]:
-    """(k, h, w) of a `(N, T, C)` token output of an H x W input: k leading tokens (the smallest of
-    LEADING_TOKENS that fits), then an h x w patch grid, row by row, with h = H / p and w = W / p for
-    one square patch side p (rounded down, or up for padded patches). Raises KerasvizError where none fits."""
-    tokens, (height, width) = shape[1], input_hw
-    for k in LEADING_TOKENS:
-        for side in range(1, max(height, width) + 1):
-            for h, w in ((height // side, width // side), (-(-height // side), -(-width // side))):
-                if tokens is not None and h * w == tokens - k and h * w > 0:
-                    return k, h, w
-    raise KerasvizError(f"{tokens} tokens fit no patch grid of the {height} x {width} input after 0-2 leading tokens")
-
-
-def as_grid(features: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
-    """A layer's output as `(N, h, w, C)`: as it is when 4-D; `(N, T, C)` tokens on their grid (see token_grid),
-    their leading class tokens dropped."""
-    if features.ndim == 4:
-        return features
-    k, h, w = token_grid(features.shape, input_hw)
-    return features[:, k:].reshape(len(features), h, w, features.shape[-1])
 
 
 def cam_layer(scoring: Scoring, layer: str | None) -> str:
@@ -73,7 +41,7 @@ def cam_layer(scoring: Scoring, layer: str | None) -> str:
         raise KerasvizError(f"a CAM needs a layer with a (N, H, W, C) or (N, T, C) output; {layer!r} gives {shape}")
     size = models.fixed_input_size(model)
     if len(shape) == 3 and size is not None:
-        token_grid(shape, size)  # before any work
+        token_grid(shape[1], size, f"layer {layer!r}")  # before any work
     return layer
 
 
@@ -104,6 +72,11 @@ def _gradient_cam(scoring: Scoring, layer: str | None, cam: Callable[[np.ndarray
     return attribute
 
 
+def gradcam_map(features: np.ndarray, grads: np.ndarray) -> np.ndarray:
+    """Selvaraju et al. 2017, eq. 1-2: relu(sum_k alpha_k A_k), alpha_k the mean over positions of g_k."""
+    return _relu((grads.mean(axis=(1, 2), keepdims=True) * features).sum(axis=-1))
+
+
 def plus_plus_map(features: np.ndarray, grads: np.ndarray) -> np.ndarray:
     """Chattopadhay et al. 2018, eq. 19 with Y = exp(score): alpha = g^2 / (2 g^2 + sum_ab A g^3) (0 where the
     denominator is), w_k = sum_ab alpha relu(g) (the paper's relu(dY/dA) up to the factor exp(score) > 0 of
@@ -123,6 +96,12 @@ def layercam_map(features: np.ndarray, grads: np.ndarray) -> np.ndarray:
 def hirescam_map(features: np.ndarray, grads: np.ndarray) -> np.ndarray:
     """Draelos & Carin 2020: relu(sum_k g_k A_k), the gradient x activation of each position, not pooled."""
     return _relu((grads * features).sum(axis=-1))
+
+
+def gradcam(scoring: Scoring, *, layer: str | None = None) -> Attribute:
+    """Selvaraju et al. 2017: relu of the channels of `layer` (default: see last_spatial_layer) weighted by
+    their mean gradients (see gradcam_map), `(N, h, w)` at the layer's resolution."""
+    return _gradient_cam(scoring, layer, gradcam_map)
 
 
 def gradcam_plus_plus(scoring: Scoring, *, layer: str | None = None) -> Attribute:
@@ -185,14 +164,19 @@ def normalised_masks(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.divide(masks - low, span, out=np.zeros_like(masks), where=span > 0)
 
 
-def scorecam(scoring: Scoring, *, layer: str | None = None) -> Attribute:
-    """Wang et al. 2020: relu(sum_k w_k A_k), w the softmax over channels of the target's score (a class's logit)
-    on the image multiplied by each channel's normalised map (normalised_masks): pytorch-grad-cam's reading of
-    their Algorithm 1, which works for every target (the authors' code weights by the class's softmax
-    probability, which only a class target has). The N x C masked copies go through the model in batches of
-    the memory budget. `(N, h, w)` at the layer's resolution."""
+def scorecam(scoring: Scoring, *, layer: str | None = None, weighting: str = "channels") -> Attribute:
+    """Wang et al. 2020: relu(sum_k w_k A_k) from the target's scores on the image multiplied by each channel's
+    normalised map (normalised_masks). `weighting` "channels": w the softmax over channels of those scores
+    (a class's logit), pytorch-grad-cam's reading of their Algorithm 1, which works for every target;
+    "classes": w each copy's softmax probability of the class, as the authors' code and tf-keras-vis weight.
+    The N x C masked copies go through the model in batches of the memory budget. `(N, h, w)` at the layer's
+    resolution."""
     layer = cam_layer(scoring, layer)
-    features_step, step = layer_step(scoring, layer), score_step(scoring)
+    by_class = weighting == "classes"
+    if by_class and not isinstance(scoring.target, int):
+        raise KerasvizError(f"scorecam's weighting='classes' needs a class target; got {scoring.target!r}: use "
+                            "weighting='channels'")
+    features_step, step = layer_step(scoring, layer), score_step(scoring, probability=by_class)
 
     def attribute(batch: np.ndarray) -> np.ndarray:
         n, size = len(batch), batch.shape[1:3]
@@ -205,8 +189,10 @@ def scorecam(scoring: Scoring, *, layer: str | None = None) -> Attribute:
             return batch[image] * normalised_masks(features[image, :, :, k], size)[..., None]
 
         scores = run_chunked(step, masked, scoring.chunk, count=n * channels)[0].reshape(n, channels)
-        weights = np.exp(scores - scores.max(axis=1, keepdims=True), dtype=np.float64)
-        weights /= weights.sum(axis=1, keepdims=True)
+        weights = scores.astype(np.float64)
+        if not by_class:
+            weights = np.exp(scores - scores.max(axis=1, keepdims=True), dtype=np.float64)
+            weights /= weights.sum(axis=1, keepdims=True)
         return _relu(np.einsum("nhwc,nc->nhw", features, weights)).astype(np.float32)
 
     return attribute
@@ -261,13 +247,3 @@ def rise(
         return (total / (masks * probability)).astype(np.float32)
 
     return attribute
-
-
-# --- the registry: after methods' own, in the order of METHODS ----------------------------------
-
-register(Method("gradcam_plus_plus", gradcam_plus_plus, GradCamPlusPlusOptions))
-register(Method("scorecam", scorecam, ScoreCamOptions))
-register(Method("layercam", layercam, LayerCamOptions))
-register(Method("eigencam", eigencam, EigenCamOptions))
-register(Method("hirescam", hirescam, HiResCamOptions))
-register(Method("rise", rise, RiseOptions))

@@ -67,13 +67,14 @@ def gradient_step(scoring: Scoring, *, guided: bool, precision: str = "float32")
     return compiled(model, key, build, on_copy=on_copy)
 
 
-def score_step(scoring: Scoring) -> Callable:
-    """One compiled step: 0-255 RGB (B, H, W, 3) -> (scores (B,),); no gradient (occlusion, Score-CAM, RISE)."""
+def score_step(scoring: Scoring, *, probability: bool = False) -> Callable:
+    """One compiled step: 0-255 RGB (B, H, W, 3) -> (scores (B,),); no gradient (occlusion, Score-CAM, RISE).
+    `probability`: a class target's softmax probability over the model's classes instead of its logit."""
     model, target, preprocess, output = scoring.model, scoring.target, scoring.preprocess, scoring.output
     net, on_copy = logits_head(model, target, output=output)
 
     def build():
-        scored = scored_model(net, target)
+        scored = scored_model(net, (lambda out: tf.nn.softmax(out, axis=-1)[:, target]) if probability else target)
 
         @tf.function(input_signature=[IMAGES])
         def step(x):
@@ -81,7 +82,8 @@ def score_step(scoring: Scoring) -> Callable:
 
         return step
 
-    return compiled(model, ("score", target, preprocess, output), build, on_copy=on_copy)
+    key = ("score", target, preprocess, output) + (("probability",) if probability else ())
+    return compiled(model, key, build, on_copy=on_copy)
 
 
 def layer_step(scoring: Scoring, layer: str) -> Callable:

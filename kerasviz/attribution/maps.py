@@ -16,7 +16,6 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz import io, models
-from kerasviz.attribution import cams  # noqa: F401  (registers the CAM family and RISE, after methods' own)
 from kerasviz.attribution.budget import chunk_size
 from kerasviz.attribution.methods import smoothed
 from kerasviz.attribution.registry import (
@@ -62,6 +61,7 @@ def saliency(
     output: int | str | None = None,
     head_fusion: str | None = None,
     discard: float | None = None,
+    weighting: str | None = None,
 ) -> np.ndarray:
     """Saliency maps of `target` on `images`.
 
@@ -99,8 +99,9 @@ def saliency(
         also be a vision transformer's (N, T, C) tokens, whose patch grid is found from T), upsampled:
         gradcam_plus_plus (Chattopadhay et al. 2018): channels weighted by their positive gradients,
           each position by its alpha (closed form with exp(score));
-        scorecam (Wang et al. 2020): channels weighted by the softmax over channels of the score
-          of the image multiplied by each channel's normalised map (the copies batched);
+        scorecam (Wang et al. 2020): channels weighted by the scores of the image multiplied by each
+          channel's normalised map (the copies batched): their softmax over channels (`weighting`
+          "channels", the default) or each copy's class probability ("classes", the authors' code);
         layercam (Jiang et al. 2021): relu of the activations times their positive gradients;
         eigencam (Muhammad & Yeasin 2020): the first principal component of the activations
           (sign: as the mean activation); it ignores the target;
@@ -129,7 +130,7 @@ def saliency(
     given, settings, smoothing = _settings(
         method, smooth, samples=samples, noise=noise, steps=steps, baseline=baseline, layer=layer, patch=patch,
         stride=stride, seed=seed, masks=masks, cells=cells, probability=probability, precision=precision,
-        head_fusion=head_fusion, discard=discard,
+        head_fusion=head_fusion, discard=discard, weighting=weighting,
     )  # fmt: skip
     _check_positive(batch_size=batch_size)
     batch, single = io.as_batch(images)

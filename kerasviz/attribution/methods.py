@@ -9,13 +9,13 @@ copies) on one trace. `smoothed` wraps any of them, as PAIR saliency's GetSmooth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz import models
+from kerasviz.attribution import cams
 from kerasviz.attribution.budget import run_chunked
 from kerasviz.attribution.compiled import IMAGES, compiled, gradient_step, score_step
 from kerasviz.attribution.registry import (
@@ -25,28 +25,30 @@ from kerasviz.attribution.registry import (
     SMOOTHGRAD_NOISE,
     SMOOTHGRAD_SAMPLES,
     ActivationOptions,
+    Attribute,
+    EigenCamOptions,
     GradCamOptions,
+    GradCamPlusPlusOptions,
     GradientOptions,
+    HiResCamOptions,
     IntegratedGradientsOptions,
+    LayerCamOptions,
     Method,
     OcclusionOptions,
+    RiseOptions,
+    ScoreCamOptions,
     register,
 )
 from kerasviz.attribution.targets import (
     Scoring,
-    Target,
     example_layer,
     layer_of,
-    logits_head,
-    output_shape,
-    scored_model,
 )
 from kerasviz.errors import KerasvizError
 
 OCCLUSION_FRACTION = 1 / 7  # Zeiler & Fergus 2014, Fig. 7: a grey square ~1/7 of the image side
 OCCLUSION_FILL = 127.5  # grey, in 0-255 RGB
 
-Attribute = Callable[[np.ndarray], np.ndarray]
 
 
 def vanilla(scoring: Scoring, *, precision: str = "float32") -> Attribute:
@@ -98,59 +100,6 @@ def _baseline(baseline, shape: tuple) -> np.ndarray:
             f"baseline must be a 0-255 value or an image of shape {shape[1:]}; got shape {np.shape(baseline)}"
         ) from None
     return np.ascontiguousarray(base)
-
-
-def gradcam(scoring: Scoring, *, layer: str | None = None) -> Attribute:
-    """Selvaraju et al. 2017: ReLU of the gradient-weighted channels of `layer` (default: see
-    last_spatial_layer), `(N, h, w)` at that layer's resolution."""
-    model, target, preprocess, output = scoring.model, scoring.target, scoring.preprocess, scoring.output
-    layer = models.resolve_layer(model, layer or last_spatial_layer(model, target))
-    net, on_copy = logits_head(model, target, [layer], output)
-
-    def build():
-        scored = scored_model(net, target)
-
-        @tf.function(input_signature=[IMAGES])
-        def step(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)  # so a layer with no weights before it (a rescaling of the input) is traced
-                score, features = scored(preprocess(x))
-            grads = tape.gradient(score, features)
-            weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # alpha_k, Selvaraju et al. eq. 1
-            return (tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)),)  # eq. 2
-
-        return step
-
-    key = ("gradcam", layer, target, preprocess, output)
-    step = compiled(model, key, build, on_copy=on_copy)
-    return lambda batch: run_chunked(step, batch, scoring.chunk)[0]
-
-
-def last_spatial_layer(model: keras.Model, target: Target) -> str:
-    """The last layer whose output is 4-D with height and width > 1, before a layer target.
-
-    Layers are taken input to output through nested models, a nested model after its own layers (so
-    a transfer-learning model's base output comes first). For a layer target, the layers before it
-    come first (Grad-CAM of a layer's own mean activation would only repeat the activation map); the
-    target layer itself is the fallback.
-    """
-    paths = models.layer_paths(model)
-    names = list(paths)
-    stop = names.index(layer_of(target)) if isinstance(target, str) else len(names)
-    for name in [*reversed(names[:stop]), *names[stop : stop + 1]]:
-        layer = paths[name]
-        shape = output_shape(layer)
-        if (
-            shape is not None
-            and len(shape) == 4
-            and not isinstance(layer, keras.layers.InputLayer)
-            and all(d is None or d > 1 for d in shape[1:3])
-        ):
-            return name
-    raise KerasvizError(
-        f"{model.name} has no 4-D layer output with height and width > 1 for Grad-CAM; "
-        "pass layer= or use another method"
-    )
 
 
 def occlusion(scoring: Scoring, *, patch: int | None = None, stride: int | None = None) -> Attribute:
@@ -267,9 +216,15 @@ register(Method("smoothgrad", vanilla, GradientOptions, to_map=max_abs, smoothed
 register(Method("integrated_gradients", integrated_gradients, IntegratedGradientsOptions, to_map=channel_sum,
                 smoothable=True))  # fmt: skip
 register(Method("guided_backprop", guided_backprop, to_map=max_abs, smoothable=True))
-register(Method("gradcam", gradcam, GradCamOptions, smoothable=True))
+register(Method("gradcam", cams.gradcam, GradCamOptions, smoothable=True))
 register(Method("occlusion", occlusion, OcclusionOptions))
 register(Method("activation", activation, ActivationOptions))
+register(Method("gradcam_plus_plus", cams.gradcam_plus_plus, GradCamPlusPlusOptions))
+register(Method("scorecam", cams.scorecam, ScoreCamOptions))
+register(Method("layercam", cams.layercam, LayerCamOptions))
+register(Method("eigencam", cams.eigencam, EigenCamOptions))
+register(Method("hirescam", cams.hirescam, HiResCamOptions))
+register(Method("rise", cams.rise, RiseOptions))
 
 # The built-in methods' tables, derived from the registry (a method registered later is in REGISTRY only).
 ATTRIBUTIONS = {m.name: m.attribute for m in REGISTRY.values() if not m.smoothed}

@@ -33,6 +33,9 @@ RISE_MASKS = 1000
 RISE_CELLS = 7
 RISE_PROBABILITY = 0.5
 DEFAULT_PRECISION = "float32"
+SCORECAM_WEIGHTINGS = ("channels", "classes")
+
+Attribute = Callable[[np.ndarray], np.ndarray]  # a factory's result: 0-255 RGB (N, H, W, 3) -> attributions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +175,11 @@ class ScoreCamOptions(CamOptions):
     """scorecam (Wang et al. 2020)."""
 
     WHAT = "saliency method 'scorecam'"
+    weighting: str = option(
+        "channels", "How the masked copies' scores weight the channels: channels (a softmax over the channels, "
+        "pytorch-grad-cam's reading of Wang et al. 2020's Algorithm 1; any target) or classes (each copy's softmax "
+        "probability of the class, as the authors' code and tf-keras-vis weight; a class target only).",
+        choices=SCORECAM_WEIGHTINGS)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -159,6 +159,33 @@ def _linear_if(condition: bool, config: dict) -> dict:
     return config
 
 
+def last_spatial_layer(model: keras.Model, target: Target) -> str:
+    """The last layer whose output is 4-D with height and width > 1, before a layer target.
+
+    Layers are taken input to output through nested models, a nested model after its own layers (so
+    a transfer-learning model's base output comes first). For a layer target, the layers before it
+    come first (Grad-CAM of a layer's own mean activation would only repeat the activation map); the
+    target layer itself is the fallback.
+    """
+    paths = models.layer_paths(model)
+    names = list(paths)
+    stop = names.index(layer_of(target)) if isinstance(target, str) else len(names)
+    for name in [*reversed(names[:stop]), *names[stop : stop + 1]]:
+        layer = paths[name]
+        shape = output_shape(layer)
+        if (
+            shape is not None
+            and len(shape) == 4
+            and not isinstance(layer, keras.layers.InputLayer)
+            and all(d is None or d > 1 for d in shape[1:3])
+        ):
+            return name
+    raise KerasvizError(
+        f"{model.name} has no 4-D layer output with height and width > 1 for Grad-CAM; "
+        "pass layer= or use another method"
+    )
+
+
 def example_layer(model: keras.Model) -> str:
     convs = models.conv_layers(model)
     return convs[-1] if convs else model.layers[-1].name

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 
 import keras
 import numpy as np
@@ -27,12 +26,12 @@ from kerasviz.attribution.budget import run_chunked
 from kerasviz.attribution.compiled import IMAGES, compiled
 from kerasviz.attribution.registry import Method, MethodOptions, register
 from kerasviz.attribution.targets import Scoring
+from kerasviz.attribution.tokens import token_grid
 from kerasviz.errors import KerasvizError
 from kerasviz.options import option
 
 HEAD_FUSIONS = ("mean", "max", "min")  # Abnar & Zuidema 2020: mean; max and min as in Gildenblat's vit-explain
 ATTENTION_METHODS = ("rollout",)  # the saliency methods that need keras.layers.MultiHeadAttention layers
-MAX_EXTRA_TOKENS = 8  # tokens before the patches: class, distillation (DeiT) and registers (Darcet et al. 2024: 4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +57,8 @@ def attention_rollout(scoring: Scoring, *, head_fusion: str = "mean", discard: f
 
     def attribute(batch: np.ndarray) -> np.ndarray:
         scores = self_attention(run_chunked(step, batch, scoring.chunk), scoring.model.name)
-        extra, height, width = token_grid(scores[0].shape[-1], batch.shape[1:3], scoring.model.name)
+        what = f"{scoring.model.name}'s attention"
+        extra, height, width = token_grid(scores[0].shape[-1], batch.shape[1:3], what)
         joint = rollout(scores, head_fusion=head_fusion, discard=discard)
         rows = joint[:, 0] if extra else joint.mean(axis=1)  # the class token's row, or every token's
         return rows[:, extra:].reshape(len(batch), height, width).astype(np.float32)
@@ -88,30 +88,6 @@ def rollout(scores: list[np.ndarray], *, head_fusion: str = "mean", discard: flo
         a = a / a.sum(axis=-1, keepdims=True)
         joint = a if joint is None else a @ joint
     return joint
-
-
-def token_grid(tokens: int, size: tuple[int, int], name: str = "the model") -> tuple[int, int, int]:
-    """(k, h, w) with tokens = h * w + k: k leading extra tokens (class, distillation, registers; at most
-    MAX_EXTRA_TOKENS, the fewest that fit) and an h x w grid of patches that an input of `size` (H, W) cut
-    into square patches of one side p gives (H // p == h, W // p == w)."""
-    height, width = size
-    for extra in range(min(MAX_EXTRA_TOKENS, tokens - 1) + 1):
-        grids = [(h, (tokens - extra) // h) for h in range(1, tokens - extra + 1) if (tokens - extra) % h == 0]
-        fits = [(h, w) for h, w in grids if _patch_side(height, width, h, w)]
-        if fits:
-            h, w = min(fits, key=lambda hw: abs(math.log(hw[0] * width / (hw[1] * height))))
-            return extra, h, w
-    raise KerasvizError(
-        f"{name}'s attention has {tokens} tokens, which is no grid of square patches of its {height}x{width} "
-        f"input plus at most {MAX_EXTRA_TOKENS} leading tokens; rollout needs attention over the patch grid"
-    )
-
-
-def _patch_side(height: int, width: int, h: int, w: int) -> bool:
-    """Whether one patch side p gives an h x w grid on an H x W input (p cuts H into h and W into w)."""
-    low = max(height // (h + 1) + 1, width // (w + 1) + 1)  # p > H / (h + 1) and p > W / (w + 1)
-    high = min(height // h, width // w)  # p <= H / h and p <= W / w
-    return low <= high
 
 
 # --- reading the scores ----------------------------------------------------------------------
