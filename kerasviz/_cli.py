@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from absl import app, flags
 from tqdm import tqdm
@@ -88,22 +88,59 @@ def define_option_flags(options: type[Options], *, skip: Sequence[str] = (), def
     instance, where a job has its own), bounds, choices and help; options marked flag=False and those in
     `skip` get none. Read them back with `options_from_flags`."""
     for field in dataclasses.fields(options):
-        meta = field.metadata
-        if not meta["flag"] or field.name in skip:
+        if field.metadata["flag"] and field.name not in skip:
+            default = field.default if defaults is None else getattr(defaults, field.name)
+            _define_flag(field.name, default, field.metadata["help"], field.metadata, flag_values)
+
+
+def define_shared_option_flags(fields: Mapping[str, Mapping[str, dataclasses.Field]], *,
+                               flag_values: flags.FlagValues = flags.FLAGS) -> tuple[str, ...]:
+    """One flag per option name of a family whose members each have their own Options dataclass (the saliency
+    methods): `fields` maps each name to {member (or members) it applies to: its field there}. The default is
+    None, each member's own default; the help is each distinct help line with its default and the members it
+    applies to; bounds and choices are the fields' where all of them agree, else none (the Options class checks
+    the value). A name whose fields are all flag=False gets none. Returns the names of the flags defined."""
+    defined = []
+    for name, owners in fields.items():
+        owners = {who: field for who, field in owners.items() if field.metadata["flag"]}
+        if not owners:
             continue
-        name, help_text = field.name, meta["help"]
-        default = field.default if defaults is None else getattr(defaults, name)
-        if meta["choices"] is not None:
-            flags.DEFINE_enum(name, default, list(meta["choices"]), help_text, flag_values=flag_values,
-                              module_name=_script())
-        elif meta["kind"] in ("list", "layers"):
-            flags.DEFINE_list(name, None if default is None else list(default), help_text, flag_values=flag_values,
-                              module_name=_script())
-        else:
-            define = {"int": flags.DEFINE_integer, "float": flags.DEFINE_float, "bool": flags.DEFINE_boolean,
-                      "str": flags.DEFINE_string}[meta["kind"]]
-            bounds = {k: v for k, v in (("lower_bound", meta["low"]), ("upper_bound", meta["high"])) if v is not None}
-            define(name, default, help_text, flag_values=flag_values, module_name=_script(), **bounds)
+        metas = [field.metadata for field in owners.values()]
+        kinds = sorted({meta["kind"] for meta in metas})
+        if len(kinds) > 1:
+            raise ValueError(f"option {name!r} is {' and '.join(kinds)} in different Options; one flag cannot be both")
+        agreed = {key: metas[0][key] if all(m[key] == metas[0][key] for m in metas) else None
+                  for key in ("choices", "low", "high")}  # fmt: skip
+        _define_flag(name, None, _shared_help(owners), {**metas[0], **agreed}, flag_values)
+        defined.append(name)
+    return tuple(defined)
+
+
+def _shared_help(owners: Mapping[str, dataclasses.Field]) -> str:
+    """Each distinct (help, default) of the fields with the members it applies to."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for who, field in owners.items():
+        default = "" if field.default is None else f" Default {field.default!r}."
+        groups.setdefault((field.metadata["help"], default), []).append(who)
+    if len(groups) == 1:
+        (help_text, default), whos = next(iter(groups.items()))
+        return f"{help_text}{default} Applies to {', '.join(whos)}."
+    return " ".join(f"For {', '.join(whos)}: {help_text}{default}" for (help_text, default), whos in groups.items())
+
+
+def _define_flag(name: str, default, help_text: str, meta: Mapping, flag_values: flags.FlagValues) -> None:
+    """An absl flag of an option's `kind`, with its `choices` (an enum) or bounds (`low`, `high`) from `meta`."""
+    if meta["choices"] is not None:
+        flags.DEFINE_enum(name, default, list(meta["choices"]), help_text, flag_values=flag_values,
+                          module_name=_script())
+    elif meta["kind"] in ("list", "layers"):
+        flags.DEFINE_list(name, None if default is None else list(default), help_text, flag_values=flag_values,
+                          module_name=_script())
+    else:
+        define = {"int": flags.DEFINE_integer, "float": flags.DEFINE_float, "bool": flags.DEFINE_boolean,
+                  "str": flags.DEFINE_string}[meta["kind"]]
+        bounds = {k: v for k, v in (("lower_bound", meta["low"]), ("upper_bound", meta["high"])) if v is not None}
+        define(name, default, help_text, flag_values=flag_values, module_name=_script(), **bounds)
 
 
 def options_from_flags(options: type[Options], *, skip: Sequence[str] = (),

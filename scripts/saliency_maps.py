@@ -10,8 +10,7 @@ from absl import flags
 
 from kerasviz import _cli, io
 from kerasviz.apps import saliency as saliency_app
-from kerasviz.attribution import DEFAULT_PRECISION, IG_STEPS, METHODS, SMOOTHABLE, SMOOTHGRAD_SAMPLES
-from kerasviz.models.precision import PRECISIONS
+from kerasviz.attribution import METHODS, SMOOTHABLE
 from kerasviz.segmentation import DEFAULT_FEATURE_METHOD, MAX_REGIONS, SEGMENT_METHODS
 
 FLAGS = flags.FLAGS
@@ -28,12 +27,9 @@ flags.DEFINE_integer("regions", None, "Also write STEM_regions.png and STEM_cart
                      lower_bound=2, upper_bound=MAX_REGIONS)
 _cli.define_output_flags("out", folder=True)
 flags.DEFINE_integer("size", None, "Longer image side the model sees without a classifier (default: its own).")
-# Method options: unset, the method's default; set for a method that does not take them, an error.
-flags.DEFINE_integer("samples", None, f"SmoothGrad samples (smoothgrad or --smooth; default {SMOOTHGRAD_SAMPLES}).",
-                     lower_bound=1)
-flags.DEFINE_integer("steps", None, f"Integrated-gradients steps (default {IG_STEPS}).", lower_bound=1)
-flags.DEFINE_enum("precision", None, list(PRECISIONS), "Compute type for vanilla, smoothgrad and "
-                  f"integrated_gradients (default {DEFAULT_PRECISION}; auto: bfloat16 where fast).")
+# One flag per option of every saliency method, from the registry's Options dataclasses: unset, the method's
+# default; set for a method that does not take it, an error.
+METHOD_OPTIONS = _cli.define_shared_option_flags(saliency_app.method_option_fields())
 flags.DEFINE_boolean("smooth", False, f"SmoothGrad around --method ({', '.join(SMOOTHABLE)}): its attributions "
                      "averaged over --samples noisy copies.")
 flags.DEFINE_boolean("metrics", False, "Also score each map: deletion and insertion AUC (Petsiuk et al. 2018) and "
@@ -49,7 +45,7 @@ def main(argv):
         results = saliency_app.run(
             images, FLAGS.out, target=FLAGS.target, model=FLAGS.model, weights=_cli.weights(),
             preprocess=FLAGS.preprocess, method=FLAGS.method, segment=FLAGS.segment, size=FLAGS.size,
-            samples=FLAGS.samples, steps=FLAGS.steps, precision=FLAGS.precision, smooth=FLAGS.smooth,
+            method_options={name: FLAGS[name].value for name in METHOD_OPTIONS}, smooth=FLAGS.smooth,
             segment_method=FLAGS.segment_method, regions=FLAGS.regions, metrics=FLAGS.metrics,
             overwrite=FLAGS.overwrite, progress=progress,
         )

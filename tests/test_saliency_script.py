@@ -1,5 +1,6 @@
 """scripts/saliency_maps.py and kerasviz.apps.saliency: outputs per image at its size; bad input: one line."""
 
+import dataclasses
 import json
 import os
 import re
@@ -9,9 +10,13 @@ import sys
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from absl import flags
 
+from kerasviz import _cli, load_model, saliency
 from kerasviz.apps import saliency as app
+from kerasviz.attribution.registry import REGISTRY, Method, MethodOptions, SmoothingOptions
 from kerasviz.errors import KerasvizError
+from kerasviz.options import option
 
 SCRIPT = os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "saliency_maps.py")
 SIZE = 32  # the side VGG16 sees in these tests: small and fast
@@ -68,10 +73,63 @@ def test_run_records_the_options_that_shaped_the_map(photos, tmp_path):
         **options,
     )[0]
     gradcam = run("gradcam")
-    assert gradcam["options"] == {} and gradcam["precision"] == "float32"
-    smoothed = run("integrated_gradients", smooth=True, samples=2, steps=3)
-    assert smoothed["options"] == {"samples": 2, "steps": 3, "smooth": True}
-    assert smoothed["precision"] == "float32"
+    assert gradcam["options"] == {"layer": None} and gradcam["precision"] == "float32" and not gradcam["smooth"]
+    smoothed = run("integrated_gradients", smooth=True, method_options={"samples": 2, "steps": 3})
+    assert smoothed["options"] == {"precision": "float32", "steps": 3, "baseline": 0.0, "samples": 2, "noise": 0.15,
+                                   "seed": 0}
+    assert smoothed["precision"] == "float32" and smoothed["smooth"]
+
+
+def test_run_passes_the_layer_option_to_gradcam_plus_plus(tmp_path):
+    """method_options reach saliency(): the map is the one of the layer asked for, which the sidecar records."""
+    path = write_image(tmp_path / "square.png", shape=(SIZE, SIZE, 3))  # the size the model sees: no resizing
+    out = str(tmp_path / "out")
+    facts = app.run([path], out, target="block5_conv3", weights="offline", method="gradcam_plus_plus", size=SIZE,
+                    method_options={"layer": "block4_conv3"})[0]
+    with open(os.path.join(out, "square_saliency.json")) as f:
+        assert json.load(f)["options"] == {"layer": "block4_conv3"} == facts["options"]
+    image = iio.imread(path).astype(np.float32)
+    model = load_model("vgg16", "offline")
+    expected = saliency(model, image, "block5_conv3", method="gradcam_plus_plus", layer="block4_conv3")
+    np.testing.assert_allclose(np.load(os.path.join(out, "square_saliency.npy")), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(expected, saliency(model, image, "block5_conv3", method="gradcam_plus_plus"))
+
+
+def define_method_flags() -> tuple[set[str], flags.FlagValues]:
+    values = flags.FlagValues()
+    return set(_cli.define_shared_option_flags(app.method_option_fields(), flag_values=values)), values
+
+
+def test_the_method_flags_are_the_registrys_options(monkeypatch):
+    """One flag per option (flag=True) of every registered method's Options and SmoothGrad's, default None; so a
+    method or option added to the registry has its flag, help and bounds with no edit to the script or the job."""
+    registered = {method.options for method in REGISTRY.values()} | {SmoothingOptions}
+    union = {f.name for options in registered for f in dataclasses.fields(options) if f.metadata["flag"]}
+    names, values = define_method_flags()
+    assert names == union and "baseline" not in names  # baseline is flag=False
+    assert {"layer", "masks", "cells", "probability", "seed", "head_fusion", "discard", "patch", "stride", "noise",
+            "samples", "steps", "precision"} <= names
+    assert all(values[name].default is None for name in names)
+    assert values["head_fusion"].parser.enum_values == ["mean", "max", "min"]
+    assert "Applies to rise." in values["masks"].help and "Default 1000." in values["masks"].help
+    assert "For rise: Seed of the masks." in values["seed"].help
+    with pytest.raises(flags.IllegalFlagValueError):
+        values["probability"].parse("1.5")  # RiseOptions' bounds are the flag's
+
+    @dataclasses.dataclass(frozen=True)
+    class ToyOptions(MethodOptions):
+        WHAT = "saliency method 'toy'"
+        tiles: int = option(3, "Tiles a side.", low=2)
+        masks: int = option(10, "Masks of the toy.", low=5)  # rise's masks have low=1: the flag has no bound
+
+    monkeypatch.setitem(REGISTRY, "toy", Method("toy", lambda scoring, **options: None, ToyOptions))
+    names, values = define_method_flags()
+    assert names == union | {"tiles"}
+    assert values["tiles"].help == "Tiles a side. Default 3. Applies to toy."
+    with pytest.raises(flags.IllegalFlagValueError):
+        values["tiles"].parse("1")
+    values["masks"].parse("1")  # no bound where the methods disagree: the Options class checks it
+    assert "For toy: Masks of the toy. Default 10." in values["masks"].help
 
 
 @pytest.mark.parametrize("segment_method", ["geodesic", "spectral", "grabcut", "threshold"])
@@ -106,14 +164,17 @@ def test_run_segment_methods_and_regions(photos, tmp_path, segment_method):
         ({"method": "lime"}, "valid: vanilla"),
         ({"images": ["missing.png"]}, "'missing.png' does not exist"),
         ({"images": []}, "no images given"),
-        ({"method": "gradcam", "samples": 8}, "samples= applies to smoothgrad"),
-        ({"method": "smoothgrad", "precision": "bf16"}, "unknown precision 'bf16'"),
+        ({"method": "gradcam", "method_options": {"samples": 8}}, "samples= applies to smoothgrad"),
+        ({"method": "vanilla", "method_options": {"masks": 8}}, "masks= applies to rise, not to method='vanilla'"),
+        ({"method": "rise", "method_options": {"probability": 0.0}}, "probability of saliency method 'rise'"),
+        ({"method_options": {"colour": 1}}, "unknown saliency option 'colour'; valid: samples"),
+        ({"method": "smoothgrad", "method_options": {"precision": "bf16"}}, "unknown precision 'bf16'"),
         ({"method": "occlusion", "smooth": True}, "smooth=True applies to vanilla"),
     ],
 )
 def test_run_bad_input(photos, tmp_path, kwargs, message):
     args = {"images": photos, "target": "block5_conv3", "method": "vanilla"} | kwargs
-    extra = {k: v for k, v in args.items() if k in ("segment_method", "regions", "samples", "precision", "smooth")}
+    extra = {k: v for k, v in args.items() if k in ("segment_method", "regions", "method_options", "smooth")}
     with pytest.raises(KerasvizError, match=message):
         app.run(
             args["images"], str(tmp_path), target=args["target"], weights="offline", method=args["method"], size=SIZE,
@@ -148,10 +209,11 @@ def run_script(*args):
 
 
 def test_script_writes_outputs(photos, tmp_path):
+    """Every output, with the method's options from their flags (RISE's here) in the sidecars."""
     out = tmp_path / "out"
     done = run_script(
-        "--weights=offline", f"--image={photos[0]},{photos[1]}", "--target=block5_conv3", "--method=vanilla",
-        "--segment", "--regions=4", f"--out={out}", f"--size={SIZE}",
+        "--weights=offline", f"--image={photos[0]},{photos[1]}", "--target=block5_conv3", "--method=rise",
+        "--masks=4", "--cells=3", "--seed=1", "--segment", "--regions=4", f"--out={out}", f"--size={SIZE}",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert error_lines(done.stderr) == []
@@ -160,6 +222,11 @@ def test_script_writes_outputs(photos, tmp_path):
         for stem in ("one", "two")
         for suffix in (*app.SUFFIXES, *app.MASK_SUFFIXES, *app.REGION_SUFFIXES)
     )
+    with open(out / "one_saliency.json") as f:
+        sidecar = json.load(f)
+    assert sidecar["method"] == "rise" and sidecar["options"] == {"masks": 4, "cells": 3, "probability": 0.5, "seed": 1}
+    saliency_map = np.load(out / "one_saliency.npy")
+    assert saliency_map.shape == (40, 52) and np.isfinite(saliency_map).all() and np.ptp(saliency_map) > 0
 
 
 @pytest.mark.parametrize(
@@ -169,8 +236,8 @@ def test_script_writes_outputs(photos, tmp_path):
         (["--weights=offline", "--target=block5_conv3", "--method=magic"], "error: flag --method=magic"),
         (["--weights=offline", "--target=block5_conv3", "--regions=1"], "error: flag --regions=1"),
         (["--weights=offline", "--target=block5_conv3", "--segment_method=kmeans"], "error: flag --segment_method"),
-        (["--weights=offline", "--target=block5_conv3", "--method=gradcam", "--steps=8"],
-         "error: steps= applies to integrated_gradients, not to method='gradcam'"),
+        (["--weights=offline", "--target=block5_conv3", "--method=vanilla", "--masks=4"],
+         "error: masks= applies to rise, not to method='vanilla'"),
     ],
 )
 def test_script_bad_input_is_one_line_and_exit_2(photos, tmp_path, args, message):

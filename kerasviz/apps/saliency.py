@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import cv2
 import keras
@@ -12,17 +14,8 @@ import numpy as np
 
 from kerasviz import io, models
 from kerasviz.apps import _jobs
-from kerasviz.attribution import (
-    DEFAULT_PRECISION,
-    IG_STEPS,
-    METHODS,
-    PRECISION_METHODS,
-    SMOOTHGRAD_SAMPLES,
-    check_options,
-    options_for,
-    parse_target,
-    saliency,
-)
+from kerasviz.attribution import METHODS, SMOOTHABLE, check_options, options_for, parse_target, saliency
+from kerasviz.attribution.registry import REGISTRY, SmoothingOptions, applies_table, option_names
 from kerasviz.attribution.transformers import ATTENTION_METHODS
 from kerasviz.errors import KerasvizError
 from kerasviz.metrics import DeletionOptions, InsertionOptions, MuFidelityOptions, deletion, insertion, mufidelity
@@ -65,9 +58,7 @@ def run(
     method: str = "smoothgrad",
     segment: bool = False,
     size: int | None = None,
-    samples: int | None = None,
-    steps: int | None = None,
-    precision: str | None = None,
+    method_options: Mapping[str, Any] | None = None,
     smooth: bool = False,
     segment_method: str = DEFAULT_FEATURE_METHOD,
     regions: int | None = None,
@@ -82,16 +73,20 @@ def run(
     `regions=K`, STEM_regions.png (a colour per region) and STEM_cartoon.png. With `metrics`, the
     sidecar's "metrics" holds the map's deletion, insertion and MuFidelity scores (see `map_scores`).
 
-    `samples`, `steps`, `precision` and `smooth` are saliency's options: None takes the default,
-    and one the method does not take is an error. `target` is a class index ("281"; needs the
-    ImageNet classifier, or a model whose output is class scores), "LAYER" or "LAYER:FILTER".
+    `method_options` are saliency's options by name ({"masks": 500}, {"layer": "block4_conv3"}; see
+    kerasviz.attribution.APPLIES): one left out or None takes the method's default, and one the method
+    does not take is an error; `smooth` wraps the method in SmoothGrad. The sidecar's "options" are the
+    options that shaped the map, defaults filled in (see `method_settings`).
+
+    `target` is a class index ("281"; needs the ImageNet classifier, or a model whose output is
+    class scores), "LAYER" or "LAYER:FILTER".
     Without a classifier the image is resized so its longer side is `size` pixels (default: the
     network's own input size; 224 for a model file) and the map is resized back. Returns one result
     per image (see kerasviz.apps; an image whose outputs all exist is kept unless `overwrite`);
     `progress` sees (images done, images).
     """
     _check_options(images, method, segment_method, regions)
-    given = check_options(method, smooth, samples=samples, steps=steps, precision=precision)  # before loading a model
+    given, options = method_settings(method, smooth, method_options or {})  # before loading a model
     stems = _stems(images)
     io.check_writable(out)
     model, parsed = _load(model, weights, target, preprocess)
@@ -102,8 +97,8 @@ def run(
         suffixes = SUFFIXES + (MASK_SUFFIXES if segment else ()) + (REGION_SUFFIXES if regions else ())
         outputs = [os.path.join(out, stem + s) for s in suffixes]
         sidecar = os.path.join(out, stem + "_saliency.json")
-        earlier = _kept(outputs, sidecar, overwrite=overwrite, asked={"target": target, "method": method},
-                        metrics=metrics)
+        earlier = _kept(outputs, sidecar, overwrite=overwrite, metrics=metrics,
+                        asked={"target": target, "method": method, "options": options})
         if earlier is not None:  # its facts, as the sidecar that marked it finished has them
             results.append(earlier)
             continue
@@ -117,8 +112,9 @@ def run(
             "target": target,
             "method": method,
             "size": list(work.shape[:2]) if not info.include_top else None,
-            "precision": given.get("precision", DEFAULT_PRECISION) if method in PRECISION_METHODS else "float32",
-            "options": _options(method, smooth, samples, steps),
+            "precision": options.get("precision", "float32"),
+            "smooth": smooth,
+            "options": options,
             **(map_scores(model, work, saliency_map, parsed) if metrics else {}),
         }
         write_outputs(
@@ -315,16 +311,34 @@ def _load(
     return model, parse_target(model, int(text) if is_class else text)
 
 
-def _options(method: str, smooth: bool, samples: int | None, steps: int | None) -> dict:
-    """The sidecar's record of the options that shaped the map, defaults filled in."""
-    options: dict = {}
-    if method == "smoothgrad" or smooth:
-        options["samples"] = samples or SMOOTHGRAD_SAMPLES
-    if method == "integrated_gradients":
-        options["steps"] = steps or IG_STEPS
-    if smooth:
-        options["smooth"] = True
-    return options
+def method_settings(method: str, smooth: bool, options: Mapping[str, Any]) -> tuple[dict, dict]:
+    """saliency()'s options from `options` (None: the method's default), checked before any work, and the
+    sidecar's record of them: the facts() of the method's Options (and of SmoothGrad's, when smoothed), defaults
+    filled in. A name that is no saliency option, or one the method does not take, is an error."""
+    unknown = sorted(set(options) - set(applies_table()))
+    if unknown:
+        raise KerasvizError(f"unknown saliency option {unknown[0]!r}; valid: {', '.join(applies_table())}")
+    given = check_options(method, smooth, **options)
+    declared = REGISTRY[method]
+    facts: dict = {}
+    for used in (declared.options, *([SmoothingOptions] if smooth or declared.smoothed else [])):
+        facts |= used(**{name: value for name, value in given.items() if name in option_names(used)}).facts()
+    return given, facts
+
+
+def method_option_fields() -> dict[str, dict[str, dataclasses.Field]]:
+    """Each saliency option -> {each method it applies to (APPLIES): its field in that method's Options}; SmoothGrad's
+    options also apply to the smoothable methods with --smooth. The script's flags (_cli.define_shared_option_flags)."""
+    smoothing = {field.name: field for field in dataclasses.fields(SmoothingOptions)}
+    table: dict[str, dict[str, dataclasses.Field]] = {}
+    for name, methods in applies_table().items():
+        owners = table.setdefault(name, {})
+        for method in methods:
+            own = {field.name: field for field in dataclasses.fields(REGISTRY[method].options)}
+            owners[method] = own.get(name, smoothing.get(name))
+        if name in smoothing:
+            owners[f"{'/'.join(SMOOTHABLE)} with --smooth"] = smoothing[name]
+    return table
 
 
 def _stems(paths: Sequence[str]) -> list[str]:
