@@ -123,8 +123,7 @@ def test_readme_parts_call_their_jobs_as_the_jobs_are_defined(tmp_path, monkeypa
 
 
 def test_filter_parts_run_at_a_tiny_size_and_a_rerun_keeps_them(tmp_path):
-    tiny = ["--only=compare", f"--out={tmp_path}", "--weights=offline", "--filters_per_layer=2", "--size=16",
-            "--steps=1"]
+    tiny = ["--only=compare", f"--out={tmp_path}", "--weights=offline", "--smoke", "--size=24"]  # --size given wins
     first = subprocess.run([sys.executable, "scripts/visualize_all.py", *tiny], cwd=ROOT, capture_output=True,
                            text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -132,7 +131,8 @@ def test_filter_parts_run_at_a_tiny_size_and_a_rerun_keeps_them(tmp_path):
     assert grids == sorted(f"vgg_{layer}_{method}.png" for layer in ("block3_conv1", "block5_conv3")
                            for method in ("classic", "maco"))
     facts = json.loads((tmp_path / "vgg_block5_conv3_maco.json").read_text())
-    assert facts["method"] == "maco" and facts["size"] == 16 and facts["filters"] == [0, 1]
+    assert facts["method"] == "maco" and facts["size"] == 24 and facts["filters"] == [0, 1] and facts["steps"] == 1
+    assert facts["smoke"] is True
     again = subprocess.run([sys.executable, "scripts/visualize_all.py", *tiny], cwd=ROOT, capture_output=True,
                            text=True, timeout=300)
     assert again.returncode == 0 and "4 filter grids were already in" in again.stderr, again.stderr[-2000:]
