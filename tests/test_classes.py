@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -31,6 +32,23 @@ def test_logits_model_takes_off_the_softmax_and_the_fixed_size(classifier):
     softmax = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     np.testing.assert_allclose(softmax, probs, atol=1e-5)
     assert classes.logits(net, np.full((1, 40, 40, 3), 128.0, np.float32)).shape == (1, 3)  # any size
+
+
+def test_logits_model_takes_off_a_sigmoid_fused_or_alone_and_keeps_other_activations():
+    inputs = keras.Input((8, 8, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    x = np.random.default_rng(2).uniform(0, 1, (2, 8, 8, 3)).astype(np.float32)  # logits where a sigmoid is not flat
+    fused = [keras.layers.Dense(3, activation="sigmoid")]
+    alone = [keras.layers.Dense(3), keras.layers.Activation("sigmoid")]
+    for head in (fused, alone):
+        out = pooled
+        for layer in head:
+            out = layer(out)
+        model = keras.Model(inputs, out)
+        logits = classes.logits(classes.logits_model(model), x)
+        np.testing.assert_allclose(1 / (1 + np.exp(-logits)), model.predict(x, verbose=0), rtol=1e-5)
+    relu = keras.Model(inputs, keras.layers.Dense(3, activation="relu")(pooled))  # no squashing: kept
+    np.testing.assert_allclose(classes.logits(classes.logits_model(relu), x), relu.predict(x, verbose=0), rtol=1e-5)
 
 
 def test_class_picture_raises_its_logit_above_the_others_and_a_random_image(classifier):

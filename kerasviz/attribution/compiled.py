@@ -16,7 +16,6 @@ from kerasviz.attribution.targets import (
     Scoring,
     copies_for,
     head,
-    is_softmax,
     logits_head,
     logits_model,
     output_op,
@@ -156,12 +155,12 @@ def _guided_relu(x: tf.Tensor):
 def guided_copy(model: keras.Model, *, logits: bool) -> keras.Model:
     """A copy of `model`, same weights, with every ReLU made guided (the model is not changed).
 
-    With `logits`, a softmax on the layer computing the first output becomes linear in the same copy.
+    With `logits`, a softmax or sigmoid on the layer computing the first output becomes linear in the same copy.
     """
     last, _ = output_op(model)
 
     def guided(layer, config: dict) -> dict | keras.layers.Layer:
-        if logits and layer is last and is_softmax(getattr(layer, "activation", None)):
+        if logits and layer is last and models.squashes(getattr(layer, "activation", None)):
             config["activation"] = "linear"
         if isinstance(layer, keras.layers.ReLU) and not config.get("max_value") and not config.get("negative_slope"):
             return keras.layers.Activation(_guided_relu, name=layer.name)

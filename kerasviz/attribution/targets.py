@@ -129,28 +129,25 @@ def output_op(head: keras.Model):
 
 
 def logits_model(head: keras.Model) -> keras.Model:
-    """The head, or a copy that ends in logits where its first output is a softmax."""
+    """The head, or a copy that ends in logits where its first output is squashed (models.squashes: a softmax
+    or a sigmoid, as its own layer or fused into the last one)."""
     last, last_input = output_op(head)
     if isinstance(last, keras.layers.Softmax) or (
-        isinstance(last, keras.layers.Activation) and is_softmax(last.activation)
+        isinstance(last, keras.layers.Activation) and models.squashes(last.activation)
     ):
         return keras.Model(head.inputs[0], [last_input, *head.outputs[1:]])
-    if is_softmax(getattr(last, "activation", None)):
+    if models.squashes(getattr(last, "activation", None)):
         return clone(head, lambda layer, config: _linear_if(layer is last, config))
     return head
 
 
 def copies_for(head: keras.Model, target: Target) -> bool:
-    """Whether scoring `target` needs logits_model's copy (a class target, softmax fused in the last layer)."""
+    """Whether scoring `target` needs logits_model's copy (a class target, a squashing fused in the last layer)."""
     if not isinstance(target, int):
         return False
     last, _ = output_op(head)
     fused = not isinstance(last, keras.layers.Softmax | keras.layers.Activation)
-    return fused and is_softmax(getattr(last, "activation", None))
-
-
-def is_softmax(activation) -> bool:
-    return activation is not None and getattr(activation, "__name__", "") == "softmax"
+    return fused and models.squashes(getattr(last, "activation", None))
 
 
 def _linear_if(condition: bool, config: dict) -> dict:

@@ -23,6 +23,7 @@ from kerasviz.models.inputs import (
     preprocess_fn,
 )
 from kerasviz.models.layers import (
+    SQUASHING,
     STAGE_PROBE_SIZE,
     conv_layers,
     conv_stages,
@@ -37,13 +38,15 @@ from kerasviz.models.layers import (
     receptive_field_at,
     resolve_layer,
     resolve_output,
+    squashes,
 )
 from kerasviz.models.loading import load_model
 
 __all__ = [
-    "LUMA_WEIGHTS", "MODELS", "MODEL_FILE_EXTENSIONS", "PREPROCESSING", "STAGE_PROBE_SIZE", "ModelInfo", "ModelSpec",
+    "LUMA_WEIGHTS", "MODELS", "MODEL_FILE_EXTENSIONS", "PREPROCESSING", "SQUASHING", "STAGE_PROBE_SIZE", "ModelInfo",
+    "ModelSpec",
     "adapt_channels", "check_preprocessing", "conv_layers", "conv_stages", "feature_model", "fixed_input_size",
     "get_layer", "image_input_shape", "input_channels", "is_model_file", "last_conv", "layer_paths", "load_model",
     "model_cache", "model_errors", "model_facts", "model_info", "num_channels", "output_names", "preprocess_fn",
-    "receptive_field", "receptive_field_at", "resolve_layer", "resolve_output", "set_model_info",
+    "receptive_field", "receptive_field_at", "resolve_layer", "resolve_output", "set_model_info", "squashes",
 ]

@@ -27,6 +27,17 @@ from kerasviz.models.inputs import fixed_input_size, image_input_shape, preproce
 # the model's own (shared weights); nothing about the model changes.
 
 
+# The output activations taken off to reach a classifier's logits: a class is scored before it is squashed
+# (Simonyan et al. 2014 maximise the unnormalised score; a sigmoid head is the binary or multi-label form).
+SQUASHING = ("softmax", "sigmoid")
+
+
+def squashes(activation) -> bool:
+    """Whether `activation` (a Keras activation function, its name, or None) is one of SQUASHING."""
+    name = activation if isinstance(activation, str) else getattr(activation, "__name__", None)
+    return name in SQUASHING
+
+
 def _is_sequential(layer) -> bool:
     return isinstance(layer, keras.Sequential)
 

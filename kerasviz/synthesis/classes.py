@@ -72,7 +72,8 @@ def load_classifier(model: str | keras.Model, weights: str | None = "auto", prep
 
 
 def logits_model(model: keras.Model) -> keras.Model:
-    """The classifier with its output activation taken off: (N, H, W, 3) model input -> (N, classes) logits.
+    """The classifier with its output squashing (models.squashes: softmax or sigmoid) taken off: (N, H, W, 3)
+    model input -> (N, classes) logits.
 
     The output layer of the result is named LOGITS. A model with a fixed input size gets a resizing
     layer in front, so it takes any picture size (and a picture of its own size unchanged).
@@ -81,12 +82,11 @@ def logits_model(model: keras.Model) -> keras.Model:
         shapes = [tuple(o.shape) for o in model.outputs]
         raise KerasvizError(f"a classifier gives one (N, classes) output; {model.name} gives {shapes}")
     last = model.layers[-1]
-    activation = last.get_config().get("activation")
-    if isinstance(last, keras.layers.Softmax) or (
-        isinstance(last, keras.layers.Activation) and activation in ("softmax", "sigmoid")
-    ):
+    activation = getattr(last, "activation", None)
+    squashing = isinstance(last, keras.layers.Activation) and models.squashes(activation)
+    if isinstance(last, keras.layers.Softmax) or squashing:
         logits = last.input
-    elif isinstance(last, keras.layers.Dense) and activation not in (None, "linear"):
+    elif isinstance(last, keras.layers.Dense) and models.squashes(activation):
         linear = keras.layers.Dense(last.units, use_bias=last.use_bias, name=f"{last.name}_logits")
         logits = linear(last.input)
         linear.set_weights(last.get_weights())
