@@ -1,6 +1,6 @@
 """Deletion and insertion AUC (Petsiuk et al. 2018, RISE, §4.1) of each saliency method.
 
-    python benchmarks/deletion_insertion.py                  # offline: the small CNN of tests/scenes.py
+    python benchmarks/deletion_insertion.py                  # offline: the small CNN of kerasviz.dataset.scenes
     python benchmarks/deletion_insertion.py --imagenet       # VGG16 + ImageNet weights, scikit-image photos
     python benchmarks/deletion_insertion.py --smoke          # CI: a CNN trained briefly, 2 scenes, short curves
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,6 +23,7 @@ import tensorflow as tf  # noqa: E402
 
 from kerasviz import metrics, models  # noqa: E402
 from kerasviz.attribution import options_for, saliency  # noqa: E402
+from kerasviz.dataset import scenes  # noqa: E402
 
 SMOKE_TRAINING = {"scenes": 64, "epochs": 1}  # --smoke: the scene CNN trained on a few scenes, once
 SMOKE_OPTIONS = {"samples": 2, "steps": 2}  # --smoke: SmoothGrad samples and IG steps
@@ -67,9 +67,6 @@ def _maps(model, images, targets, method, options) -> np.ndarray:
 
 
 def offline_setup(count: int, *, smoke: bool = False):
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "tests"))
-    import scenes
-
     model, accuracy = scenes.trained_cnn(0, **SMOKE_TRAINING if smoke else {})
     print(f"scene CNN: held-out accuracy {accuracy:.3f}")
     held_out = scenes.make_scenes(count, seed=123, positive_fraction=1.0)

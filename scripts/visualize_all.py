@@ -23,6 +23,7 @@ from absl import flags
 
 from kerasviz import KerasvizError, _cli, io
 from kerasviz.apps import (
+    cams,
     classes,
     dream,
     exemplars,
@@ -34,14 +35,15 @@ from kerasviz.apps import (
     style,
     tensorboard,
     texture,
+    transformers,
 )
 from kerasviz.apps import filters as filters_app
 from kerasviz.models import weights as weights_lib
 from kerasviz.optvis import render
 
 FLAGS = flags.FLAGS
-PARTS = ("filters", "compare", "other_models", "saliency", "style", "dream", "inversion", "texture", "classes",
-         "exemplars", "feature_map", "first_layer")
+PARTS = ("filters", "compare", "other_models", "saliency", "cams", "transformers", "style", "dream", "inversion",
+         "texture", "classes", "exemplars", "feature_map", "first_layer")
 _cli.define_output_flags("examples", folder=True, what="Output folder (examples/ holds the README's pictures; "
                          "pictures already there are kept, so name a new folder to watch them all being made).")
 flags.DEFINE_string("weights", "auto", "Weights for every model: auto, imagenet or offline (VGG16 only).")
@@ -75,9 +77,11 @@ class _Grids:
         _say(f"[{i}/{count}] {stem}.png ({len(facts['filters'])} filters, {facts['method']}, {verb})")
 
 
-# The lecture's other methods; "classes" makes the class pictures and the fooling image; exemplars
+# The lecture's other methods; "cams" the CAM family on one photo, "transformers" rollout and CAMs on a ViT
+# trained in the job on synthetic scenes; "classes" makes the class pictures and the fooling image; exemplars
 # and the feature map read scikit-image's sample photos.
-JOBS = {"saliency": saliency.readme_examples, "style": style.readme_examples, "dream": dream.readme_examples,
+JOBS = {"saliency": saliency.readme_examples, "cams": cams.readme_examples,
+        "transformers": transformers.readme_examples, "style": style.readme_examples, "dream": dream.readme_examples,
         "inversion": inversion.readme_examples, "texture": texture.readme_examples,
         "classes": classes.readme_examples, "exemplars": exemplars.readme_examples,
         "feature_map": feature_map.readme_examples, "first_layer": first_layer.readme_examples}
