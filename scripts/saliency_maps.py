@@ -3,6 +3,10 @@
 
   python scripts/saliency_maps.py --model=vgg16 --image=cat.jpg --target=281 --method=smoothgrad --segment --out=out
   python scripts/saliency_maps.py --weights=offline --image=a.jpg,b.png --target=block5_conv3 --out=out
+  python scripts/saliency_maps.py --image=cat.jpg --target=281 --method=rise --masks=500 --seed=1 --out=out
+
+Each saliency method's options are flags made from its Options dataclass (kerasviz.attribution.registry); a flag
+the chosen --method does not take is an error.
 """
 
 import _startup  # noqa: F401  (first: starts TensorFlow quietly)
