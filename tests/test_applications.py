@@ -42,7 +42,7 @@ FAMILIES = {
 # Run by default (one plain, one residual and one branching family); the rest with --runslow. Measured
 # on a shared 2-core Zen 3 (load ~14): about 90 s of CPU per family, 8 min of wall time at that load.
 DEFAULT_FAMILIES = ("VGG16", "ResNet50", "InceptionV3")
-FAST = {"samples": 2, "steps": 2}  # SmoothGrad samples, integrated-gradient steps
+FAST = {"samples": 2, "steps": 2, "masks": 16}  # SmoothGrad samples, integrated-gradient steps, RISE masks
 _NOT_STAGES = (keras.layers.InputLayer, keras.layers.ZeroPadding2D, keras.layers.Cropping2D)
 
 

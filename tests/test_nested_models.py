@@ -12,7 +12,7 @@ from kerasviz.attribution.transformers import ATTENTION_METHODS
 from tests.helpers import gram_distances, layer_outputs
 
 SIZE = 32
-FAST = {"samples": 2, "steps": 4, "patch": 16}  # SmoothGrad samples, IG steps, occlusion patch
+FAST = {"samples": 2, "steps": 4, "patch": 16, "masks": 16}  # SmoothGrad samples, IG steps, occlusion patch, RISE masks
 CNN_METHODS = tuple(m for m in METHODS if m not in ATTENTION_METHODS)  # rollout reads attention; these are CNNs
 
 

@@ -16,7 +16,6 @@ from kerasviz import io, models
 from kerasviz.apps import _jobs
 from kerasviz.attribution import METHODS, SMOOTHABLE, check_options, options_for, parse_target, saliency
 from kerasviz.attribution.registry import REGISTRY, SmoothingOptions, applies_table, option_names
-from kerasviz.attribution.transformers import ATTENTION_METHODS
 from kerasviz.errors import KerasvizError
 from kerasviz.metrics import DeletionOptions, InsertionOptions, MuFidelityOptions, deletion, insertion, mufidelity
 from kerasviz.segmentation import (
@@ -39,7 +38,9 @@ FILE_MODEL_SIZE = 224  # longer side a model file without a classifier sees, unl
 
 # The README's pictures: photos that ship inside scikit-image, and the methods side by side.
 README_PHOTOS = ("chelsea", "coffee", "astronaut")
-README_METHODS = tuple(m for m in METHODS if m not in ATTENTION_METHODS)  # the README's VGG16 has no attention
+# The methods of the first release, side by side; the CAM family and RISE have their own picture (apps/cams.py).
+README_METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "guided_backprop", "gradcam", "occlusion",
+                  "activation")
 README_SIZE = 224
 # Fewer samples, steps and occlusion patches than the defaults, so the README's pictures are quick to remake.
 README_OPTIONS = {"samples": 16, "steps": 16, "patch": 40, "stride": 32}

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from kerasviz.errors import KerasvizError
-from kerasviz.models.precision import resolve_precision
+from kerasviz.models.precision import PRECISIONS, resolve_precision
 from kerasviz.options import Options, option
 
 SMOOTHGRAD_SAMPLES = 50  # Smilkov et al. 2017, §3: "n = 50" samples suffice
@@ -91,7 +91,8 @@ class PrecisionOptions(MethodOptions):
     """A gradient method whose model may run in reduced precision; "auto" is resolved on construction."""
 
     precision: str = option(DEFAULT_PRECISION, 'Compute type of the model: "float32", "bfloat16", "float16" (scaled '
-                            'against underflow) or "auto"; inputs, scores and gradients stay float32.')  # fmt: skip
+                            'against underflow) or "auto"; inputs, scores and gradients stay float32.',
+                            choices=PRECISIONS)  # fmt: skip
 
     def precheck(self) -> None:
         object.__setattr__(self, "precision", resolve_precision(self.precision))
