@@ -1,10 +1,27 @@
-"""What differs per Keras backend: the gradient of a loss with respect to an input, and compiling a step.
+"""What differs per Keras backend: the gradient of a loss with respect to an input, compiling a step, and
+counting its traces.
 
-Everything else in kerasviz is written against these few functions (and keras.ops where an op exists).
-Today the one backend is TensorFlow (GradientTape, tf.function); the backends issue adds JAX and PyTorch
-modules beside it with the same names.
+Everything else in kerasviz is written against these few functions and keras.ops. The backend is Keras'
+own (`KERAS_BACKEND=tensorflow|jax|torch`, or ~/.keras/keras.json); NAME says which. TensorFlow keeps
+GradientTape and tf.function; JAX uses jax.value_and_grad and jax.jit; PyTorch uses autograd and runs
+eagerly. Only the chosen backend's module is imported, so kerasviz on JAX or PyTorch never imports
+TensorFlow.
 """
 
-from kerasviz.backend.tensorflow import compile_step, trace_count, value_and_grad
+import keras
 
-__all__ = ["compile_step", "trace_count", "value_and_grad"]
+from kerasviz.errors import KerasvizError
+
+NAME = keras.backend.backend()
+BACKENDS = ("tensorflow", "jax", "torch")
+
+if NAME == "tensorflow":
+    from kerasviz.backend.tensorflow import compile_step, trace_count, value_and_grad
+elif NAME == "jax":
+    from kerasviz.backend.jax import compile_step, trace_count, value_and_grad
+elif NAME == "torch":
+    from kerasviz.backend.torch import compile_step, trace_count, value_and_grad
+else:
+    raise KerasvizError(f"kerasviz runs on the Keras backends {', '.join(BACKENDS)}; KERAS_BACKEND is {NAME!r}")
+
+__all__ = ["BACKENDS", "NAME", "compile_step", "trace_count", "value_and_grad"]

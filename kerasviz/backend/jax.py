@@ -1,0 +1,41 @@
+"""JAX: gradients by jax.value_and_grad, compiled steps by jax.jit.
+
+A Keras model called inside a traced function reads its weights' current values, which jax.jit takes
+as constants of that trace: a step compiled before the weights change keeps the old ones. kerasviz
+builds its steps after the weights are set, and compiles anew per model (as on TensorFlow).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import jax
+
+
+def value_and_grad(loss_fn: Callable, x, *args) -> tuple:
+    """(loss, aux, d loss / d x) for `loss_fn(x, *args) -> (loss, aux)` with a scalar loss; aux is whatever
+    the loss function also returns, not differentiated."""
+    (loss, aux), grad = jax.value_and_grad(lambda v: loss_fn(v, *args), has_aux=True)(x)
+    return loss, aux, grad
+
+
+def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None = None) -> Callable:
+    """`fn` compiled once per input shapes and dtypes (jax.jit); `input_signature` and `jit_compile` are
+    TensorFlow's and have no meaning here (jax.jit always compiles with XLA and specialises on shapes)."""
+    del input_signature, jit_compile
+    traces = [0]
+
+    @functools.wraps(fn)
+    def counted(*args, **kwargs):
+        traces[0] += 1  # runs once per trace, not per call
+        return fn(*args, **kwargs)
+
+    compiled = jax.jit(counted)
+    compiled.kerasviz_traces = traces
+    return compiled
+
+
+def trace_count(step: Callable) -> int:
+    """How many times `step` (from compile_step) has been traced: compiled anew for new input shapes."""
+    return step.kerasviz_traces[0]
