@@ -8,6 +8,8 @@ eagerly. Only the chosen backend's module is imported, so kerasviz on JAX or PyT
 TensorFlow.
 """
 
+import importlib
+
 import keras
 
 from kerasviz.errors import KerasvizError
@@ -25,3 +27,8 @@ else:
     raise KerasvizError(f"kerasviz runs on the Keras backends {', '.join(BACKENDS)}; KERAS_BACKEND is {NAME!r}")
 
 __all__ = ["BACKENDS", "NAME", "compile_step", "trace_count", "value_and_grad"]
+
+# --- attribution (kerasviz.attribution): a step's image signature, the gradient at a layer's output ---
+_chosen = importlib.import_module(f"kerasviz.backend.{NAME}")
+images_signature, output_gradient = _chosen.images_signature, _chosen.output_gradient
+__all__ += ["images_signature", "output_gradient"]

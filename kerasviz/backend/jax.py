@@ -7,10 +7,12 @@ builds its steps after the weights are set, and compiles anew per model (as on T
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 
 
 def value_and_grad(loss_fn: Callable, x, *args) -> tuple:
@@ -39,3 +41,45 @@ def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None
 def trace_count(step: Callable) -> int:
     """How many times `step` (from compile_step) has been traced: compiled anew for new input shapes."""
     return step.kerasviz_traces[0]
+
+
+# --- attribution (kerasviz.attribution): a step's image signature, the gradient at a layer's output ---------
+
+
+def images_signature() -> None:
+    """None: jax.jit specialises on shapes itself."""
+    return None
+
+
+def output_gradient(fn: Callable, x, layer) -> tuple:
+    """(scores, A, d sum(scores) / d A) for `fn(x) -> (scores (B,), A)`, A the output of `layer` in the model
+    that fn runs; zero where the scores do not depend on A. JAX differentiates functions, not tensors: `layer`'s
+    output gets a zero `delta` added while fn runs, and the gradient with respect to delta is the one to A."""
+    spec = jax.eval_shape(fn, x)[1]
+
+    def loss(delta):
+        with _adding(layer, delta):
+            score, features = fn(x)
+        return jnp.sum(score), (score, features)
+
+    (_, (score, features)), grad = jax.value_and_grad(loss, has_aux=True)(jnp.zeros(spec.shape, spec.dtype))
+    return score, features, grad
+
+
+@contextlib.contextmanager
+def _adding(layer, delta):
+    """While open, `layer`'s call returns its output + delta; the layer gets its own call back on exit."""
+    previous = layer.__dict__.get("call")
+    own = layer.call
+
+    def call(*args, **kwargs):
+        return own(*args, **kwargs) + delta
+
+    layer.call = call
+    try:
+        yield
+    finally:
+        if previous is None:
+            layer.__dict__.pop("call", None)
+        else:
+            layer.call = previous

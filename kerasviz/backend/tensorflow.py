@@ -25,3 +25,21 @@ def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None
 def trace_count(step: Callable) -> int:
     """How many times `step` (from compile_step) has been traced: compiled anew for new input shapes."""
     return step.experimental_get_tracing_count()
+
+
+# --- attribution (kerasviz.attribution): a step's image signature, the gradient at a layer's output ---------
+
+
+def images_signature() -> list:
+    """The input signature of a step over 0-255 RGB (B, H, W, 3) float32: any batch and size, one trace."""
+    return [tf.TensorSpec([None, None, None, 3], tf.float32)]
+
+
+def output_gradient(fn: Callable, x: tf.Tensor, layer) -> tuple:
+    """(scores, A, d sum(scores) / d A) for `fn(x) -> (scores (B,), A)`, A the output of `layer` in the model
+    that fn runs; zero where the scores do not depend on A."""
+    del layer  # the tape holds A itself
+    with tf.GradientTape() as tape:
+        tape.watch(x)  # so a layer with no weights before it (a rescaling of the input) is traced
+        score, features = fn(x)
+    return score, features, tape.gradient(score, features, unconnected_gradients=tf.UnconnectedGradients.ZERO)

@@ -44,3 +44,25 @@ def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None
 def trace_count(step: Callable) -> int:
     """1 once `step` (from compile_step) has run, as an eager function is never traced anew."""
     return step.kerasviz_traces[0]
+
+
+# --- attribution (kerasviz.attribution): a step's image signature, the gradient at a layer's output ---------
+
+
+def images_signature() -> None:
+    """None: an eager step has no input signature."""
+    return None
+
+
+def output_gradient(fn: Callable, x, layer) -> tuple:
+    """(scores, A, d sum(scores) / d A) for `fn(x) -> (scores (B,), A)`, A the output of `layer` in the model
+    that fn runs (autograd differentiates with respect to A itself); zero where the scores do not depend on A."""
+    del layer
+    x = torch.as_tensor(x).detach().requires_grad_(True)  # so a layer with no weights before it is traced
+    with torch.enable_grad():
+        score, features = fn(x)
+        grad = None
+        if features.requires_grad:
+            (grad,) = torch.autograd.grad(score.sum(), features, allow_unused=True)
+    features = features.detach()
+    return score.detach(), features, torch.zeros_like(features) if grad is None else grad
