@@ -119,3 +119,14 @@ def test_a_loss_flat_in_the_input_has_a_zero_gradient():
     _, _, grad = backend.value_and_grad(lambda v: (keras.ops.sum(keras.ops.zeros((1,))) + 0.0 * keras.ops.sum(v),
                                                    None), x)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(grad), np.zeros((2, 4), np.float32))
+
+
+def test_every_sidecar_records_the_backend_and_keras_version(tmp_path):
+    from kerasviz.apps import first_layer  # a job that writes its sidecar through _jobs.finish, as all do
+
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")])
+    facts = first_layer.run(str(tmp_path / "kernels.png"), model=model)
+    with open(tmp_path / "kernels.json") as f:
+        written = json.load(f)
+    assert written["backend"] == facts["backend"] == backend.NAME == keras.backend.backend()
+    assert written["keras"] == keras.__version__

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from kerasviz import io, models
+from kerasviz import backend, io, models
 from kerasviz.optvis.render import ProgressFn
 
 log = logging.getLogger("kerasviz")
@@ -67,9 +67,16 @@ def start(out: str, *, overwrite: bool = False, also: tuple[str, ...] = ()) -> t
 
 
 def finish(png: str, sidecar: str, facts: dict) -> dict:
-    """Writes the JSON sidecar (last: it marks the outputs finished) and returns the job's result."""
+    """Writes the JSON sidecar (last: it marks the outputs finished), with `environment()`, and returns the
+    job's result."""
+    facts = {**facts, **environment()}
     io.write_json(sidecar, facts)
     return {**facts, "png": png}
+
+
+def environment() -> dict:
+    """What every sidecar records of how it was made beyond its settings: the Keras backend and version."""
+    return {"backend": backend.NAME, "keras": keras.__version__}
 
 
 def readme_pngs(results: list[dict], *, smoke: bool = False) -> list[str]:

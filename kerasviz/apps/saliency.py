@@ -279,6 +279,7 @@ def readme_examples(out: str, *, weights: str = "auto", overwrite: bool = False,
             **({"smoke": True} if smoke else {}),
             "method_seconds": {m: maps[m + "_seconds"] for m in README_METHODS},
             "seconds": round(time.perf_counter() - start, 2),
+            **_jobs.environment(),
         },
     )
     return [*paths, sidecar]
