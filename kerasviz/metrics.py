@@ -31,11 +31,10 @@ from collections.abc import Callable
 import cv2
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz import io, models
 from kerasviz.attribution.budget import chunk_size, run_chunked
-from kerasviz.attribution.compiled import IMAGES, compiled
+from kerasviz.attribution.compiled import compile_images_step, compiled
 from kerasviz.attribution.sanity import RandomizationOptions, randomization
 from kerasviz.attribution.targets import Target, logits_head, parse_target, scored_model
 from kerasviz.errors import KerasvizError
@@ -283,9 +282,9 @@ def _prepare(
     maps = _maps(maps, len(batch))
     size = models.fixed_input_size(model) or batch.shape[1:3]
     if batch.shape[1:3] != tuple(size):
-        batch = tf.image.resize(batch, size, method="bilinear", antialias=True).numpy()
+        batch = _resized(batch, size, antialias=True)
     if maps.shape[1:3] != tuple(size):
-        maps = tf.image.resize(maps[..., None], size, method="bilinear").numpy()[..., 0]
+        maps = _resized(maps[..., None], size)[..., 0]
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise KerasvizError(f"batch_size must be a positive integer; got {batch_size!r}")
     target = parse_target(model, target, output=output)
@@ -296,6 +295,11 @@ def _prepare(
     )
     chunk = batch_size or chunk_size(model, tuple(size))
     return _Scored(batch, maps.astype(np.float32), step, chunk, relative=mode == "relative")
+
+
+def _resized(batch: np.ndarray, size: tuple[int, int], *, antialias: bool = False) -> np.ndarray:
+    resized = keras.ops.image.resize(batch, tuple(size), interpolation="bilinear", antialias=antialias)
+    return keras.ops.convert_to_numpy(resized)
 
 
 def _maps(maps, count: int) -> np.ndarray:
@@ -336,18 +340,17 @@ def _score_step(
     def build():
         scored = scored_model(net, target)
 
-        def score(x: tf.Tensor) -> tf.Tensor:
+        def score(x):
             if not probability:
                 return scored(x)[0]
             outs = net(x, training=False)
-            logits = tf.cast(outs[0] if isinstance(outs, list | tuple) else outs, tf.float32)
-            return tf.nn.softmax(logits, axis=-1)[:, target]
+            logits = keras.ops.cast(outs[0] if isinstance(outs, list | tuple) else outs, "float32")
+            return keras.ops.softmax(logits, axis=-1)[:, target]
 
-        @tf.function(input_signature=[IMAGES])
         def step(x):
             return (score(preprocess(x)),)
 
-        return step
+        return compile_images_step(step)
 
     key = ("metric", probability, target, preprocess, output)
     return compiled(model, key, build, on_copy=on_copy)

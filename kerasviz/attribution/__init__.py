@@ -1,4 +1,4 @@
-"""Saliency maps on tf.GradientTape: which input pixels a model's score depends on.
+"""Saliency maps on every Keras backend (kerasviz.backend): which input pixels a model's score depends on.
 
 `saliency(model, images, target, method=...)` is the entry point (kerasviz.saliency). The package:
 registry (each method declared once: `Method` and its Options dataclass), targets (what the score is),

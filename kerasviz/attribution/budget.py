@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.attribution.targets import output_shape
@@ -63,5 +62,5 @@ def run_chunked(step: Callable, inputs, chunk: int, count: int | None = None) ->
     for start in range(0, total, chunk):
         stop = min(start + chunk, total)
         x = inputs(start, stop) if callable(inputs) else inputs[start:stop]
-        outs.append([t.numpy() for t in step(tf.convert_to_tensor(x, tf.float32))])
+        outs.append([keras.ops.convert_to_numpy(t) for t in step(keras.ops.convert_to_tensor(x, "float32"))])
     return [np.concatenate(parts) for parts in zip(*outs, strict=True)]

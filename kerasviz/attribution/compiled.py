@@ -1,7 +1,8 @@
 """The compiled steps the methods run, cached on the model, and the model copies some of them need.
 
-A step is one tf.function over 0-255 RGB `(B, H, W, 3)` float32; B varies freely, so a method's
-chunks, sizes and images reuse one trace.
+A step is one compiled function (kerasviz.backend.compile_step) over 0-255 RGB `(B, H, W, 3)` float32; on
+TensorFlow B, H and W vary freely, so a method's chunks, sizes and images reuse one trace (JAX compiles
+once per shape; PyTorch runs eagerly).
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
-import tensorflow as tf
 
-from kerasviz import models
+from kerasviz import backend, models
 from kerasviz.attribution.targets import (
     Scoring,
     copies_for,
@@ -23,7 +23,10 @@ from kerasviz.attribution.targets import (
 )
 from kerasviz.models.precision import cast_model, clone, loss_scale
 
-IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32)
+
+def compile_images_step(fn: Callable) -> Callable:
+    """`fn` over 0-255 RGB (B, H, W, 3) float32, compiled once for any batch and size where the backend can."""
+    return backend.compile_step(fn, input_signature=backend.images_signature())
 
 
 def compiled(model: keras.Model, key: tuple, build: Callable[[], Callable], *, on_copy: bool) -> Callable:
@@ -53,15 +56,15 @@ def gradient_step(scoring: Scoring, *, guided: bool, precision: str = "float32")
     def build():
         scored = scored_model(guided_copy(net, logits=isinstance(target, int)) if guided else compute, target)
 
-        @tf.function(input_signature=[IMAGES])
-        def step(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                score = tf.cast(scored(preprocess(x))[0], tf.float32)
-                scaled = score * scale
-            return score, tape.gradient(scaled, x) / scale
+        def loss(x):
+            score = keras.ops.cast(scored(preprocess(x))[0], "float32")
+            return keras.ops.sum(score * scale), score
 
-        return step
+        def step(x):
+            _, score, grad = backend.value_and_grad(loss, x)
+            return score, grad / scale
+
+        return compile_images_step(step)
 
     return compiled(model, key, build, on_copy=on_copy)
 
@@ -73,13 +76,12 @@ def score_step(scoring: Scoring, *, probability: bool = False) -> Callable:
     net, on_copy = logits_head(model, target, output=output)
 
     def build():
-        scored = scored_model(net, (lambda out: tf.nn.softmax(out, axis=-1)[:, target]) if probability else target)
+        scored = scored_model(net, (lambda out: keras.ops.softmax(out, axis=-1)[:, target]) if probability else target)
 
-        @tf.function(input_signature=[IMAGES])
         def step(x):
             return (scored(preprocess(x))[0],)
 
-        return step
+        return compile_images_step(step)
 
     key = ("score", target, preprocess, output) + (("probability",) if probability else ())
     return compiled(model, key, build, on_copy=on_copy)
@@ -92,11 +94,10 @@ def layer_step(scoring: Scoring, layer: str) -> Callable:
     def build():
         features = models.feature_model(model, [layer])
 
-        @tf.function(input_signature=[IMAGES])
         def step(x):
             return (features(preprocess(x), training=False),)
 
-        return step
+        return compile_images_step(step)
 
     return compiled(model, ("layer", layer, preprocess), build, on_copy=False)
 
@@ -111,15 +112,12 @@ def layer_gradient_step(scoring: Scoring, layer: str) -> Callable:
 
     def build():
         scored = scored_model(net, target)
+        producer = net.outputs[1]._keras_history.operation  # the layer (or its copy, in a logits copy) giving A
 
-        @tf.function(input_signature=[IMAGES])
         def step(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)  # so a layer with no weights before it (a rescaling of the input) is traced
-                score, features = scored(preprocess(x))
-            return score, features, tape.gradient(score, features, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return backend.output_gradient(lambda images: scored(preprocess(images)), x, producer)
 
-        return step
+        return compile_images_step(step)
 
     return compiled(model, ("layer_gradient", layer, target, preprocess, output), build, on_copy=on_copy)
 
@@ -142,14 +140,17 @@ def _compute_copy(model: keras.Model, net: keras.Model, precision: str, key: tup
 # --- guided backpropagation ------------------------------------------------------------------
 
 
-@tf.custom_gradient
-def _guided_relu(x: tf.Tensor):
+@keras.ops.custom_gradient
+def _guided_relu(x):
     """ReLU whose gradient passes only where both the input and the incoming gradient are > 0."""
 
-    def grad(upstream):
-        return upstream * tf.cast(upstream > 0, upstream.dtype) * tf.cast(x > 0, upstream.dtype)
+    def grad(*args, upstream=None):
+        if upstream is None:  # TensorFlow and JAX pass it alone; PyTorch by name, after the saved inputs
+            (upstream,) = args
+        positive = keras.ops.cast(keras.ops.greater(upstream, 0), upstream.dtype)
+        return upstream * positive * keras.ops.cast(keras.ops.greater(x, 0), upstream.dtype)
 
-    return tf.nn.relu(x), grad
+    return keras.ops.relu(x), grad
 
 
 def guided_copy(model: keras.Model, *, logits: bool) -> keras.Model:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz import io, models
 from kerasviz.attribution.budget import chunk_size
@@ -44,7 +43,7 @@ def saliency(
     *,
     method: str = "vanilla",
     smooth: bool = False,
-    preprocess: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    preprocess: Callable | None = None,
     samples: int | None = None,
     noise: float | None = None,
     steps: int | None = None,
@@ -216,14 +215,14 @@ def _fit_input(model: keras.Model, batch: np.ndarray) -> np.ndarray:
     size = models.fixed_input_size(model)
     if size is None or size == batch.shape[1:3]:
         return batch
-    return tf.image.resize(batch, size, method="bilinear", antialias=True).numpy()
+    return keras.ops.convert_to_numpy(keras.ops.image.resize(batch, size, interpolation="bilinear", antialias=True))
 
 
 def _resize_maps(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     maps = np.asarray(maps, np.float32)
     if maps.shape[1:3] == tuple(size):
         return maps
-    return tf.image.resize(maps[..., None], size, method="bilinear").numpy()[..., 0]
+    return keras.ops.convert_to_numpy(keras.ops.image.resize(maps[..., None], size, interpolation="bilinear"))[..., 0]
 
 
 def _check_positive(**values) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.attribution import cams
 from kerasviz.attribution.budget import run_chunked
-from kerasviz.attribution.compiled import IMAGES, compiled, gradient_step, score_step
+from kerasviz.attribution.compiled import compile_images_step, compiled, gradient_step, score_step
 from kerasviz.attribution.registry import (
     IG_BASELINE,
     IG_STEPS,
@@ -154,12 +154,10 @@ def activation(scoring: Scoring, *, layer: str | None = None) -> Attribute:
     def build():
         features = models.feature_model(model, [layer])
 
-        @tf.function(input_signature=[IMAGES])
         def step(x):
-            out = features(preprocess(x), training=False)
-            return (tf.reduce_mean(out, axis=-1),)
+            return (keras.ops.mean(features(preprocess(x), training=False), axis=-1),)
 
-        return step
+        return compile_images_step(step)
 
     step = compiled(model, ("activation", layer, preprocess), build, on_copy=False)
     return lambda batch: run_chunked(step, batch, scoring.chunk)[0]

@@ -13,13 +13,12 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.errors import KerasvizError
 from kerasviz.models.precision import clone
 
-Target = int | str | Callable[[tf.Tensor], tf.Tensor]
+Target = int | str | Callable  # a callable: the model's output tensor -> one score per image (N,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +29,7 @@ class Scoring:
 
     model: keras.Model
     target: Target
-    preprocess: Callable[[tf.Tensor], tf.Tensor]
+    preprocess: Callable
     output: int | None
     chunk: int
 
@@ -102,19 +101,19 @@ def scored_model(head: keras.Model, target: Target) -> Callable:
         return _with_score(head, target)
     if ":" in target:
         index = int(target.rpartition(":")[2])
-        return _with_score(head, lambda out: tf.reduce_mean(out[..., index], axis=_spatial_axes(out)))
-    return _with_score(head, lambda out: tf.reduce_mean(out, axis=list(range(1, len(out.shape)))))
+        return _with_score(head, lambda out: keras.ops.mean(out[..., index], axis=_spatial_axes(out)))
+    return _with_score(head, lambda out: keras.ops.mean(out, axis=list(range(1, len(out.shape)))))
 
 
-def _spatial_axes(tensor: tf.Tensor) -> list[int]:
+def _spatial_axes(tensor) -> list[int]:
     return list(range(1, len(tensor.shape) - 1))
 
 
 def _with_score(head: keras.Model, score_fn: Callable) -> Callable:
-    def scored(x: tf.Tensor) -> tuple:
+    def scored(x) -> tuple:
         outs = head(x, training=False)
         outs = outs if isinstance(outs, list | tuple) else [outs]
-        score = tf.reshape(score_fn(tf.cast(outs[0], tf.float32)), [-1])  # reduced in float32 at any precision
+        score = keras.ops.reshape(score_fn(keras.ops.cast(outs[0], "float32")), [-1])  # reduced in float32 always
         return (score, *outs[1:])
 
     return scored

@@ -20,10 +20,9 @@ import dataclasses
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz.attribution.budget import run_chunked
-from kerasviz.attribution.compiled import IMAGES, compiled
+from kerasviz.attribution.compiled import compile_images_step, compiled
 from kerasviz.attribution.registry import Method, MethodOptions, register
 from kerasviz.attribution.targets import Scoring
 from kerasviz.attribution.tokens import token_grid
@@ -115,14 +114,13 @@ def scores_step(model: keras.Model, preprocess):
     layers = attention_layers(model)
 
     def build():
-        @tf.function(input_signature=[IMAGES])
         def step(x):
             scores: list = []
             with _recording(layers, scores):
                 model(preprocess(x), training=False)
-            return tuple(tf.cast(s, tf.float32) for s in scores)
+            return tuple(keras.ops.cast(s, "float32") for s in scores)
 
-        return step
+        return compile_images_step(step)
 
     return compiled(model, ("rollout", preprocess), build, on_copy=False)
 
