@@ -116,11 +116,32 @@ def fit_shape(shape: tuple[int, int], side: int) -> tuple[int, int]:
 
 
 def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Area-resampled (H, W, C) float resize (OpenCV-free, via TensorFlow)."""
-    import tensorflow as tf
+    """(H, W, C) float -> `size` (H', W') float32: area averaging to shrink, bicubic to enlarge.
+
+    On TensorFlow, tf.image.resize ("area", or "bicubic" with antialias: Keys' cubic, a = -0.5). On JAX
+    and PyTorch, OpenCV's INTER_AREA (the same area averaging) and INTER_CUBIC (a = -0.75, so enlarged
+    pictures differ from TensorFlow's by a few grey levels at edges); neither imports TensorFlow.
+    """
+    from kerasviz import backend
 
     method = "area" if size[0] < image.shape[0] else "bicubic"
-    return tf.image.resize(np.asarray(image, np.float32)[None], size, method=method, antialias=True)[0].numpy()
+    image = np.asarray(image, np.float32)
+    if backend.NAME == "tensorflow":
+        import tensorflow as tf
+
+        return tf.image.resize(image[None], size, method=method, antialias=True)[0].numpy()
+    return _cv2_resize(image, size, method)
+
+
+def _cv2_resize(image: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
+    """resize by OpenCV, which takes at most 512 channels and gives (H, W) for one channel."""
+    import cv2
+
+    flag = cv2.INTER_AREA if method == "area" else cv2.INTER_CUBIC
+    channels = [cv2.resize(image[..., i:i + 512], (int(size[1]), int(size[0])), interpolation=flag)
+                for i in range(0, image.shape[-1], 512)]
+    channels = [c[..., None] if c.ndim == 2 else c for c in channels]
+    return np.concatenate(channels, axis=-1).astype(np.float32)
 
 
 def to_uint8(images) -> np.ndarray:

@@ -83,3 +83,28 @@ def _adding(layer, delta):
             layer.__dict__.pop("call", None)
         else:
             layer.call = previous
+
+
+# --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices --------
+
+
+def tensor_spec(shape: tuple, dtype: str = "float32") -> None:
+    """None: jax.jit specialises on shapes itself, so a step takes no input_signature."""
+    del shape, dtype
+    return None
+
+
+def runtime_errors() -> tuple[type[Exception], ...]:
+    """What running a model raises here for an input it cannot take, beside ValueError and TypeError."""
+    return (jax.errors.JAXTypeError, jax.errors.JAXIndexError, jax.errors.JaxRuntimeError)
+
+
+def accelerator() -> tuple[str | None, int]:
+    """("TPU" or "GPU", the GPU's compute capability major, 0 for a TPU) where JAX runs on one, else (None, 0)."""
+    kind = jax.default_backend()
+    if kind == "tpu":
+        return "TPU", 0
+    if kind == "gpu":
+        capability = getattr(jax.devices()[0], "compute_capability", "0")
+        return "GPU", int(str(capability).split(".")[0] or 0)
+    return None, 0

@@ -43,3 +43,26 @@ def output_gradient(fn: Callable, x: tf.Tensor, layer) -> tuple:
         tape.watch(x)  # so a layer with no weights before it (a rescaling of the input) is traced
         score, features = fn(x)
     return score, features, tape.gradient(score, features, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+# --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices --------
+
+
+def tensor_spec(shape: tuple, dtype: str = "float32") -> tf.TensorSpec:
+    """One argument of a compiled step's input_signature (None: any size along that axis)."""
+    return tf.TensorSpec(shape, dtype)
+
+
+def runtime_errors() -> tuple[type[Exception], ...]:
+    """What running a model raises here for an input it cannot take, beside ValueError and TypeError."""
+    return (tf.errors.InvalidArgumentError,)
+
+
+def accelerator() -> tuple[str | None, int]:
+    """("TPU" or "GPU", the GPU's compute capability major, 0 for a TPU) where TensorFlow sees one, else (None, 0)."""
+    if tf.config.list_logical_devices("TPU"):
+        return "TPU", 0
+    if tf.config.list_logical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        return "GPU", details.get("compute_capability", (0, 0))[0]
+    return None, 0

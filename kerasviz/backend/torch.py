@@ -66,3 +66,24 @@ def output_gradient(fn: Callable, x, layer) -> tuple:
             (grad,) = torch.autograd.grad(score.sum(), features, allow_unused=True)
     features = features.detach()
     return score.detach(), features, torch.zeros_like(features) if grad is None else grad
+
+
+# --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices --------
+
+
+def tensor_spec(shape: tuple, dtype: str = "float32") -> None:
+    """None: an eager step takes any shape, so it has no input_signature."""
+    del shape, dtype
+    return None
+
+
+def runtime_errors() -> tuple[type[Exception], ...]:
+    """What running a model raises here for an input it cannot take, beside ValueError and TypeError."""
+    return (RuntimeError,)
+
+
+def accelerator() -> tuple[str | None, int]:
+    """("GPU", its compute capability major) where PyTorch sees a CUDA device, else (None, 0)."""
+    if torch.cuda.is_available():
+        return "GPU", torch.cuda.get_device_capability(0)[0]
+    return None, 0

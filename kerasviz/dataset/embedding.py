@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.dataset import imagesets
@@ -50,9 +49,9 @@ def image_features(
     names, vectors = [], []
     for batch in imagesets.batches(images, batch_size, max_side=size):
         out = imagesets.features_of(features, prep, batch, layer)
-        if out.shape.rank == 4:
-            out = tf.reduce_mean(out, axis=(1, 2))
-        vectors.append(tf.reshape(out, (out.shape[0], -1)).numpy())
+        if len(out.shape) == 4:
+            out = keras.ops.mean(out, axis=(1, 2))
+        vectors.append(keras.ops.convert_to_numpy(keras.ops.reshape(out, (out.shape[0], -1))))
         names.extend(name for name, _, _ in batch)
     return names, np.concatenate(vectors)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from kerasviz import models
 from kerasviz.dataset import imagesets
@@ -91,19 +91,19 @@ def dataset_exemplars(
     filters = [filters] if isinstance(filters, int | np.integer) else [int(f) for f in filters]
     features = _layer_model(model, layer, filters)
     prep = models.preprocess_fn(model, preprocess)
-    chosen = tf.constant(filters, tf.int32)
+    chosen = ops.convert_to_tensor(filters, "int32")
     field = _Field(model, layer, features)
     best = _Best(filters, options.top)
     for batch in imagesets.batches(images, options.batch_size, max_side=options.size):
-        acts = tf.gather(imagesets.features_of(features, prep, batch, layer), chosen, axis=-1)
+        acts = ops.take(imagesets.features_of(features, prep, batch, layer), chosen, axis=-1)
         n, h, w, f = acts.shape
         side = field.side(batch[0][1].shape[:2])
         eligible = inside_share((h, w), batch[0][1].shape[:2], side) >= MIN_INSIDE
         if not eligible.any():  # a receptive field larger than the image: every position is as good
             eligible[:] = True
-        acts = tf.where(eligible[None, :, :, None], acts, tf.constant(-np.inf, acts.dtype))
-        flat = tf.reshape(tf.transpose(acts, (0, 3, 1, 2)), (n, f, h * w))
-        peak, where = tf.reduce_max(flat, axis=-1).numpy(), tf.argmax(flat, axis=-1).numpy()
+        acts = ops.where(eligible[None, :, :, None], acts, ops.convert_to_tensor(-np.inf, acts.dtype))
+        flat = ops.convert_to_numpy(ops.reshape(ops.transpose(acts, (0, 3, 1, 2)), (n, f, h * w)))
+        peak, where = flat.max(axis=-1), flat.argmax(axis=-1)
         best.offer(batch, peak, where, (h, w), side)
         if progress:
             progress(best.seen)

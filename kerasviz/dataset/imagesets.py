@@ -66,17 +66,19 @@ def features_of(features, preprocess, batch: list, layer: str):
     An image too small for the layer (its map would be empty, or a convolution cannot take it)
     raises KerasvizError naming the image and the size it was seen at.
     """
-    import tensorflow as tf
+    import keras
+
+    from kerasviz import backend
 
     pixels = np.stack([picture for _, picture, _ in batch]).astype(np.float32)
     name, (height, width) = batch[0][0], pixels.shape[1:3]
     small = (f"image {name!r} seen at {height}x{width} pixels is too small for layer {layer!r}; "
              "use larger images or a larger size")
     try:
-        out = tf.cast(features(preprocess(tf.constant(pixels)), training=False), tf.float32)
-    except (ValueError, tf.errors.InvalidArgumentError) as err:
+        out = keras.ops.cast(features(preprocess(keras.ops.convert_to_tensor(pixels)), training=False), "float32")
+    except (ValueError, *backend.runtime_errors()) as err:
         raise KerasvizError(small) from err
-    if out.shape.rank == 4 and (out.shape[1] == 0 or out.shape[2] == 0):
+    if len(out.shape) == 4 and (out.shape[1] == 0 or out.shape[2] == 0):
         raise KerasvizError(small)
     return out
 

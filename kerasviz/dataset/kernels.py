@@ -47,7 +47,7 @@ def kernel_pictures(
     if not isinstance(target, keras.layers.Conv2D):
         raise KerasvizError(f"layer {name!r} is a {type(target).__name__}, not a Conv2D; "
                             f"convolutions: {', '.join(models.conv_layers(model)[:5])}")
-    kernel = np.asarray(target.kernel, np.float32)  # (kh, kw, in, out)
+    kernel = np.asarray(keras.ops.convert_to_numpy(target.kernel), np.float32)  # (kh, kw, in, out)
     if kernel.shape[2] not in (1, 3):
         raise KerasvizError(f"layer {name!r} takes {kernel.shape[2]} channels; kernels can be drawn as pictures "
                             f"only for 1 or 3 (the first convolution: {first_conv(model)})")

@@ -6,13 +6,14 @@ import functools
 from collections.abc import Callable
 
 import keras
-import tensorflow as tf
 
 from kerasviz.errors import KerasvizError
 from kerasviz.models.catalogue import _CAFFE_MEAN_BGR, _TORCH_MEAN_RGB, _TORCH_STD_RGB, check_preprocessing, model_info
 
+Tensor = object  # a tensor of the Keras backend (tf.Tensor, jax.Array, torch.Tensor)
 
-def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Callable[[tf.Tensor], tf.Tensor]:
+
+def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Callable[[Tensor], Tensor]:
     """The function from RGB float in 0-255, (N, H, W, 3), to the model's input.
 
     `preprocess`, when given (a function, which must give the model's channels, or a name in
@@ -42,22 +43,22 @@ def preprocess_fn(model: keras.Model, preprocess: Callable | None = None) -> Cal
 
 
 @functools.cache
-def _channel_adapter(channels: int) -> Callable[[tf.Tensor], tf.Tensor]:
+def _channel_adapter(channels: int) -> Callable[[Tensor], Tensor]:
     """One function per channel count, so compiled steps keyed by the preprocessing are reused."""
-    adapt_channels(tf.zeros((1, 1, 1, 3)), channels)  # the error for other counts, now rather than in a step
+    adapt_channels(keras.ops.zeros((1, 1, 1, 3)), channels)  # the error for other counts, now rather than in a step
     return functools.partial(adapt_channels, channels=channels)
 
 
-def adapt_channels(rgb: tf.Tensor, channels: int) -> tf.Tensor:
+def adapt_channels(rgb: Tensor, channels: int) -> Tensor:
     """RGB 0-255 (N, H, W, 3) -> (N, H, W, channels): 3 as is; 1 the luma (ITU-R BT.601 weights, as
     PIL's "L"); 4 RGB plus a fourth channel of 255 (opaque alpha: kerasviz composites RGBA over white
     when it loads images, so a picture is opaque). Other channel counts need `preprocess=`."""
     if channels == 3:
         return rgb
     if channels == 1:
-        return tf.reduce_sum(rgb * tf.constant(LUMA_WEIGHTS, rgb.dtype), axis=-1, keepdims=True)
+        return keras.ops.sum(rgb * keras.ops.convert_to_tensor(LUMA_WEIGHTS, rgb.dtype), axis=-1, keepdims=True)
     if channels == 4:
-        return tf.concat([rgb, tf.fill(tf.concat([tf.shape(rgb)[:-1], [1]], 0), tf.constant(255.0, rgb.dtype))], -1)
+        return keras.ops.concatenate([rgb, keras.ops.full_like(rgb[..., :1], 255.0)], axis=-1)
     raise KerasvizError(
         f"the model's input has {channels} channels; kerasviz maps RGB to 1, 3 or 4 channels itself, for "
         f"{channels} pass preprocess= taking RGB 0-255 (N, H, W, 3) to (N, H, W, {channels})"
@@ -115,21 +116,21 @@ def fixed_input_size(model: keras.Model) -> tuple[int, int] | None:
     return int(height), int(width)
 
 
-def _identity(x: tf.Tensor) -> tf.Tensor:
+def _identity(x: Tensor) -> Tensor:
     return x
 
 
-def _caffe(x: tf.Tensor) -> tf.Tensor:
-    return x[..., ::-1] - tf.constant(_CAFFE_MEAN_BGR, dtype=x.dtype)
+def _caffe(x: Tensor) -> Tensor:
+    return keras.ops.flip(x, axis=-1) - keras.ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=x.dtype)
 
 
-def _tf(x: tf.Tensor) -> tf.Tensor:
+def _tf(x: Tensor) -> Tensor:
     return x / 127.5 - 1.0
 
 
-def _torch(x: tf.Tensor) -> tf.Tensor:
-    mean = tf.constant(_TORCH_MEAN_RGB, dtype=x.dtype)
-    std = tf.constant(_TORCH_STD_RGB, dtype=x.dtype)
+def _torch(x: Tensor) -> Tensor:
+    mean = keras.ops.convert_to_tensor(_TORCH_MEAN_RGB, dtype=x.dtype)
+    std = keras.ops.convert_to_tensor(_TORCH_STD_RGB, dtype=x.dtype)
     return (x / 255.0 - mean) / std
 
 

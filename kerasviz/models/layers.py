@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from kerasviz import backend
 from kerasviz.errors import KerasvizError
 from kerasviz.models.catalogue import model_cache, model_info
 from kerasviz.models.inputs import fixed_input_size, image_input_shape, preprocess_fn
@@ -259,7 +259,7 @@ def model_errors(model: keras.Model, doing: str):
         yield
     except KerasvizError:
         raise
-    except (ValueError, TypeError, NotImplementedError, tf.errors.InvalidArgumentError) as err:
+    except (ValueError, TypeError, NotImplementedError, *backend.runtime_errors()) as err:
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         errors = [line for line in lines if "error" in line.lower()]
         detail = (errors or lines or [""])[-1]
@@ -298,20 +298,22 @@ def receptive_field_at(model: keras.Model, layer: str, shape: tuple[int, int]) -
     """receptive_field on a picture of `shape` (H, W) that the model takes as it is."""
     size = min(shape)
     features = feature_model(model, [layer])
-    image = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, *shape, 3)), tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(image)
-        out = tf.cast(features(preprocess_fn(model)(image)), tf.float32)
-        if out.shape.rank != 4:
-            return size
-        h, w = out.shape[1], out.shape[2]
-        centre = out[:, (h - 1) // 2:h // 2 + 1, (w - 1) // 2:w // 2 + 1]
-        score = tf.reduce_sum(tf.abs(centre))
-    grad = np.abs(tape.gradient(score, image).numpy()[0]).sum(axis=-1)
+    image = keras.ops.convert_to_tensor(np.random.default_rng(0).uniform(0, 255, (1, *shape, 3)), "float32")
+    if len(features.outputs[0].shape) != 4:
+        return size
+    _, _, grad = backend.value_and_grad(_centre_score, image, features, preprocess_fn(model))
+    grad = np.abs(keras.ops.convert_to_numpy(grad)[0]).sum(axis=-1)
     rows, cols = np.nonzero(grad.sum(axis=1))[0], np.nonzero(grad.sum(axis=0))[0]
     if rows.size == 0:
         return size
     return int(max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1)
+
+
+def _centre_score(image, features: keras.Model, preprocess: Callable) -> tuple:
+    """(sum of |the central positions| of `features`' (1, h, w, c) output, ()) for receptive_field_at."""
+    out = keras.ops.cast(features(preprocess(image)), "float32")
+    h, w = out.shape[1], out.shape[2]
+    return keras.ops.sum(keras.ops.abs(out[:, (h - 1) // 2:h // 2 + 1, (w - 1) // 2:w // 2 + 1])), ()
 
 
 STAGE_PROBE_SIZE = 224  # input side at which conv_stages traces a model whose input size is not fixed

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
-import tensorflow as tf
 
+from kerasviz import backend
 from kerasviz.errors import KerasvizError
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -26,11 +26,8 @@ def loss_scale(precision: str) -> float:
 
 
 def accelerator() -> str | None:
-    """"TPU" or "GPU" when TensorFlow sees one, else None (CPU only)."""
-    for kind in ("TPU", "GPU"):
-        if tf.config.list_logical_devices(kind):
-            return kind
-    return None
+    """"TPU" or "GPU" when the Keras backend runs on one, else None (CPU only)."""
+    return backend.accelerator()[0]
 
 
 def cpu_has_bf16() -> bool:
@@ -49,13 +46,10 @@ def resolve_precision(precision: str) -> str:
         raise KerasvizError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision
-    kind = accelerator()
+    kind, major = backend.accelerator()
     if kind == "TPU":
         return "bfloat16"
     if kind == "GPU":
-        major = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0]).get(
-            "compute_capability", (0, 0)
-        )[0]
         return "bfloat16" if major >= 8 else "float16"
     return "bfloat16" if cpu_has_bf16() else "float32"
 

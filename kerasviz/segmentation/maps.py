@@ -93,7 +93,7 @@ def stage_outputs(model: keras.Model, image: np.ndarray, *, preprocess=None,
     x = io.resize(image, shape) if shape != image.shape[:2] else image.astype(np.float32)
     outputs = feature_model(models.preprocess_fn(model, preprocess)(x[None].astype(np.float32)), training=False)
     outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-    return [np.asarray(output[0], np.float32) for output in outputs], shape
+    return [np.asarray(keras.ops.convert_to_numpy(output[0]), np.float32) for output in outputs], shape
 
 
 def feature_layers(model: keras.Model, stages: int = FEATURE_STAGES) -> list[str]:

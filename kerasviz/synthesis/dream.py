@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from kerasviz import backend, io, models
 from kerasviz.errors import KerasvizError
@@ -101,7 +101,9 @@ class TiledGradients:
     """Normalised gradient of the weighted mean layer activations, computed tile by tile.
 
     The loss is sum_l w_l * mean(activation_l); each tile contributes its mean weighted by its share
-    of the image, so an image that fits one tile gets exactly the untiled gradient.
+    of the image, so an image that fits one tile gets exactly the untiled gradient. On TensorFlow the
+    whole tiling is one compiled graph (tf.function over dynamic tiles); on JAX and PyTorch the tiles
+    are cut on the host and each tile's gradient is one compiled step (jax.jit per tile shape).
     """
 
     def __init__(self, model: keras.Model, layers: Mapping[str, float], preprocess: Callable | None = None):
@@ -109,10 +111,14 @@ class TiledGradients:
             raise KerasvizError("no DeepDream layers given; pass {layer: weight}, e.g. {'block5_conv1': 1.0}")
         self._extract = models.feature_model(model, list(layers))
         self._fixed = models.fixed_input_size(model)  # each tile is resized to it
-        self._weights = tf.constant([float(w) for w in layers.values()], tf.float32)
+        self._weights = ops.convert_to_tensor([float(w) for w in layers.values()], "float32")
         self._preprocess = models.preprocess_fn(model, preprocess)
-        spec = [tf.TensorSpec((None, None, 3), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((2,), tf.int32)]
-        self._grad = backend.compile_step(self._tiled, input_signature=spec)
+        if backend.NAME == "tensorflow":
+            spec = [backend.tensor_spec((None, None, 3)), backend.tensor_spec((), "int32"),
+                    backend.tensor_spec((2,), "int32")]
+            self._grad = backend.compile_step(self._tiled, input_signature=spec)
+        else:
+            self._tile_grad = backend.compile_step(self._one_tile)
 
     def __call__(self, image: np.ndarray, tile_size: int = TILE_SIZE, seed: int = 0) -> np.ndarray:
         """Gradient (H, W, 3) of the loss at a 0-255 (H, W, 3) image, divided by its standard deviation."""
@@ -120,22 +126,45 @@ class TiledGradients:
         rng = np.random.default_rng(seed)
         one_tile = h <= tile_size and w <= tile_size
         shift = (0, 0) if one_tile else (int(rng.integers(-tile_size // 2, tile_size // 2)),) * 2
-        return self._grad(tf.constant(image, tf.float32), tf.constant(tile_size), tf.constant(shift)).numpy()
+        if backend.NAME != "tensorflow":
+            return self._host_tiled(np.asarray(image, np.float32), tile_size, shift)
+        tensor = ops.convert_to_tensor
+        return ops.convert_to_numpy(self._grad(tensor(image, "float32"), tensor(tile_size), tensor(shift)))
 
-    def loss(self, tile: tf.Tensor) -> tf.Tensor:
+    def loss(self, tile):
         """sum_l w_l * mean(activation_l) for a (h, w, 3) 0-255 tile."""
         x = tile[None]
         if self._fixed is not None:
-            x = tf.image.resize(x, self._fixed, method="bilinear", antialias=True)
+            x = ops.image.resize(x, self._fixed, interpolation="bilinear", antialias=True)
         outputs = self._extract(self._preprocess(x))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-        return tf.reduce_sum(self._weights * tf.stack([tf.reduce_mean(o) for o in outputs]))
+        return ops.sum(self._weights * ops.stack([ops.mean(o) for o in outputs]))
 
-    def _tile_loss(self, tile: tf.Tensor, share: tf.Tensor) -> tuple[tf.Tensor, tuple]:
+    def _tile_loss(self, tile, share) -> tuple:
         """The loss of one tile, weighted by its share of the image's area."""
         return self.loss(tile) * share, ()
 
-    def _tiled(self, image: tf.Tensor, tile_size: tf.Tensor, shift: tf.Tensor) -> tf.Tensor:
+    def _one_tile(self, tile, share):
+        return engine.loss_and_grad(self._tile_loss, tile, share)[2]
+
+    def _host_tiled(self, image: np.ndarray, tile_size: int, shift: tuple[int, int]) -> np.ndarray:
+        """_tiled with the tiles cut in numpy: the same splits, shares, roll and normalisation."""
+        rolled = np.roll(image, shift, axis=(0, 1))
+        rows, cols = _host_splits(rolled.shape[0], tile_size), _host_splits(rolled.shape[1], tile_size)
+        area = np.float32(rolled.shape[0] * rolled.shape[1])
+        gradient = np.zeros_like(rolled)
+        for r0, r1 in zip(rows[:-1], rows[1:]):
+            for c0, c1 in zip(cols[:-1], cols[1:]):
+                share = ops.convert_to_tensor(np.float32((r1 - r0) * (c1 - c0)) / area)
+                tile = ops.convert_to_tensor(rolled[r0:r1, c0:c1])
+                gradient[r0:r1, c0:c1] = ops.convert_to_numpy(self._tile_grad(tile, share))
+        gradient = np.roll(gradient, (-shift[0], -shift[1]), axis=(0, 1))
+        return gradient / max(np.float32(gradient.std()), np.float32(1e-30))
+
+    def _tiled(self, image, tile_size, shift):
+        """TensorFlow: the tiled gradient as one graph (tf.function), tiles of any size."""
+        import tensorflow as tf
+
         rolled = tf.roll(image, shift=shift, axis=[0, 1])
         size = tf.shape(rolled)[:2]
         rows, cols = _splits(size[0], tile_size), _splits(size[1], tile_size)
@@ -153,10 +182,18 @@ class TiledGradients:
         return gradient / tf.maximum(tf.math.reduce_std(gradient), 1e-30)  # scale-free: no additive epsilon
 
 
-def _splits(length: tf.Tensor, tile_size: tf.Tensor) -> tf.Tensor:
-    """Boundaries of ceil(length / tile_size) near-equal tiles: [0, ..., length]."""
+def _splits(length, tile_size):
+    """Boundaries of ceil(length / tile_size) near-equal tiles: [0, ..., length] (TensorFlow tensors)."""
+    import tensorflow as tf
+
     count = (length + tile_size - 1) // tile_size
     return tf.cast(tf.round(tf.linspace(0.0, tf.cast(length, tf.float32), count + 1)), tf.int32)
+
+
+def _host_splits(length: int, tile_size: int) -> list[int]:
+    """_splits in numpy, for the host tiling."""
+    count = (length + tile_size - 1) // tile_size
+    return [int(b) for b in np.round(np.linspace(np.float32(0), np.float32(length), count + 1, dtype=np.float32))]
 
 
 def deep_dream(
