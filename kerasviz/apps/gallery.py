@@ -40,6 +40,9 @@ _SECTIONS = (
      "nearest neighbours by cosine similarity."),
     ("first_layer", "First-layer weights",
      "Each kernel of the first convolution as a small RGB picture: grey is a zero weight."),
+    ("vit", "Vision transformers",
+     "Attention rollout and CAMs on the tokens of a small ViT trained on synthetic scenes (no trained ViT weights "
+     "can be had offline): held-out scenes, each with its object's box."),
 )
 _WIDE_ROWS = ("saliency", "exemplars", "feature_map", "inversion", "classes", "fooling")  # long rows of panels
 
