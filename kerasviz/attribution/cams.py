@@ -4,7 +4,7 @@ Each is one factory `method(scoring, **options) -> attribute`, as in kerasviz.at
 one registration at the end (after methods' own, so METHODS lists them last). The CAMs give `(N, h, w)`
 at the layer's resolution (saliency() resizes them bilinearly to the image, as it does Grad-CAM's);
 a layer may give `(N, h, w, C)` or the `(N, T, C)` tokens of a vision transformer, whose patch grid
-kerasviz.attribution.tokens finds. The TensorFlow parts are the compiled steps of kerasviz.attribution.compiled: the
+kerasviz.attribution.tokens finds. The backend parts are the compiled steps of kerasviz.attribution.compiled: the
 gradient CAMs share one (scores, A, d score / dA) step and do their maths in NumPy on what it returns.
 """
 

@@ -1,7 +1,7 @@
 """saliency(): checks the options against the method, runs it, and gives maps at the input's size.
 
 Every method takes images as people have them (RGB 0-255, uint8 or float, one or a batch),
-applies the model's preprocessing inside the tape (so gradients are with respect to the 0-255
+applies the model's preprocessing inside the differentiated step (so gradients are with respect to the 0-255
 RGB input) and returns raw float32 maps `(N, H, W)`, or `(H, W)` for one image. Normalising and
 colouring live in kerasviz.io.
 """

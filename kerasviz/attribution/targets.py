@@ -24,7 +24,7 @@ Target = int | str | Callable  # a callable: the model's output tensor -> one sc
 @dataclasses.dataclass(frozen=True)
 class Scoring:
     """What every method scores with: the model, a target from parse_target, the preprocessing
-    (0-255 RGB -> model input, applied inside the tape), the model output a class or callable
+    (0-255 RGB -> model input, applied inside the differentiated step), the model output a class or callable
     target reads (None for a layer target) and the images per compiled call."""
 
     model: keras.Model
