@@ -140,3 +140,19 @@ def test_a_bfloat16_copy_computes_close_to_float32():
     low = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(copy(x), "float32")))
     high = keras.ops.convert_to_numpy(models.feature_model(model, ["conv2"])(x))
     assert np.abs(low - high).max() < 0.05 * np.abs(high).max() + 1e-3
+
+
+def test_a_model_file_with_tensorflow_code_says_so_in_one_line(tmp_path):
+    import h5py
+
+    path = os.path.join(tmp_path, "tfop.h5")
+    tiny_cnn().save(path)
+    with h5py.File(path, "r+") as f:  # what tf.keras 2 wrote for a tf.* call in a functional model
+        f.attrs["model_config"] = f.attrs["model_config"].replace('"class_name": "Rescaling"',
+                                                                  '"class_name": "TFOpLambda"')
+    with pytest.raises(kerasviz.KerasvizError) as err:
+        kerasviz.load_model(path)
+    message = str(err.value)
+    assert "\n" not in message and "TFOpLambda" in message
+    if keras.backend.backend() != "tensorflow":
+        assert "KERAS_BACKEND=tensorflow" in message

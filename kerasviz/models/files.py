@@ -10,6 +10,7 @@ import zipfile
 
 import keras
 
+from kerasviz import backend
 from kerasviz.errors import KerasvizError
 from kerasviz.models.catalogue import MODEL_FILE_EXTENSIONS, MODELS, ModelInfo, check_preprocessing, set_model_info
 from kerasviz.models.inputs import defined_inputs
@@ -138,6 +139,7 @@ def _hdf5_has_model(path: str) -> bool:
         return False
 
 
+_TF_OPS = re.compile(r"TFOpLambda|SlicingOpLambda|TFSMLayer|module 'tensorflow'|No module named 'tensorflow'")
 _CUSTOM = re.compile(r"(?:Could not locate (?:class|function)|Unknown [a-z ]+:) '([^']+)'")
 
 
@@ -149,6 +151,10 @@ def _load_error(path: str, err: BaseException) -> str:
         cause = cause.__cause__ or cause.__context__
     text = " ".join(chain)
     custom = _CUSTOM.search(text)
+    needs_tf = _TF_OPS.search(text) or (custom if custom and "tensorflow" in text.lower() else None)
+    if needs_tf and backend.NAME != "tensorflow":
+        return (f"model file {path!r} holds TensorFlow code ({needs_tf.group(0)[:80]}), which runs on TensorFlow "
+                f"only; load it with KERAS_BACKEND=tensorflow (the Keras backend is {backend.NAME})")
     if custom:
         return (
             f"model file {path!r} needs the custom object {custom.group(1)!r}, which is not registered: from "
