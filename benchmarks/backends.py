@@ -162,18 +162,20 @@ def run_backend(name: str, settings: dict, timeout: int, out: str) -> dict:
     t0 = time.perf_counter()
     try:
         run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        lines = [line for line in run.stderr.strip().splitlines() if line.strip()]
+        failure = f"failed (exit {run.returncode}): {lines[-1][:200] if lines else 'no message'}" \
+            if run.returncode else None
     except subprocess.TimeoutExpired:
-        return {"skipped": f"timed out after {timeout} s"}
+        failure = f"timed out after {timeout} s (--timeout)"
     results = {}
-    if os.path.exists(path := os.path.join(out, "results.json")):
+    if os.path.exists(path := os.path.join(out, "results.json")):  # written after each part
         with open(path) as f:
             results = json.load(f)
-    if run.returncode != 0:
-        lines = [line for line in run.stderr.strip().splitlines() if line.strip()]
-        failure = f"failed (exit {run.returncode}): {lines[-1][:200] if lines else 'no message'}"
+    if failure:
         if not results:
             return {"skipped": failure}
-        results["failure"] = failure
+        done = [part for part in PARTS if part in results]
+        results["failure"] = f"{failure}, after {', '.join(done)}"
     results["wall_seconds"] = round(time.perf_counter() - t0, 1)
     return results
 
@@ -229,7 +231,7 @@ def main() -> None:
                         "comparison (default: the method's own)")
     parser.add_argument("--samples", type=int, default=None, help="SmoothGrad's noisy copies (default 50)")
     parser.add_argument("--timeout", type=int, default=None, help="seconds a backend may take (default "
-                        "1800; --smoke 90)")
+                        "1800; --smoke 150)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -245,7 +247,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown backend {', '.join(unknown)}; valid: {', '.join(BACKENDS)}")
     names = sorted(names, key=BACKENDS.index)  # TensorFlow first: the others are compared with it
-    timeout = args.timeout or (90 if args.smoke else 1800)
+    timeout = args.timeout or (150 if args.smoke else 1800)
     print(f"settings: {json.dumps(settings)}; float32; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{os.cpu_count()} CPUs", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
