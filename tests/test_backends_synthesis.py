@@ -156,3 +156,14 @@ def test_a_model_file_with_tensorflow_code_says_so_in_one_line(tmp_path):
     assert "\n" not in message and "TFOpLambda" in message
     if keras.backend.backend() != "tensorflow":
         assert "KERAS_BACKEND=tensorflow" in message
+
+
+def test_a_fixed_size_model_dreams_and_inverts_at_any_image_size():
+    inputs = keras.Input((24, 24, 3))
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="conv1")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(6, 3, activation="relu", name="conv2")(x))
+    assert models.fixed_input_size(model) == (24, 24)
+    photo = smooth_photo(32, 40)
+    assert dream.deep_dream(photo, model=model, layers={"conv2": 1.0}, octaves=1, steps=2).shape == (32, 40, 3)
+    inverted = reconstruct.invert_features(photo, model=model, layers=("conv2",), size=40, steps=5, levels=1)
+    assert inverted.images.shape == (1, 32, 40, 3) and inverted.distances[0] < inverted.start_distances[0]
