@@ -108,3 +108,31 @@ def accelerator() -> tuple[str | None, int]:
         capability = getattr(jax.devices()[0], "compute_capability", "0")
         return "GPU", int(str(capability).split(".")[0] or 0)
     return None, 0
+
+
+# --- optvis (filter and class pictures): per-image stateless draws, the inverse 2-D real FFT, the image warp ---
+
+from kerasviz.backend._ops import affine_warp  # noqa: E402, F401  (keras.ops: no XLA kernel of its own)
+
+
+def _keys(seeds):
+    """One raw threefry key per seed pair (B, 2) int32."""
+    return jax.lax.bitcast_convert_type(jnp.asarray(seeds, jnp.int32), jnp.uint32)
+
+
+def stateless_uniform(seeds, shape: tuple, low: float, high: float):
+    """(B, *shape) float32, row b uniform in [low, high) from its own seed pair seeds[b] (B, 2) int32."""
+    return jax.vmap(lambda key: jax.random.uniform(key, tuple(shape), jnp.float32, low, high))(_keys(seeds))
+
+
+def stateless_normal(seeds, shape: tuple, stddev: float):
+    """(B, *shape) float32, row b normal with `stddev` from its own seed pair seeds[b] (B, 2) int32."""
+    return jax.vmap(lambda key: stddev * jax.random.normal(key, tuple(shape), jnp.float32))(_keys(seeds))
+
+
+def irfft2(real, imag, size: int, scale=None):
+    """The (..., size, size) real picture of an rfft2 spectrum (..., size, size // 2 + 1) given as its real and
+    imaginary parts, each multiplied by `scale` where given."""
+    if scale is not None:
+        real, imag = real * scale, imag * scale
+    return jnp.fft.irfft2(jax.lax.complex(real, imag), s=(size, size))

@@ -66,3 +66,36 @@ def accelerator() -> tuple[str | None, int]:
         details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
         return "GPU", details.get("compute_capability", (0, 0))[0]
     return None, 0
+
+
+# --- optvis (filter and class pictures): per-image stateless draws, the inverse 2-D real FFT, the image warp ---
+
+
+def stateless_uniform(seeds: tf.Tensor, shape: tuple, low: float, high: float) -> tf.Tensor:
+    """(B, *shape) float32, row b uniform in [low, high) from its own seed pair seeds[b] (B, 2) int32."""
+    return tf.map_fn(lambda s: tf.random.stateless_uniform(shape, s, low, high), seeds,
+                     fn_output_signature=tf.float32)
+
+
+def stateless_normal(seeds: tf.Tensor, shape: tuple, stddev: float) -> tf.Tensor:
+    """(B, *shape) float32, row b normal with `stddev` from its own seed pair seeds[b] (B, 2) int32."""
+    return tf.map_fn(lambda s: tf.random.stateless_normal(shape, s, stddev=stddev), seeds,
+                     fn_output_signature=tf.float32)
+
+
+def irfft2(real: tf.Tensor, imag: tf.Tensor, size: int, scale=None) -> tf.Tensor:
+    """The (..., size, size) real picture of an rfft2 spectrum (..., size, size // 2 + 1) given as its real and
+    imaginary parts, each multiplied by `scale` (a real array broadcast on them) where given."""
+    spectrum = tf.complex(real, imag)
+    if scale is not None:
+        spectrum = spectrum * tf.cast(scale, tf.complex64)
+    return tf.signal.irfft2d(spectrum, fft_length=[size, size])
+
+
+def affine_warp(images: tf.Tensor, matrices: tf.Tensor, output_shape: tuple[int, int], fill_value: float,
+                fill_mode: str) -> tf.Tensor:
+    """Bilinear projective warp of images (B, H, W, C) by matrices (B, 8) onto an output_shape grid, as
+    TensorFlow's ImageProjectiveTransformV3 ("constant", "nearest", "wrap" or "reflect" beyond the image)."""
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=matrices, output_shape=list(output_shape), fill_value=fill_value,
+        interpolation="BILINEAR", fill_mode=fill_mode.upper())

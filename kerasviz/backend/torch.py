@@ -87,3 +87,37 @@ def accelerator() -> tuple[str | None, int]:
     if torch.cuda.is_available():
         return "GPU", torch.cuda.get_device_capability(0)[0]
     return None, 0
+
+
+# --- optvis (filter and class pictures): per-image stateless draws, the inverse 2-D real FFT, the image warp ---
+
+from kerasviz.backend._ops import affine_warp  # noqa: E402, F401  (keras.ops: no kernel of its own)
+
+
+def _draws(seeds, draw: Callable):
+    """draw(generator) per seed pair (B, 2), stacked: each row from its own torch.Generator."""
+    seeds = torch.as_tensor(seeds)
+    rows = []
+    for first, second in seeds.tolist():
+        generator = torch.Generator().manual_seed(((first & 0xFFFFFFFF) << 32 | (second & 0xFFFFFFFF)) >> 1)
+        rows.append(draw(generator))
+    return torch.stack(rows).to(seeds.device)
+
+
+def stateless_uniform(seeds, shape: tuple, low: float, high: float):
+    """(B, *shape) float32, row b uniform in [low, high) from its own seed pair seeds[b] (B, 2) int32."""
+    return _draws(seeds, lambda g: low + (high - low) * torch.rand(tuple(shape), generator=g))
+
+
+def stateless_normal(seeds, shape: tuple, stddev: float):
+    """(B, *shape) float32, row b normal with `stddev` from its own seed pair seeds[b] (B, 2) int32."""
+    return _draws(seeds, lambda g: stddev * torch.randn(tuple(shape), generator=g))
+
+
+def irfft2(real, imag, size: int, scale=None):
+    """The (..., size, size) real picture of an rfft2 spectrum (..., size, size // 2 + 1) given as its real and
+    imaginary parts, each multiplied by `scale` where given."""
+    if scale is not None:
+        scale = torch.as_tensor(scale, device=real.device)
+        real, imag = real * scale, imag * scale
+    return torch.fft.irfft2(torch.complex(real, imag), s=(size, size))

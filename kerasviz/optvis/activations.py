@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from kerasviz import models
 from kerasviz.optvis import objectives as obj
 
-Activations = dict[str, tuple[tf.Tensor, tf.Tensor]]  # {layer: (pre-ReLU, post-ReLU)}, float32
+Tensor = object  # a tensor of the Keras backend
+Activations = dict[str, tuple[Tensor, Tensor]]  # {layer: (pre-ReLU, post-ReLU)}, float32
 BORDER_FRACTION = 16  # the border crop drops 1/16 of a map's side on each edge
 BEST_FRACTION = 16  # a silent unit is pushed on its best 1/16 of positions
 
@@ -43,7 +44,7 @@ class ObjectiveModel:
         by_name = dict(zip(plain + relu_names, flat.outputs))
         self.features = keras.Model(flat.inputs[0], [by_name[name] for name in objective.layers])
 
-    def activations(self, feature_model: keras.Model, images01: tf.Tensor, indices: tf.Tensor) -> Activations:
+    def activations(self, feature_model: keras.Model, images01: Tensor, indices: Tensor) -> Activations:
         """{layer: (pre, post)} in float32 for images (B, H, W, 3) in 0-1.
 
         A ReLU layer's pre-activation is recomputed from its input in the model's compute type. For
@@ -52,7 +53,7 @@ class ObjectiveModel:
         """
         images = images01 * 255.0
         if self.fixed is not None and tuple(images.shape[1:3]) != self.fixed:
-            images = tf.image.resize(images, self.fixed, method="bilinear", antialias=True)
+            images = ops.image.resize(images, self.fixed, interpolation="bilinear", antialias=True)
         outputs = feature_model(self.preprocess(images))
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         narrow = self.objective.channel
@@ -60,29 +61,29 @@ class ObjectiveModel:
         for name, layer, relu, out in zip(self.objective.layers, self.layers, self.relu, outputs):
             channel = narrow if narrow is not None and narrow.layer == name else None
             pre = _pre_activation(layer, relu, out, channel, indices, self.single_channel_conv)
-            acts[name] = (pre, tf.nn.relu(pre) if relu else pre)
+            acts[name] = (pre, ops.relu(pre) if relu else pre)
         return acts
 
-    def evaluate(self, acts: dict[str, tf.Tensor], indices: tf.Tensor) -> tf.Tensor:
+    def evaluate(self, acts: dict[str, Tensor], indices: Tensor) -> Tensor:
         """The objective (B,) of one kind of activations {layer: (B, ...)}, narrowed or not."""
         narrow = self.objective.channel
         if narrow is not None:
             return narrow.reduce(acts[narrow.layer][..., 0])
         return self.objective(acts, indices)
 
-    def score(self, feature_model: keras.Model, images01: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+    def score(self, feature_model: keras.Model, images01: Tensor, indices: Tensor) -> Tensor:
         """The objective (B,) of whole images in 0-1, after the ReLU."""
         acts = self.activations(feature_model, images01, indices)
         return self.evaluate({name: post for name, (_, post) in acts.items()}, indices)
 
-    def ascent(self, feature_model: keras.Model, images01: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+    def ascent(self, feature_model: keras.Model, images01: Tensor, indices: Tensor) -> Tensor:
         """The objective (B,) to ascend: the border of each map cropped (without_border), and a silent
         unit's pre-ReLU response in its stead (silent_unit_objective)."""
         acts = without_border(self.activations(feature_model, images01, indices))
         return silent_unit_objective(acts, lambda kind: self.evaluate(kind, indices))
 
 
-def silent_unit_objective(acts: Activations, evaluate: Callable[[dict[str, tf.Tensor]], tf.Tensor]) -> tf.Tensor:
+def silent_unit_objective(acts: Activations, evaluate: Callable[[dict[str, Tensor]], Tensor]) -> Tensor:
     """Per image: the objective on post-ReLU activations; while it is still zero (a silent unit,
     which has no gradient), on the pre-ReLU response of its best 1/16 of positions, so ascent
     works where the unit is closest to firing rather than lifting its whole (very negative) map
@@ -91,16 +92,16 @@ def silent_unit_objective(acts: Activations, evaluate: Callable[[dict[str, tf.Te
     post = evaluate({name: post for name, (_, post) in acts.items()})
     silent = post <= 0.0
     # The best positions take a top-k over the map, so only in steps where some image is silent.
-    best = tf.cond(
-        tf.reduce_any(silent),
+    best = ops.cond(
+        ops.any(silent),
         lambda: evaluate({name: best_positions(pre) for name, (pre, _) in acts.items()}),
-        lambda: tf.zeros_like(post),
+        lambda: ops.zeros_like(post),
     )
-    return tf.where(silent, best, post)
+    return ops.where(silent, best, post)
 
 
-def _pre_activation(layer: keras.layers.Layer, relu: bool, out: tf.Tensor, channel: obj.Channel | None,
-                    indices: tf.Tensor, use_single_channel_conv: bool) -> tf.Tensor:
+def _pre_activation(layer: keras.layers.Layer, relu: bool, out: Tensor, channel: obj.Channel | None,
+                    indices: Tensor, use_single_channel_conv: bool) -> Tensor:
     """A feature model's output for `layer` -> the layer's pre-ReLU response, float32; only each
     image's channel (B, ..., 1) where `channel` reads this layer."""
     bias = None
@@ -109,16 +110,16 @@ def _pre_activation(layer: keras.layers.Layer, relu: bool, out: tf.Tensor, chann
         if channel is not None and use_single_channel_conv and depthwise_ok(layer):
             ids = channel.ids(out, indices, layer.filters)
             out = single_channel_conv(layer, out, ids)
-            bias = None if bias is None else tf.reshape(tf.gather(bias, ids), [-1, 1, 1, 1])
+            bias = None if bias is None else ops.reshape(ops.take(bias, ids), (-1, 1, 1, 1))
             channel = None  # already narrowed
         else:
-            out = layer.convolution_op(out, tf.cast(layer.kernel, out.dtype))
+            out = layer.convolution_op(out, ops.cast(layer.kernel, out.dtype))
     if channel is not None:
         if bias is not None:
-            bias = tf.reshape(tf.gather(bias, channel.ids(out, indices)), [-1] + [1] * (out.shape.rank - 1))
+            bias = ops.reshape(ops.take(bias, channel.ids(out, indices)), (-1,) + (1,) * (len(out.shape) - 1))
         out = channel.select(out, indices)[..., None]
-    pre = tf.cast(out, tf.float32)
-    return pre + tf.cast(bias, tf.float32) if bias is not None else pre
+    pre = ops.cast(out, "float32")
+    return pre + ops.cast(bias, "float32") if bias is not None else pre
 
 
 def relu_layer(layer: keras.layers.Layer) -> bool:
@@ -140,22 +141,21 @@ def without_border(acts: Activations) -> Activations:
     """
     cropped = {}
     for name, (pre, post) in acts.items():
-        if pre.shape.rank == 4 and pre.shape[1] is not None and pre.shape[1] >= BORDER_FRACTION:
+        if len(pre.shape) == 4 and pre.shape[1] is not None and pre.shape[1] >= BORDER_FRACTION:
             m = pre.shape[1] // BORDER_FRACTION
             pre, post = pre[:, m:-m, m:-m], post[:, m:-m, m:-m]
         cropped[name] = (pre, post)
     return cropped
 
 
-def best_positions(acts: tf.Tensor, fraction: int = BEST_FRACTION) -> tf.Tensor:
+def best_positions(acts: Tensor, fraction: int = BEST_FRACTION) -> Tensor:
     """(B, H, W, C) -> (B, 1, 1, C): each channel's mean over its top H*W/fraction positions."""
-    if acts.shape.rank != 4:
+    if len(acts.shape) != 4:
         return acts
-    shape = tf.shape(acts)
-    positions = shape[1] * shape[2]
-    flat = tf.transpose(tf.reshape(acts, [shape[0], positions, shape[3]]), [0, 2, 1])
-    top = tf.math.top_k(flat, k=tf.maximum(1, positions // fraction)).values
-    return tf.reduce_mean(top, axis=-1)[:, None, None, :]
+    positions = acts.shape[1] * acts.shape[2]  # static: a picture's size is fixed per compiled step
+    flat = ops.transpose(ops.reshape(acts, (-1, positions, acts.shape[3])), (0, 2, 1))
+    top = ops.top_k(flat, k=max(1, positions // fraction))[0]
+    return ops.mean(top, axis=-1)[:, None, None, :]
 
 
 def depthwise_ok(layer: keras.layers.Conv2D) -> bool:
@@ -164,7 +164,7 @@ def depthwise_ok(layer: keras.layers.Conv2D) -> bool:
             and layer.padding in ("same", "valid") and layer.strides[0] == layer.strides[1])
 
 
-def single_channel_conv(layer: keras.layers.Conv2D, x: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+def single_channel_conv(layer: keras.layers.Conv2D, x: Tensor, ids: Tensor) -> Tensor:
     """Layer's convolution (no bias) of image b of x (B, H, W, C) with its output channel ids[b] only:
     float32 (B, H', W', 1).
 
@@ -172,15 +172,12 @@ def single_channel_conv(layer: keras.layers.Conv2D, x: tf.Tensor, ids: tf.Tensor
     convolution, then summed over input channels: 1/filters of the full layer's work, forward and
     backward, instead of computing every channel and keeping one.
     """
-    kernel = tf.cast(tf.gather(layer.kernel, ids, axis=3), x.dtype)  # (kh, kw, C, B)
+    kernel = ops.cast(ops.take(layer.kernel, ids, axis=3), x.dtype)  # (kh, kw, C, B)
     kh, kw, c = kernel.shape[0], kernel.shape[1], kernel.shape[2]
-    batch = tf.shape(x)[0]
-    kernel = tf.reshape(tf.transpose(kernel, (0, 1, 3, 2)), [kh, kw, -1, 1])  # (kh, kw, B*C, 1), image-major
-    folded = tf.transpose(x, (1, 2, 0, 3))  # (H, W, B, C)
-    folded = tf.reshape(folded, tf.concat([[1], tf.shape(folded)[:2], [-1]], 0))  # (1, H, W, B*C)
-    stride = layer.strides[0]
-    y = tf.nn.depthwise_conv2d(folded, kernel, [1, stride, stride, 1], layer.padding.upper(),
-                               dilations=layer.dilation_rate)
-    y = tf.reshape(y, tf.concat([tf.shape(y)[1:3], [batch, c]], 0))
-    total = tf.reduce_sum(tf.cast(y, tf.float32), axis=-1)  # accumulate as a convolution does
-    return tf.transpose(total, (2, 0, 1))[..., None]
+    kernel = ops.reshape(ops.transpose(kernel, (0, 1, 3, 2)), (kh, kw, -1, 1))  # (kh, kw, B*C, 1), image-major
+    folded = ops.transpose(x, (1, 2, 0, 3))  # (H, W, B, C)
+    folded = ops.reshape(folded, (1, folded.shape[0], folded.shape[1], -1))  # (1, H, W, B*C)
+    y = ops.depthwise_conv(folded, kernel, layer.strides[0], layer.padding, "channels_last", layer.dilation_rate)
+    y = ops.reshape(y, (y.shape[1], y.shape[2], -1, c))
+    total = ops.sum(ops.cast(y, "float32"), axis=-1)  # accumulate as a convolution does
+    return ops.transpose(total, (2, 0, 1))[..., None]

@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from kerasviz import backend
 from kerasviz.errors import KerasvizError
 from kerasviz.optvis import optim
 
 LossFn = Callable[..., tuple]  # loss_fn(value, *args) -> (scalar loss to maximise, aux)
-ProjectFn = Callable[[tf.Tensor], tf.Tensor]
+ProjectFn = Callable[[object], object]  # a backend tensor -> a backend tensor
 
 
 def loss_and_grad(loss_fn: LossFn, value, *args, loss_scale: float = 1.0) -> tuple:
@@ -40,7 +40,7 @@ def loss_and_grad(loss_fn: LossFn, value, *args, loss_scale: float = 1.0) -> tup
 
         _, (loss, aux), grad = backend.value_and_grad(scaled, value, *args)
         grad = grad / loss_scale
-    return loss, aux, tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
+    return loss, aux, ops.where(ops.isfinite(grad), grad, ops.zeros_like(grad))
 
 
 def apply(rule: optim.UpdateRule, value, grad, state: tuple, project: ProjectFn | None = None) -> tuple:
@@ -60,13 +60,13 @@ def step(loss_fn: LossFn, rule: optim.UpdateRule, value, state: tuple, *args, lo
 
 def box(low: float, high: float) -> ProjectFn:
     """Projection onto [low, high] per coordinate (pixels in 0-255)."""
-    return lambda value: tf.clip_by_value(value, low, high)
+    return lambda value: ops.clip(value, low, high)
 
 
 def linf_ball(centre, radius: float, low: float = 0.0, high: float = 255.0) -> ProjectFn:
     """Projection into the L-inf ball of `radius` around `centre`, then onto [low, high]."""
-    lower, upper = centre - radius, centre + radius
-    return lambda value: tf.clip_by_value(tf.clip_by_value(value, lower, upper), low, high)
+    lower, upper = centre - radius, centre + radius  # arrays: clipped by minimum and maximum on every backend
+    return lambda value: ops.clip(ops.minimum(ops.maximum(value, lower), upper), low, high)
 
 
 MINIMIZERS = ("lbfgs", "adam")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 
-import tensorflow as tf
+from keras import ops
 
-ActivationFn = Callable[[Mapping[str, tf.Tensor], tf.Tensor], tf.Tensor]
+Tensor = object  # a tensor of the Keras backend
+ActivationFn = Callable[[Mapping[str, Tensor], Tensor], Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,18 +27,20 @@ class Channel:
 
     layer: str
     index: int | None  # None: each image's own channel from `indices`
-    reduce: Callable[[tf.Tensor], tf.Tensor]
+    reduce: Callable[[Tensor], Tensor]
 
-    def ids(self, acts: tf.Tensor, indices: tf.Tensor, channels: int | None = None) -> tf.Tensor:
+    def ids(self, acts: Tensor, indices: Tensor, channels: int | None = None) -> Tensor:
         """(B,) int32: the channel each image reads among `channels` (default: the last axis of `acts`
         (B, ..., C)); a negative index counts from the end."""
+        ids = ops.cast(indices, "int32")
         if self.index is None:
-            return tf.cast(indices, tf.int32)
-        return tf.fill(tf.shape(acts)[:1], self.index % int(channels or acts.shape[-1]))
+            return ids
+        return ops.zeros_like(ids) + self.index % int(channels or acts.shape[-1])
 
-    def select(self, acts: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+    def select(self, acts: Tensor, indices: Tensor) -> Tensor:
         """(B, ..., C) -> (B, ...): each image's channel, in the dtype of `acts`."""
-        return tf.gather(acts, self.ids(acts, indices), axis=-1, batch_dims=1)
+        ids = ops.reshape(self.ids(acts, indices), (-1,) + (1,) * (len(acts.shape) - 1))
+        return ops.take_along_axis(acts, ids, axis=-1)[..., 0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +52,7 @@ class Objective:
     description: str
     channel: Channel | None = None  # set where the objective reads a single channel (see Channel)
 
-    def __call__(self, activations: Mapping[str, tf.Tensor], indices: tf.Tensor) -> tf.Tensor:
+    def __call__(self, activations: Mapping[str, Tensor], indices: Tensor) -> Tensor:
         return self.fn(activations, indices)
 
     def __add__(self, other: Objective) -> Objective:
@@ -71,25 +74,25 @@ class Objective:
         return self + (-other)
 
 
-def _single_channel(name: str, layer: str, index: int | None, reduce: Callable[[tf.Tensor], tf.Tensor]) -> Objective:
+def _single_channel(name: str, layer: str, index: int | None, reduce: Callable[[Tensor], Tensor]) -> Objective:
     channel = Channel(layer, index, reduce)
 
     def fn(acts, indices):
-        return reduce(tf.cast(channel.select(acts[layer], indices), tf.float32))
+        return reduce(ops.cast(channel.select(acts[layer], indices), "float32"))
 
     return Objective(fn, (layer,), f"{name}({layer}, {'*' if index is None else index})", channel)
 
 
-def _mean(selected: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(selected, axis=tuple(range(1, selected.shape.rank)))
+def _mean(selected: Tensor) -> Tensor:
+    return ops.mean(selected, axis=tuple(range(1, len(selected.shape))))
 
 
-def _centre(selected: tf.Tensor) -> tf.Tensor:
-    h, w = tf.shape(selected)[1], tf.shape(selected)[2]
+def _centre(selected: Tensor) -> Tensor:
+    h, w = ops.shape(selected)[1], ops.shape(selected)[2]
     return selected[:, h // 2, w // 2]
 
 
-def _identity(selected: tf.Tensor) -> tf.Tensor:
+def _identity(selected: Tensor) -> Tensor:
     return selected
 
 
@@ -113,8 +116,8 @@ def layer(name: str, *, squared: bool = False) -> Objective:
     """The mean (or mean square) activation of a whole layer: DeepDream's objective."""
 
     def fn(acts, indices):
-        a = tf.cast(acts[name], tf.float32)
-        a = tf.square(a) if squared else a
-        return tf.reduce_mean(a, axis=tuple(range(1, a.shape.rank)))
+        a = ops.cast(acts[name], "float32")
+        a = ops.square(a) if squared else a
+        return ops.mean(a, axis=tuple(range(1, len(a.shape))))
 
     return Objective(fn, (name,), f"layer({name}{', squared' if squared else ''})")

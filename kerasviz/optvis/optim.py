@@ -1,8 +1,8 @@
 """Update rules for gradient ascent, each a pair of pure functions in the style of optax.
 
 `init(params) -> state` and `update(grads, state) -> (step, state)`: the step is added to the
-params (ascent, not descent). A state is a tuple of tensors, so a `tf.while_loop` carries it, a
-compiled function takes and returns it, and `strategy.run` shards it like the params. `resize`
+params (ascent, not descent). A state is a tuple of tensors (keras.ops, on every backend), so a while
+loop carries it, a compiled function takes and returns it, and `strategy.run` shards it like the params. `resize`
 moves a state to a parameterisation of another size (progressive resolution, param.resize).
 """
 
@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import tensorflow as tf
+from keras import ops
+
+Tensor = object  # a tensor of the Keras backend (tf.Tensor, jax.Array, torch.Tensor)
 
 # resize(tensor, power): a tensor shaped like the params, moved to another size; power 1 maps a
 # value, -1 a gradient (or Adam's first moment), -2 a squared gradient (param.Parameterization.resize).
-ResizeFn = Callable[[tf.Tensor, int], tf.Tensor]
+ResizeFn = Callable[[Tensor, int], Tensor]
 
 ADAM_BETAS = (0.9, 0.999)  # Kingma & Ba 2015
 ADAM_EPSILON = 1e-8
@@ -26,17 +28,17 @@ class UpdateRule(NamedTuple):
     """An update rule: `init(params) -> state`, `update(grads, state) -> (step, state)`, and
     `resize(state, resize_fn) -> state` for params moved to another size."""
 
-    init: Callable[[tf.Tensor], tuple]
-    update: Callable[[tf.Tensor, tuple], tuple[tf.Tensor, tuple]]
+    init: Callable[[Tensor], tuple]
+    update: Callable[[Tensor, tuple], tuple[Tensor, tuple]]
     resize: Callable[[tuple, ResizeFn], tuple]
 
 
 class AdamState(NamedTuple):
     """Adam's state: the steps taken, int32 (); the first and second moments, shaped like the params."""
 
-    count: tf.Tensor
-    mu: tf.Tensor
-    nu: tf.Tensor
+    count: Tensor
+    mu: Tensor
+    nu: Tensor
 
 
 def adam(learning_rate: float, b1: float = ADAM_BETAS[0], b2: float = ADAM_BETAS[1],
@@ -45,16 +47,16 @@ def adam(learning_rate: float, b1: float = ADAM_BETAS[0], b2: float = ADAM_BETAS
     per coordinate."""
 
     def init(params):
-        return AdamState(tf.zeros([], tf.int32), tf.zeros_like(params), tf.zeros_like(params))
+        return AdamState(ops.zeros((), "int32"), ops.zeros_like(params), ops.zeros_like(params))
 
     def update(grads, state):
         count = state.count + 1
         mu = b1 * state.mu + (1 - b1) * grads
-        nu = b2 * state.nu + (1 - b2) * tf.square(grads)
-        t = tf.cast(count, tf.float32)
+        nu = b2 * state.nu + (1 - b2) * ops.square(grads)
+        t = ops.cast(count, "float32")
         mu_hat = mu / (1 - b1**t)
         nu_hat = nu / (1 - b2**t)
-        return learning_rate * mu_hat / (tf.sqrt(nu_hat) + eps), AdamState(count, mu, nu)
+        return learning_rate * mu_hat / (ops.sqrt(nu_hat) + eps), AdamState(count, mu, nu)
 
     def resize(state, resize_fn):
         # New (higher) frequencies start with zero moments while the step count goes on; their
@@ -73,8 +75,8 @@ def rms_normalized(learning_rate: float, eps: float = RMS_EPSILON) -> UpdateRule
         return ()
 
     def update(grads, state):
-        axes = tuple(range(1, grads.shape.rank))
-        rms = tf.sqrt(tf.reduce_mean(tf.square(grads), axis=axes, keepdims=True))
+        axes = tuple(range(1, len(grads.shape)))
+        rms = ops.sqrt(ops.mean(ops.square(grads), axis=axes, keepdims=True))
         return learning_rate * grads / (rms + eps), state
 
     def resize(state, resize_fn):
@@ -84,7 +86,7 @@ def rms_normalized(learning_rate: float, eps: float = RMS_EPSILON) -> UpdateRule
     return UpdateRule(init, update, resize)
 
 
-def _stateless(update: Callable[[tf.Tensor], tf.Tensor]) -> UpdateRule:
+def _stateless(update: Callable[[Tensor], Tensor]) -> UpdateRule:
     """A rule with no state: `update(grads) -> step`."""
     return UpdateRule(lambda params: (), lambda grads, state: (update(grads), state), lambda state, resize_fn: state)
 
@@ -96,7 +98,7 @@ def scaled(learning_rate: float) -> UpdateRule:
 
 def signed(step: float) -> UpdateRule:
     """Signed steps (Goodfellow et al. 2015; Kurakin et al. 2017): `step` times the sign of each gradient entry."""
-    return _stateless(lambda grads: step * tf.sign(grads))
+    return _stateless(lambda grads: step * ops.sign(grads))
 
 
 RULES: dict[str, Callable[[float], UpdateRule]] = {"adam": adam, "normalized": rms_normalized}

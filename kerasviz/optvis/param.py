@@ -1,8 +1,9 @@
 """Image parameterisations: how optimised variables become images.
 
 A Parameterization is a pair of pure functions: `init(seeds (B, 2)) -> variable value` and
-`to_image(value) -> (B, H, W, 3)` float RGB in 0-1. The render loop owns the tf.Variable, so
-one compiled step serves every batch of the same shape.
+`to_image(value) -> (B, H, W, 3)` float RGB in 0-1, in keras.ops (backend.irfft2 and the per-image draws
+are the backend's). The render loop carries the value, so one compiled step serves every batch of the same
+shape.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import functools
 from collections.abc import Callable
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+from kerasviz import backend
+
+Tensor = object  # a tensor of the Keras backend
 
 # Square root of the colour correlation of ImageNet pixels (lucid, optvis/param/color.py):
 # decorrelated colour makes Fourier-space ascent follow natural-image statistics.
@@ -38,31 +43,19 @@ class Parameterization:
     """Variables <-> images: `init(seeds)` gives the variable's first value, `to_image` the picture."""
 
     shape: tuple[int, ...]
-    init: Callable[[tf.Tensor], tf.Tensor]
-    to_image: Callable[[tf.Tensor], tf.Tensor]
+    init: Callable[[Tensor], Tensor]
+    to_image: Callable[[Tensor], Tensor]
     # resize(value, size, power): the value of the same picture at `size` pixels, band-limited;
     # power 1 maps the value, -1 a gradient or Adam's first moment, -2 its second moment. None where
     # not possible.
-    resize: Callable[[tf.Tensor, int, int], tf.Tensor] | None = None
-
-
-def _per_image_normal(seeds: tf.Tensor, shape: tuple[int, ...], stddev: float) -> tf.Tensor:
-    return tf.map_fn(
-        lambda s: tf.random.stateless_normal(shape, s, stddev=stddev),
-        seeds,
-        fn_output_signature=tf.float32,
-    )
+    resize: Callable[[Tensor, int, int], Tensor] | None = None
 
 
 def pixel(batch: int, size: int, *, mean: float = 0.5, noise: float = 20 / 255) -> Parameterization:
     """Plain pixels in 0-1: grey plus uniform noise (Chollet 2016: 128 + 20 * U(0, 1) of 255)."""
 
     def init(seeds):
-        return tf.map_fn(
-            lambda s: tf.random.stateless_uniform((size, size, 3), s, mean - noise / 2, mean + noise / 2),
-            seeds,
-            fn_output_signature=tf.float32,
-        )
+        return backend.stateless_uniform(seeds, (size, size, 3), mean - noise / 2, mean + noise / 2)
 
     return Parameterization((batch, size, size, 3), init, lambda value: value)
 
@@ -105,19 +98,19 @@ def fourier(
     flattens the scale below one cycle per receptive field (see _spectrum_scale); `chroma_power`
     sets how freely colour moves against brightness (see color_correlation).
     """
-    scale = tf.constant(_spectrum_scale(size, decay_power, receptive_field))  # (H, W//2+1)
-    correlation = tf.constant(color_correlation(chroma_power).T if decorrelate else np.eye(3, dtype=np.float32))
+    scale = ops.convert_to_tensor(_spectrum_scale(size, decay_power, receptive_field))  # (H, W//2+1)
+    correlation = color_correlation(chroma_power).T if decorrelate else np.eye(3, dtype=np.float32)
+    correlation = ops.convert_to_tensor(correlation)
     shape = (batch, 3, size, size // 2 + 1, 2)
 
     def init(seeds):
-        return _per_image_normal(seeds, shape[1:], sd)
+        return backend.stateless_normal(seeds, shape[1:], sd)
 
     def to_image(value):
-        spectrum = tf.complex(value[..., 0], value[..., 1]) * tf.cast(scale, tf.complex64)
-        image = tf.signal.irfft2d(spectrum, fft_length=[size, size])  # (B, 3, H, W)
-        image = tf.transpose(image, [0, 2, 3, 1]) / 4.0  # lucid's magic 4: start in sigmoid's linear range
-        image = tf.einsum("bhwc,cd->bhwd", image, correlation)
-        return tf.sigmoid(image)
+        image = backend.irfft2(value[..., 0], value[..., 1], size, scale)  # (B, 3, H, W)
+        image = ops.transpose(image, [0, 2, 3, 1]) / 4.0  # lucid's magic 4: start in sigmoid's linear range
+        image = ops.einsum("bhwc,cd->bhwd", image, correlation)
+        return ops.sigmoid(image)
 
     def resize(value, to_size, power=1):
         return _resize_spectrum(value, size, to_size, decay_power, power, receptive_field)
@@ -126,8 +119,8 @@ def fourier(
 
 
 def _resize_spectrum(
-    value: tf.Tensor, size: int, to_size: int, decay_power: float, power: int, receptive_field: int | None = None
-) -> tf.Tensor:
+    value: Tensor, size: int, to_size: int, decay_power: float, power: int, receptive_field: int | None = None
+) -> Tensor:
     """(B, 3, s, s//2+1, 2) spectrum of `fourier` at `size` -> the same picture's at `to_size` >= size.
 
     Each frequency keeps its coefficient (rescaled for the two sizes' 1/f scaling and irfft's 1/(h w);
@@ -146,12 +139,12 @@ def _resize_spectrum(
     factor = (to_size / size) ** 2 * low / high[rows][:, cols]  # keeps irfft2d(coefficient * scale) / (h w)
     if size % 2 == 0 and to_size > size:
         factor[:, size // 2] *= 0.5
-    value = value * tf.constant((factor**power)[None, None, :, :, None], value.dtype)
-    row_index = tf.constant(rows[:, None], tf.int32)
-    moved = tf.scatter_nd(row_index, tf.transpose(value, [2, 0, 1, 3, 4]),
-                          [to_size, *value.shape[:2], size // 2 + 1, 2])
-    moved = tf.transpose(moved, [1, 2, 0, 3, 4])
-    return tf.pad(moved, [[0, 0], [0, 0], [0, 0], [0, to_size // 2 - size // 2], [0, 0]])
+    value = value * ops.cast((factor**power)[None, None, :, :, None], value.dtype)
+    # rows 0..positive-1 stay, the negative frequencies move to the end, the new rows between start at 0
+    batch, channels = value.shape[:2]
+    new_rows = ops.zeros((batch, channels, to_size - size, size // 2 + 1, 2), value.dtype)
+    moved = ops.concatenate([value[:, :, :positive], new_rows, value[:, :, positive:]], axis=2)
+    return ops.pad(moved, [[0, 0], [0, 0], [0, 0], [0, to_size // 2 - size // 2], [0, 0]])
 
 
 def magnitude_constrained(batch: int, size: int) -> Parameterization:
@@ -162,22 +155,17 @@ def magnitude_constrained(batch: int, size: int) -> Parameterization:
     can only move where things are, not how much of each frequency there is. The magnitude is
     measured from scikit-image's photos (natural_spectrum); the phase starts uniform at random.
     """
-    magnitude = tf.constant(natural_spectrum(size))  # (3, H, W//2+1)
-    correlation = tf.constant(COLOR_CORRELATION.T)
+    magnitude = ops.convert_to_tensor(natural_spectrum(size))  # (3, H, W//2+1)
+    correlation = ops.convert_to_tensor(COLOR_CORRELATION.T)
     shape = (batch, 3, size, size // 2 + 1)
 
     def init(seeds):
-        return tf.map_fn(
-            lambda s: tf.random.stateless_uniform(shape[1:], s, -np.pi, np.pi),
-            seeds,
-            fn_output_signature=tf.float32,
-        )
+        return backend.stateless_uniform(seeds, shape[1:], -np.pi, np.pi)
 
     def to_image(phase):
-        spectrum = tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase))
-        image = tf.signal.irfft2d(spectrum, fft_length=[size, size])  # (B, 3, H, W), zero mean
-        image = tf.einsum("bchw,cd->bhwd", image, correlation)
-        return tf.sigmoid(4.0 * image)  # slope 1 at grey: the photos' contrast, softly bounded
+        image = backend.irfft2(magnitude * ops.cos(phase), magnitude * ops.sin(phase), size)  # (B, 3, H, W)
+        image = ops.einsum("bchw,cd->bhwd", image, correlation)  # zero mean
+        return ops.sigmoid(4.0 * image)  # slope 1 at grey: the photos' contrast, softly bounded
 
     return Parameterization(shape, init, to_image)
 

@@ -2,8 +2,9 @@
 
 Every filter of a layer goes through the same compiled function: filter indices and seeds
 are tensors, batches are padded to one shape, and the update rule's state (optim) is plain
-tensors carried through a `tf.while_loop`, so a new filter, chunk or call never retraces and
-the same code runs per replica under any `tf.distribute` strategy (replicas). What is ascended
+tensors carried through a keras.ops while loop, so a new filter, chunk or call never retraces and
+the same code runs on every Keras backend, and per replica under any `tf.distribute` strategy on
+TensorFlow (replicas). What is ascended
 is the objective on the model's activations (activations). Nothing here saves or shows.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from kerasviz import backend, io, models
 from kerasviz.errors import KerasvizError
@@ -26,6 +27,7 @@ from kerasviz.models.precision import cast_model as _cast_model
 from kerasviz.models.precision import loss_scale, resolve_precision
 from kerasviz.optvis import activations, engine, optim
 from kerasviz.optvis import objectives as obj
+from kerasviz.optvis import replicas as replicas_lib
 from kerasviz.optvis.methods import (  # noqa: F401  (the methods are read here too)
     DEFAULT_METHOD,
     FFT_CHROMA_POWER,
@@ -59,7 +61,7 @@ def visualize_filters(
     options: FilterOptions | None = None,
     objective: obj.Objective | None = None,
     preprocess: Callable | None = None,
-    strategy: tf.distribute.Strategy | None = None,
+    strategy=None,
     progress: ProgressFn | None = None,
     callback: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
     **overrides,
@@ -84,7 +86,7 @@ def visualize_filters(
       objective: what to maximise instead of each filter's mean activation; a channel or
         neuron objective without an index takes each image's filter from `filters`.
       preprocess: RGB 0-255 -> model input, for models not from load_model.
-      strategy: a tf.distribute strategy that shards each batch over its replicas.
+      strategy: a tf.distribute strategy that shards each batch over its replicas (TensorFlow only).
       progress: called as progress(image_steps_done, image_steps_total).
       callback: called after each compiled call of STEPS_PER_CALL steps as callback(steps_done, pictures,
         scores): each batch's uint8 pictures as they stand (at the coarse size while progressive
@@ -108,8 +110,8 @@ def visualize_filters(
     bad = [f for f in filters if not 0 <= f < channels]
     if bad:
         raise KerasvizError(f"filter {bad[0]} out of range for {layer}: valid filters are 0-{channels - 1}")
-    strategy = strategy or tf.distribute.get_strategy()
-    replicas = strategy.num_replicas_in_sync
+    strategy = replicas_lib.resolve(strategy)
+    replicas = replicas_lib.count(strategy)
     batch = options.batch_size or _default_batch(options.size, len(filters), replicas)
     run = _Run(model, objective or obj.channel(layer), -(-batch // replicas) * replicas,  # whole shards per replica
                dataclasses.replace(method_spec, steps=0), resolve_precision(options.precision), preprocess, strategy)
@@ -134,7 +136,7 @@ class _Run:
     method: Method
     precision: str
     preprocess: Callable | None
-    strategy: tf.distribute.Strategy
+    strategy: object  # a tf.distribute strategy, or None (JAX, PyTorch)
 
     def renderer(self, size: int) -> _Renderer:
         """One _Renderer per (objective layers, shape, method, precision, strategy), cached beside the model."""
@@ -189,7 +191,7 @@ class _Renderer:
         self.replicas = Replicas(strategy)
         self.grey = models.input_channels(model) == 1
         receptive_field = max(models.receptive_field(model, name, size) for name in objective.layers)
-        self.param = method.parameterization(run.batch // strategy.num_replicas_in_sync, size, receptive_field)
+        self.param = method.parameterization(run.batch // self.replicas.count, size, receptive_field)
         self.transform = method.transform(size) if method.transform else None
         self.rule = optim.RULES[method.update](method.learning_rate)
         self.loss_scale = loss_scale(precision)
@@ -213,19 +215,19 @@ class _Renderer:
         def loss(value, step):
             image = self.param.to_image(value)
             if self.transform is not None:
-                step_seeds = seeds + tf.stack([tf.zeros_like(step), 7919 * (step + 1)])
+                step_seeds = seeds + ops.stack([ops.zeros_like(step), 7919 * (step + 1)])
                 image = self.transform(image, step_seeds)
             scores = self.objective.ascent(self.features, image, indices)
-            return tf.reduce_sum(scores), scores
+            return ops.sum(scores), scores
 
         def body(i, value, state, scores):
             value, state, _, scores = engine.step(loss, self.rule, value, state, start + i,
                                                   loss_scale=self.loss_scale)
             return i + 1, value, state, scores
 
-        scores = tf.zeros([tf.shape(indices)[0]], tf.float32)
-        _, value, state, scores = tf.while_loop(
-            lambda i, *_: i < count, body, (tf.constant(0), value, state, scores)
+        scores = ops.zeros((indices.shape[0],), "float32")
+        _, value, state, scores = ops.while_loop(
+            lambda i, *_: i < count, body, (ops.convert_to_tensor(0, "int32"), value, state, scores)
         )
         return value, state, scores
 
@@ -255,7 +257,7 @@ class _Renderer:
         best = scores.argmax(axis=0)
         return np.stack([np.roll(picture, offsets[b], axis=(0, 1)) for picture, b in zip(pictures, best)])
 
-    def picture(self, value: tf.Tensor) -> np.ndarray:
+    def picture(self, value) -> np.ndarray:
         """The uint8 (batch, size, size, 3) picture of a value this renderer's ascent gave."""
         return io.to_uint8(_final_image(self.param.to_image(self.replicas.gather(value)),
                                       self.method.contrast_normalize, self.grey))
@@ -265,21 +267,21 @@ class _Renderer:
 
     def score(self, images: np.ndarray, filters: list[int]) -> np.ndarray:
         """The objective of uint8 images seen whole (no transform), float32 (N,)."""
-        return self._score(tf.constant(images, tf.float32) / 255.0, tf.constant(filters, tf.int32)).numpy()
+        images01 = ops.convert_to_tensor(np.asarray(images, np.float32)) / 255.0
+        return ops.convert_to_numpy(self._score(images01, ops.convert_to_tensor(np.asarray(filters, np.int32))))
 
 
-def _compute_model(features: keras.Model, precision: str, strategy: tf.distribute.Strategy) -> keras.Model:
+def _compute_model(features: keras.Model, precision: str, strategy) -> keras.Model:
     """`features`, or a copy computing in `precision` (mixed, float32 variables) in `strategy`'s scope."""
     policy = {"float32": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[precision]
-    default_strategy = not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy()
-    if policy is None and default_strategy:
+    if policy is None and replicas_lib.is_default(strategy):
         return features
-    with strategy.scope():
+    with replicas_lib.scope(strategy):
         return _cast_model(features, policy or "float32")
 
 
 def _ascent(renderer: _Renderer, filters: list[int], seed: int, steps: int,
-            coarse: _Renderer | None = None) -> Iterator[tuple[int, _Renderer, tf.Tensor]]:
+            coarse: _Renderer | None = None) -> Iterator[tuple[int, _Renderer, object]]:
     """Runs the ascent of one padded batch in calls of at most STEPS_PER_CALL steps; after each
     call yields (steps done, the renderer whose parameterisation the value is in, the value).
 
@@ -301,30 +303,30 @@ def _ascent(renderer: _Renderer, filters: list[int], seed: int, steps: int,
             value, state = shards.run(enlarge, value, state)
             current = renderer
         count = min(STEPS_PER_CALL, (switch if done < switch else steps) - done)
-        value, state, _ = current.replicas.run(current._run_steps, value, state, indices_d, seeds_d,
-                                               tf.constant(done), tf.constant(count))
+        bounds = ops.convert_to_tensor(done, "int32"), ops.convert_to_tensor(count, "int32")
+        value, state, _ = current.replicas.run(current._run_steps, value, state, indices_d, seeds_d, *bounds)
         done += count
         yield done, current, value
 
 
-def _start(init: Callable, rule: optim.UpdateRule, seeds: tf.Tensor) -> tuple[tf.Tensor, tuple]:
+def _start(init: Callable, rule: optim.UpdateRule, seeds) -> tuple:
     """The first value for per-image seeds (B, 2), and the update rule's state for it."""
     value = init(seeds)
     return value, rule.init(value)
 
 
-def _enlarge(resize: Callable, size: int, rule: optim.UpdateRule, value: tf.Tensor, state: tuple):
+def _enlarge(resize: Callable, size: int, rule: optim.UpdateRule, value, state: tuple):
     """The value and the update rule's state of the same picture at `size` pixels."""
     return resize(value, size, 1), rule.resize(state, lambda tensor, power: resize(tensor, size, power))
 
 
-def _final_image(image: tf.Tensor, contrast_normalize: bool, grey: bool) -> np.ndarray:
+def _final_image(image, contrast_normalize: bool, grey: bool) -> np.ndarray:
     """The picture in 0-1 (B, H, W, 3) as saved: Chollet 2016's contrast normalisation where asked,
     the luma alone for a one-channel model, clipped."""
     if contrast_normalize:  # Chollet 2016's deprocess_image
         axes = (1, 2, 3)
-        image = image - tf.reduce_mean(image, axis=axes, keepdims=True)
-        image = image / (tf.math.reduce_std(image, axis=axes, keepdims=True) + 1e-5) * 0.1 + 0.5
+        image = image - ops.mean(image, axis=axes, keepdims=True)
+        image = image / (ops.std(image, axis=axes, keepdims=True) + 1e-5) * 0.1 + 0.5
     if grey:  # the model sees the luma only: the picture is that grey
-        image = tf.tile(models.adapt_channels(image, 1), [1, 1, 1, 3])
-    return tf.clip_by_value(image, 0.0, 1.0).numpy()
+        image = ops.tile(models.adapt_channels(image, 1), [1, 1, 1, 3])
+    return ops.convert_to_numpy(ops.clip(image, 0.0, 1.0))

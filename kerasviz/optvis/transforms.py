@@ -1,4 +1,4 @@
-"""Stochastic, TensorFlow-only image transforms for transformation robustness (Mordvintsev et al. 2018).
+"""Stochastic image transforms for transformation robustness (Mordvintsev et al. 2018).
 
 A transform is `fn(images (B, H, W, 3) float, seeds (B, 2) int32) -> images`. Randomness is
 stateless and drawn per image from that image's own seed row, so a run is reproducible and a
@@ -10,43 +10,46 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-import tensorflow as tf
+from keras import ops
 
-Transform = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+from kerasviz import backend
+
+Tensor = object  # a tensor of the Keras backend
+Transform = Callable[[Tensor, Tensor], Tensor]
 
 GREY = 0.5  # fill value of padding, as in lucid's standard transforms
 
 
-def _uniform(seeds: tf.Tensor, salt: int, lo: float, hi: float) -> tf.Tensor:
+def _uniform(seeds: Tensor, salt: int, lo: float, hi: float) -> Tensor:
     """One uniform draw per image from per-image seeds (B, 2) -> (B,)."""
-    salted = seeds + tf.constant([0, salt], tf.int32)
-    return tf.map_fn(
-        lambda s: tf.random.stateless_uniform((), s, lo, hi),
-        salted,
-        fn_output_signature=tf.float32,
-    )
+    return backend.stateless_uniform(seeds + ops.convert_to_tensor([0, salt], "int32"), (), lo, hi)
 
 
 def pad(width: int, value: float = GREY) -> Transform:
     """Pads every side by `width` pixels of a constant colour."""
 
     def fn(images, seeds):
-        return tf.pad(images, [[0, 0], [width, width], [width, width], [0, 0]], constant_values=value)
+        return ops.pad(images, [[0, 0], [width, width], [width, width], [0, 0]], constant_values=value)
 
     return fn
 
 
-def periodic(images: tf.Tensor, margin: int) -> tf.Tensor:
+def periodic(images: Tensor, margin: int) -> Tensor:
     """(B, H, W, C) -> (B, H + 2 margin, W + 2 margin, C): the picture continued periodically by
     `margin` <= min(H, W) pixels on every side.
 
     The gradient folds each margin back onto the rows and columns it copies, adding into the
     picture's edge bands only (TensorFlow's own gradient of a tiling or a concatenation pads every
-    piece to the picture's size and adds them all: about half the cost of a filter picture's view).
+    piece to the picture's size and adds them all: about half the cost of a filter picture's view). On JAX
+    and PyTorch, whose gradients of a concatenation are slices already, it is the plain concatenation.
     """
     if margin == 0:
         return images
     h, w = images.shape[1], images.shape[2]
+    if backend.NAME != "tensorflow":
+        rows = ops.concatenate([images[:, h - margin:], images, images[:, :margin]], axis=1)
+        return ops.concatenate([rows[:, :, w - margin:], rows, rows[:, :, :margin]], axis=2)
+    import tensorflow as tf
 
     @tf.custom_gradient
     def wrap(x):
@@ -57,9 +60,11 @@ def periodic(images: tf.Tensor, margin: int) -> tf.Tensor:
     return wrap(images)
 
 
-def _fold(grad: tf.Tensor, axis: int, margin: int) -> tf.Tensor:
+def _fold(grad, axis: int, margin: int):
     """The gradient of continuing a picture by `margin` along `axis` (1 or 2): each margin added to
-    the edge band it copies."""
+    the edge band it copies (TensorFlow)."""
+    import tensorflow as tf
+
     n = grad.shape[axis] - 2 * margin
 
     def part(tensor, start, stop):
@@ -86,7 +91,7 @@ def affine(
     pad: int = 0,
     fill_mode: str = "wrap",
     fill: float = GREY,
-    continuation: Callable[[tf.Tensor, int], tf.Tensor] | None = None,
+    continuation: Callable[[Tensor, int], Tensor] | None = None,
 ) -> Transform:
     """Random shift (up to `jitter` px), scale and rotation (up to `degrees`) in one bilinear warp,
     seen through a view `pad` pixels larger than the picture on every side.
@@ -125,23 +130,17 @@ def affine(
         theta = _uniform(seeds, 4, -degrees, degrees) * (math.pi / 180.0)
         # Output pixel q samples the picture at A^-1 (q - c_out) + c_in - shift: rotation and scale
         # about the centres of the view and of the picture (offset by the margin where tiled).
-        cos, sin = tf.cos(theta) / s, tf.sin(theta) / s
+        cos, sin = ops.cos(theta) / s, ops.sin(theta) / s
         cx_in, cy_in = (w - 1) / 2 + margin, (h - 1) / 2 + margin
         cx_out, cy_out = (out_w - 1) / 2, (out_h - 1) / 2
         a0, a1 = cos, -sin
         b0, b1 = sin, cos
         a2 = cx_in - a0 * cx_out - a1 * cy_out - dx
         b2 = cy_in - b0 * cx_out - b1 * cy_out - dy
-        zeros = tf.zeros_like(a0)
-        matrices = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-        return tf.raw_ops.ImageProjectiveTransformV3(
-            images=images,
-            transforms=matrices,
-            output_shape=[out_h, out_w],
-            fill_value=fill,
-            interpolation="BILINEAR",
-            fill_mode="CONSTANT" if fill_mode == "wrap" else fill_mode.upper(),
-        )
+        zeros = ops.zeros_like(a0)
+        matrices = ops.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+        mode = "constant" if fill_mode == "wrap" else fill_mode
+        return backend.affine_warp(images, matrices, (out_h, out_w), fill, mode)
 
     return fn
 
@@ -151,7 +150,7 @@ def compose(transforms: Sequence[Transform]) -> Transform:
 
     def fn(images, seeds):
         for i, transform in enumerate(transforms):
-            images = transform(images, seeds + tf.constant([0, 1000 * (i + 1)], tf.int32))
+            images = transform(images, seeds + ops.convert_to_tensor([0, 1000 * (i + 1)], "int32"))
         return images
 
     return fn
@@ -164,11 +163,12 @@ def roll() -> Transform:
 
     def fn(images, seeds):
         h, w = images.shape[1], images.shape[2]
-        dy = tf.minimum(tf.cast(_uniform(seeds, 5, 0.0, float(h)), tf.int32), h - 1)
-        dx = tf.minimum(tf.cast(_uniform(seeds, 6, 0.0, float(w)), tf.int32), w - 1)
-        rows = (tf.range(h)[None] + dy[:, None]) % h  # (B, H)
-        cols = (tf.range(w)[None] + dx[:, None]) % w  # (B, W)
-        return tf.gather(tf.gather(images, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+        dy = ops.minimum(ops.cast(_uniform(seeds, 5, 0.0, float(h)), "int32"), h - 1)
+        dx = ops.minimum(ops.cast(_uniform(seeds, 6, 0.0, float(w)), "int32"), w - 1)
+        rows = (ops.arange(h, dtype="int32")[None] + dy[:, None]) % h  # (B, H)
+        cols = (ops.arange(w, dtype="int32")[None] + dx[:, None]) % w  # (B, W)
+        images = ops.take_along_axis(images, rows[:, :, None, None], axis=1)
+        return ops.take_along_axis(images, cols[:, None, :, None], axis=2)
 
     return fn
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from kerasviz import backend, io, models
 from kerasviz.options import Options, option
@@ -105,14 +105,15 @@ def fool(
     classes_lib.check_classes(net, [target_class])
     original = io.round_pixels(io.single(image)).astype(np.float32)
     preprocess = models.preprocess_fn(model, preprocess)
-    target = tf.constant(int(target_class))
+    target = ops.convert_to_tensor(int(target_class), "int32")
 
     # A partial, not a closure: TensorFlow counts traces per code object, and every call of fool traces once.
     loss = functools.partial(_fooled, net, preprocess, target)
     gradient = backend.compile_step(functools.partial(engine.loss_and_grad, loss))
 
     def predict(x: np.ndarray) -> Prediction:
-        logits = np.asarray(net(preprocess(tf.constant(x[None])), training=False)[0], np.float64)
+        logits = np.asarray(ops.convert_to_numpy(net(preprocess(ops.convert_to_tensor(x[None])), training=False)[0]),
+                            np.float64)
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         top = int(np.argmax(logits))
@@ -121,7 +122,7 @@ def fool(
     before = predict(original)
     x, after, steps, used = original, before, 0, 0
     if before.cls != target_class:
-        grad = gradient(tf.constant(original))[2]
+        grad = gradient(ops.convert_to_tensor(original))[2]
         if options.method == "fgsm":
             x, after, steps, used = _fgsm(predict, original, grad, target_class, options.epsilon)
         else:
@@ -135,36 +136,36 @@ def fool(
     )
 
 
-def _fooled(net: keras.Model, preprocess: Callable, target: tf.Tensor, x: tf.Tensor) -> tuple:
+def _fooled(net: keras.Model, preprocess: Callable, target, x) -> tuple:
     """The loss that fooling ascends for one (H, W, 3) 0-255 image: minus the cross-entropy of `target`."""
     logits = net(preprocess(x[None]), training=False)[0]
-    return -tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits), logits
+    return -ops.sparse_categorical_crossentropy(target, logits, from_logits=True), logits
 
 
-def _fgsm(predict: Callable, original: np.ndarray, grad: tf.Tensor, target_class: int, epsilon: int) -> tuple:
+def _fgsm(predict: Callable, original: np.ndarray, grad, target_class: int, epsilon: int) -> tuple:
     """One signed step of epsilon 1, 2, ... from the original (Goodfellow et al. 2015), the smallest that
     flips: (image, prediction, epsilons tried, epsilon used)."""
     pixels = engine.box(0.0, 255.0)
     for eps in range(1, int(epsilon) + 1):
-        x = np.asarray(engine.apply(optim.signed(eps), original, grad, (), pixels)[0])
+        x = ops.convert_to_numpy(engine.apply(optim.signed(eps), ops.convert_to_tensor(original), grad, (), pixels)[0])
         after = predict(x)
         if after.cls == target_class:
             break
     return x, after, eps, eps
 
 
-def _iterated(predict: Callable, gradient: Callable, original: np.ndarray, grad: tf.Tensor, target_class: int,
+def _iterated(predict: Callable, gradient: Callable, original: np.ndarray, grad, target_class: int,
               epsilon: int, step: int, max_steps: int) -> tuple:
     """Signed steps of `step` levels, each projected into the L-inf ball of `epsilon` (Kurakin et al. 2017,
     Madry et al. 2018), until the answer flips: (image, prediction, steps taken, epsilon)."""
     rule, ball = optim.signed(step), engine.linf_ball(original, epsilon)
     x = original
     for steps in range(1, max_steps + 1):  # noqa: B007  (steps is reported)
-        x = np.asarray(engine.apply(rule, x, grad, (), ball)[0])
+        x = ops.convert_to_numpy(engine.apply(rule, ops.convert_to_tensor(x), grad, (), ball)[0])
         after = predict(x)
         if after.cls == target_class:
             break
-        grad = gradient(tf.constant(x))[2]
+        grad = gradient(ops.convert_to_tensor(x))[2]
     return x, after, steps, int(epsilon)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from kerasviz import models
 from kerasviz.errors import KerasvizError
@@ -171,4 +171,5 @@ def visualize_classes(
 def logits(model: keras.Model, images: np.ndarray, preprocess: Callable | None = None) -> np.ndarray:
     """float32 (N, classes): the logits of RGB 0-255 images (N, H, W, 3) under a logits_model."""
     preprocess = models.preprocess_fn(model, preprocess)
-    return np.asarray(model(preprocess(tf.constant(images, tf.float32)), training=False), np.float32)
+    scores = model(preprocess(ops.convert_to_tensor(np.asarray(images, np.float32))), training=False)
+    return np.asarray(ops.convert_to_numpy(scores), np.float32)
