@@ -35,6 +35,14 @@ def test_vanilla_map_of_a_linear_model_is_abs_w():
     np.testing.assert_allclose(maps, np.broadcast_to(expected, maps.shape), rtol=1e-5)
 
 
+def test_maps_follow_the_models_weights():
+    model, _ = _linear()
+    images = _images(1, 4)
+    kerasviz.saliency(model, images, 1, method="vanilla", preprocess=IDENTITY)  # a step kept would be stale
+    model.get_layer("dense").set_weights([np.full((48, 2), 7.0, np.float32), np.zeros(2, np.float32)])
+    np.testing.assert_allclose(kerasviz.saliency(model, images, 1, method="vanilla", preprocess=IDENTITY), 7.0)
+
+
 def test_guided_backprop_passes_only_positive_gradients():
     inputs = keras.Input((2, 2, 3))
     hidden = keras.layers.Dense(5, activation="relu", name="hidden")

@@ -33,8 +33,9 @@ def compiled(model: keras.Model, key: tuple, build: Callable[[], Callable], *, o
     """The compiled step for `key`, built once per model: later calls (other images, sizes, chunks)
     reuse its heads and trace instead of rebuilding them. Steps built on a copy of the model (guided
     backprop; a softmax classifier made linear) hold copied weights, so they are rebuilt each call
-    and never go stale when the model's weights change."""
-    if on_copy:
+    and never go stale when the model's weights change. Where a compiled step holds the weights it was traced
+    with (JAX: backend.steps_read_weights() is False), every step is built anew on each call for the same reason."""
+    if on_copy or not backend.steps_read_weights():
         return build()
     cache = models.model_cache(model, "saliency_steps")
     if key not in cache:

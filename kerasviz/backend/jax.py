@@ -43,7 +43,7 @@ def trace_count(step: Callable) -> int:
     return step.kerasviz_traces[0]
 
 
-# --- attribution (kerasviz.attribution): a step's image signature, the gradient at a layer's output ---------
+# --- attribution (kerasviz.attribution): image signature, gradient at a layer's output, kept steps ---------
 
 
 def images_signature() -> None:
@@ -83,6 +83,12 @@ def _adding(layer, delta):
             layer.__dict__.pop("call", None)
         else:
             layer.call = previous
+
+
+def steps_read_weights() -> bool:
+    """False: jax.jit takes the weights' values as constants of its trace, so a step kept while the weights
+    change would use the old ones; a step is compiled anew where they may have changed."""
+    return False
 
 
 # --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices --------

@@ -27,7 +27,7 @@ def trace_count(step: Callable) -> int:
     return step.experimental_get_tracing_count()
 
 
-# --- attribution (kerasviz.attribution): a step's image signature, the gradient at a layer's output ---------
+# --- attribution (kerasviz.attribution): image signature, gradient at a layer's output, kept steps ---------
 
 
 def images_signature() -> list:
@@ -43,6 +43,12 @@ def output_gradient(fn: Callable, x: tf.Tensor, layer) -> tuple:
         tape.watch(x)  # so a layer with no weights before it (a rescaling of the input) is traced
         score, features = fn(x)
     return score, features, tape.gradient(score, features, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+def steps_read_weights() -> bool:
+    """True: a tf.function reads its variables when it runs, so a compiled step may be kept while the
+    weights change."""
+    return True
 
 
 # --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices --------

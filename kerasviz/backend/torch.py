@@ -46,7 +46,7 @@ def trace_count(step: Callable) -> int:
     return step.kerasviz_traces[0]
 
 
-# --- attribution (kerasviz.attribution): a step's image signature, the gradient at a layer's output ---------
+# --- attribution (kerasviz.attribution): image signature, gradient at a layer's output, kept steps ---------
 
 
 def images_signature() -> None:
@@ -66,6 +66,11 @@ def output_gradient(fn: Callable, x, layer) -> tuple:
             (grad,) = torch.autograd.grad(score.sum(), features, allow_unused=True)
     features = features.detach()
     return score.detach(), features, torch.zeros_like(features) if grad is None else grad
+
+
+def steps_read_weights() -> bool:
+    """True: an eager step reads the weights as it runs, so it may be kept while they change."""
+    return True
 
 
 # --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices --------
