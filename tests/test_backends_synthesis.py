@@ -167,3 +167,20 @@ def test_a_fixed_size_model_dreams_and_inverts_at_any_image_size():
     assert dream.deep_dream(photo, model=model, layers={"conv2": 1.0}, octaves=1, steps=2).shape == (32, 40, 3)
     inverted = reconstruct.invert_features(photo, model=model, layers=("conv2",), size=40, steps=5, levels=1)
     assert inverted.images.shape == (1, 32, 40, 3) and inverted.distances[0] < inverted.start_distances[0]
+
+
+def test_exemplars_embeddings_and_kernels_read_the_model_on_every_backend():
+    from kerasviz.dataset import embedding, exemplars, kernels
+
+    model = tiny_cnn()
+    images = [np.round(smooth_photo(seed=s)).astype(np.uint8) for s in range(4)]
+    ranked = exemplars.dataset_exemplars(model, "conv2", [1], images, top=2, size=None)[0]
+    assert len(ranked) == 2 and ranked[0].activation >= ranked[1].activation
+    for exemplar in ranked:  # the activation is the filter's at the position it names
+        at = outputs_of(model, "conv2", images[int(exemplar.image)])[(*exemplar.position, 1)]
+        assert np.isclose(exemplar.activation, at, rtol=1e-4, atol=1e-6)
+    names, vectors = embedding.image_features(model, "conv3", images, size=None)
+    want = outputs_of(model, "conv3", images[2]).mean(axis=(0, 1))
+    np.testing.assert_allclose(vectors[2], want, rtol=1e-4, atol=1e-5)
+    pictures, _ = kernels.kernel_pictures(model)
+    assert pictures.dtype == np.uint8 and len(pictures) == 8
