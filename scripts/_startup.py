@@ -1,10 +1,12 @@
-"""Imported first by every script: starts TensorFlow without its C++ start-up chatter.
+"""Imported first by every script: starts TensorFlow without its C++ start-up chatter (on the TensorFlow
+backend only: on JAX or PyTorch, TensorFlow is never imported, and need not be installed).
 
 TensorFlow prints half a dozen lines on every start (oneDNN notice, no CUDA driver, CPU
 features), even with TF_CPP_MIN_LOG_LEVEL set. They are captured here; anything else printed
 during start-up (a real driver problem, say) is shown as usual. KERASVIZ_VERBOSE=1 shows all.
 """
 
+import json
 import os
 import re
 import sys
@@ -16,6 +18,18 @@ BENIGN = re.compile(
 )
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _keras_backend() -> str:
+    """The backend Keras will pick, without importing it: KERAS_BACKEND, else keras.json's, else tensorflow."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "keras.json")
+    try:
+        with open(config) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
 
 
 def _start_quietly() -> None:
@@ -36,5 +50,5 @@ def _start_quietly() -> None:
                     print(line, file=sys.stderr)
 
 
-if not os.environ.get("KERASVIZ_VERBOSE"):
+if not os.environ.get("KERASVIZ_VERBOSE") and _keras_backend() == "tensorflow":
     _start_quietly()

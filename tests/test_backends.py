@@ -49,8 +49,6 @@ def probe(name: str) -> dict:
 
 
 @pytest.mark.parametrize("name", ["jax", "torch"])
-@pytest.mark.xfail(strict=False, reason="the ports in progress: kerasviz modules outside kerasviz.backend still "
-                   "import TensorFlow at module level (the failure names the chain of imports)")
 def test_importing_kerasviz_never_imports_tensorflow_on_other_backends(name):
     facts = probe(name)
     assert not facts["tensorflow"], f"import kerasviz on {name} imported TensorFlow, through {facts['chain']}"
@@ -130,3 +128,14 @@ def test_every_sidecar_records_the_backend_and_keras_version(tmp_path):
         written = json.load(f)
     assert written["backend"] == facts["backend"] == backend.NAME == keras.backend.backend()
     assert written["keras"] == keras.__version__
+
+
+@pytest.mark.parametrize("name", ["jax", "torch"])
+def test_scripts_start_without_tensorflow_on_other_backends(name):
+    """scripts/_startup.py, which every script imports first, starts TensorFlow on its backend only."""
+    scripts = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
+    code = f"import sys; sys.path.insert(0, {scripts!r}); import _startup; print('tensorflow' in sys.modules)"
+    env = {**os.environ, "KERAS_BACKEND": name}
+    env.pop("KERASVIZ_VERBOSE", None)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip() == "False", run.stderr[-2000:]
