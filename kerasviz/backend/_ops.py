@@ -10,7 +10,8 @@ def affine_warp(images, matrices, output_shape: tuple[int, int], fill_value: flo
     """Each image (B, H, W, C) sampled bilinearly on an (out_h, out_w) grid: output pixel (x, y) reads the
     image at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1, for matrices (B, 8)
     [a0, a1, a2, b0, b1, b2, c0, c1] (TensorFlow's ImageProjectiveTransformV3). Pixels outside the image
-    come from `fill_mode`: "constant" (fill_value), "nearest", "wrap" or "reflect"."""
+    come from `fill_mode`: "constant" (fill_value), "nearest", "reflect" (all three as TensorFlow's kernel, to
+    float32 rounding) or "wrap" (read periodically, seamless; TensorFlow's blends its border with the fill)."""
     batch, h, w, c = images.shape
     out_h, out_w = output_shape
     grid_y, grid_x = np.meshgrid(np.arange(out_h, dtype=np.float32), np.arange(out_w, dtype=np.float32),
