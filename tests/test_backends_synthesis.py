@@ -184,3 +184,15 @@ def test_exemplars_embeddings_and_kernels_read_the_model_on_every_backend():
     np.testing.assert_allclose(vectors[2], want, rtol=1e-4, atol=1e-5)
     pictures, _ = kernels.kernel_pictures(model)
     assert pictures.dtype == np.uint8 and len(pictures) == 8
+
+
+def test_resize_averages_blocks_to_shrink_and_keeps_smooth_ramps_to_enlarge():
+    from kerasviz import io
+
+    image = np.random.default_rng(0).uniform(0, 255, (8, 12, 3)).astype(np.float32)
+    blocks = image.reshape(4, 2, 6, 2, 3).mean(axis=(1, 3))
+    np.testing.assert_allclose(io.resize(image, (4, 6)), blocks, rtol=1e-5, atol=1e-3)
+    ramp = np.broadcast_to(np.linspace(0, 255, 12, dtype=np.float32)[None, :, None], (8, 12, 3))
+    big = io.resize(ramp, (16, 24))
+    assert big.shape == (16, 24, 3) and big.dtype == np.float32
+    assert np.all(np.diff(big[:, 2:-2], axis=1) > 0) and np.ptp(big[:, :, 0], axis=0).max() < 1e-3
