@@ -18,9 +18,10 @@ that ends in a softmax gives its own output); "relative" is the target's score a
 it (a logit, a layer's mean activation, a callable's value) divided by its magnitude on the image as
 given (NaN where that is 0), so curves of different images share one scale; "auto" (the default) is
 "probability" for a class target on an output of two or more classes, "relative" otherwise. Maps are
-ordered as given (largest first): pass np.abs(map) to rank by magnitude. The area is the trapezoid rule
-over the fraction of pixels in [0, 1], as RISE's `auc`. All perturbed images of all steps go through one
-compiled step in chunks of the attribution budget.
+ordered as given (largest first; pixels the map ties in a seeded random order, not row by row, which
+would favour or punish a map that is flat over much of the image): pass np.abs(map) to rank by magnitude.
+The area is the trapezoid rule over the fraction of pixels in [0, 1], as RISE's `auc`. All perturbed
+images of all steps go through one compiled step in chunks of the attribution budget.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ class _CurveOptions(MetricOptions):
         "Steps of equal fractions of the pixels (the curve has steps + 1 points; RISE's code: 224 px a step).",
         low=1,
     )
+    seed: int = option(
+        0, "Seed of the order among pixels the map ties: random, not row by row (a CAM that is 0 on most of the "
+        "image would otherwise delete the rest from the top down).", low=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +172,7 @@ def deletion(
     scored = _prepare(
         model, images, maps, target, options.score, preprocess=preprocess, batch_size=batch_size, output=output
     )
-    return _auc(scored, np.full_like(scored.images, options.fill), options.steps, deleting=True)
+    return _auc(scored, np.full_like(scored.images, options.fill), options, deleting=True)
 
 
 def insertion(
@@ -191,14 +195,17 @@ def insertion(
         model, images, maps, target, options.score, preprocess=preprocess, batch_size=batch_size, output=output
     )
     blurred = np.stack([cv2.GaussianBlur(image, (0, 0), options.blur) for image in scored.images])
-    return _auc(scored, blurred, options.steps, deleting=False)
+    return _auc(scored, blurred, options, deleting=False)
 
 
-def _auc(scored: _Scored, substrate: np.ndarray, steps: int, *, deleting: bool) -> np.ndarray:
-    """The trapezoid area under the score after 0, 1/steps, ..., 1 of the pixels, most important first,
-    are taken from the image to the substrate (deleting) or from the substrate to the image."""
+def _auc(scored: _Scored, substrate: np.ndarray, options: _CurveOptions, *, deleting: bool) -> np.ndarray:
+    """The trapezoid area under the score after 0, 1/steps, ..., 1 of the pixels, most important first (ties
+    in a seeded random order), are taken from the image to the substrate (deleting) or from the substrate to
+    the image."""
     n, h, w = scored.maps.shape
-    order = np.argsort(-scored.maps.reshape(n, -1), axis=1, kind="stable")
+    steps = options.steps
+    ties = np.broadcast_to(np.random.default_rng(options.seed).random(h * w), (n, h * w))  # one key per position
+    order = np.lexsort((ties, -scored.maps.reshape(n, -1)), axis=1)  # by the map, then the random key
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(h * w)[None], axis=1)
     rank = rank.reshape(n, h, w, 1)

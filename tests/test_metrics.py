@@ -62,6 +62,23 @@ def test_the_exact_map_ranks_best_a_random_one_between_the_reversed_one_worst(li
         assert all(np.all((a >= 0) & (a <= 1)) for a in (*deletion.values(), *insertion.values()))
 
 
+def test_pixels_a_map_ties_go_in_random_order_not_row_by_row():
+    """Only the bottom half counts (weights 1 there, 0 above). Row by row, a flat map would delete the
+    top half first and score as badly as a map pointing at it; in random order it scores as random maps do."""
+    weights = np.zeros((16, 16, 3), np.float32)
+    weights[8:] = 1.0
+    model, image = linear_model(weights), np.full((16, 16, 3), 100.0, np.float32)
+    flat = metrics.deletion(model, image, np.zeros((16, 16)), 0, steps=16)[0]
+    top_first = metrics.deletion(model, image, -np.arange(256.0).reshape(16, 16), 0, steps=16)[0]
+    rng = np.random.default_rng(5)
+    random = [metrics.deletion(model, image, rng.uniform(size=(16, 16)), 0, steps=16)[0] for _ in range(8)]
+    assert top_first > 0.7  # the rows in raster order: the score holds for half the curve
+    assert abs(flat - np.mean(random)) < 0.05 < top_first - flat, (flat, np.mean(random), top_first)
+    again = metrics.deletion(model, image, np.zeros((16, 16)), 0, steps=16)[0]
+    other = metrics.deletion(model, image, np.zeros((16, 16)), 0, steps=16, seed=1)[0]
+    assert again == flat and other != flat  # the order is seeded
+
+
 # A 2 x 2 image, the same value in its three channels, and a linear model with the same weight in them.
 PIXELS = np.array([[10.0, 20.0], [30.0, 40.0]])
 WEIGHTS = np.array([[1.0, -2.0], [3.0, 0.5]])
@@ -185,7 +202,7 @@ def test_script_metrics_in_the_sidecar(tmp_path):
         sidecar = json.load(f)
     assert set(sidecar["metrics"]) == {"deletion", "insertion", "mufidelity"}
     assert all(isinstance(v, float) for v in sidecar["metrics"].values())
-    assert sidecar["metric_options"]["deletion"] == {"score": "auto", "steps": 50, "fill": 0.0}
+    assert sidecar["metric_options"]["deletion"] == {"score": "auto", "steps": 50, "seed": 0, "fill": 0.0}
     assert sidecar["method"] == "vanilla" and sidecar["target"] == "1"  # the other keys stay
     assert sorted(os.listdir(out)) == sorted("cat" + suffix for suffix in app.SUFFIXES)
 
