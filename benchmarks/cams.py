@@ -107,7 +107,7 @@ def main() -> None:
     model, image, target, layer, preprocess, what = setup(args.smoke)
     x = np.asarray(preprocess(image[None].astype(np.float32)))
     print(f"{what}; layer {layer}; class {target}; {platform.processor() or platform.machine()}")
-    grid = tuple(models.feature_model(model, [layer]).outputs[0].shape[1:3])
+    grid = tuple(int(d) for d in keras.ops.shape(models.feature_model(model, [layer])(x))[1:3])  # on this image
     print(f"{'method':18s} {'Spearman':>9s} {'on grid':>8s} {'kerasviz s':>11s} {'tf-keras-vis s':>15s} {'ratio':>7s}")
     same = lambda t: t  # noqa: E731  (x is preprocessed already; one function, so one compiled step per method)
     for method in METHODS:
