@@ -236,17 +236,22 @@ def test_scorecam_weights_the_channel_that_keeps_the_score():
     assert not pointing_hits(np.kron(activations.sum(-1), np.ones((2, 2))), boxes).any()  # the control
 
 
+def channel_masks(a: np.ndarray) -> list[np.ndarray]:
+    """Score-CAM's masks, computed here: each channel of `a` upsampled bilinearly to 32 x 32 and scaled to 0-1."""
+    masks = []
+    for k in range(a.shape[-1]):
+        mask = tf.image.resize(a[..., k : k + 1], (32, 32), method="bilinear").numpy()
+        masks.append((mask - mask.min((1, 2, 3), keepdims=True)) / np.ptp(mask, axis=(1, 2, 3), keepdims=True))
+    return masks
+
+
 def test_scorecam_is_its_formula():
     """Wang et al. 2020, computed here: each channel of "detect" upsampled bilinearly to the image, scaled to 0-1,
     multiplied into the image; the scores of those copies, softmax over channels, weight the channels."""
     model = colour_detector()
     x, _ = red_and_green_scenes(3, seed=8)
     a = keras.Model(model.inputs[0], model.get_layer("detect").output)(x).numpy().astype(np.float64)
-    scores = []
-    for k in range(2):
-        mask = tf.image.resize(a[..., k : k + 1], (32, 32), method="bilinear").numpy()
-        mask = (mask - mask.min((1, 2, 3), keepdims=True)) / np.ptp(mask, axis=(1, 2, 3), keepdims=True)
-        scores.append(model(x * mask).numpy()[:, 0])
+    scores = [model(x * mask).numpy()[:, 0] for mask in channel_masks(a)]
     weights = np.exp(np.array(scores).T)
     weights /= weights.sum(1, keepdims=True)
     expected = relu(np.einsum("nhwc,nc->nhw", a, weights))
@@ -262,11 +267,7 @@ def test_scorecam_weighted_by_class_probabilities_is_the_authors_formula():
     two.get_layer("two").set_weights([np.array([[4.0, 0.0], [0.0, 4.0]], np.float32), np.zeros(2, np.float32)])
     x, _ = red_and_green_scenes(3, seed=8)
     a = keras.Model(two.inputs[0], two.get_layer("detect").output)(x).numpy().astype(np.float64)
-    weights = []
-    for k in range(2):
-        mask = tf.image.resize(a[..., k : k + 1], (32, 32), method="bilinear").numpy()
-        mask = (mask - mask.min((1, 2, 3), keepdims=True)) / np.ptp(mask, axis=(1, 2, 3), keepdims=True)
-        weights.append(tf.nn.softmax(two(x * mask), axis=-1).numpy()[:, 1])
+    weights = [tf.nn.softmax(two(x * mask), axis=-1).numpy()[:, 1] for mask in channel_masks(a)]
     expected = relu(np.einsum("nhwc,nc->nhw", a, np.array(weights).T))
     got = attribute("scorecam", two, x, 1, weighting="classes")
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)

@@ -128,15 +128,6 @@ class IntegratedGradientsOptions(PrecisionOptions):
 
 
 @dataclasses.dataclass(frozen=True)
-class GradCamOptions(MethodOptions):
-    """gradcam (Selvaraju et al. 2017)."""
-
-    WHAT = "saliency method 'gradcam'"
-    layer: str | None = option(None, "Layer whose channels are weighted; None: the last 4-D output with height "
-                               "and width > 1 before the target.", kind="str")  # fmt: skip
-
-
-@dataclasses.dataclass(frozen=True)
 class OcclusionOptions(MethodOptions):
     """occlusion (Zeiler & Fergus 2014)."""
 
@@ -162,6 +153,13 @@ class CamOptions(MethodOptions):
     layer: str | None = option(None, "Layer whose channels make the map: (N, H, W, C), or (N, T, C) tokens; "
                                "None: the last 4-D output with height and width > 1 before the target.",
                                kind="str")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class GradCamOptions(CamOptions):
+    """gradcam (Selvaraju et al. 2017), one of the CAM family (kerasviz.attribution.cams)."""
+
+    WHAT = "saliency method 'gradcam'"
 
 
 @dataclasses.dataclass(frozen=True)
