@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz import io, models
 from kerasviz.apps import _jobs, fooling
@@ -120,10 +119,9 @@ def skimage_classifier(backbone: keras.Model, *, seed: int = 0, per_photo: int =
             crop = io.resize(photo[y:y + side, x:x + side], (crop_size, crop_size))
             crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
             labels.append(label)
-    pooled = np.concatenate([
-        np.asarray(tf.reduce_mean(features(preprocess(tf.constant(np.stack(crops[i:i + 16])))), axis=(1, 2)))
-        for i in range(0, len(crops), 16)
-    ])
+    batches = (keras.ops.convert_to_tensor(np.stack(crops[i:i + 16])) for i in range(0, len(crops), 16))
+    pooled = np.concatenate([keras.ops.convert_to_numpy(keras.ops.mean(features(preprocess(batch)), axis=(1, 2)))
+                             for batch in batches])
     scale = float(np.std(pooled)) or 1.0
     keras.utils.set_random_seed(seed)
     head = keras.Sequential([keras.Input((pooled.shape[1],)),

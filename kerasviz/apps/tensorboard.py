@@ -25,7 +25,11 @@ def write_summaries(logdir: str, stem: str, images: np.ndarray, facts: dict, *, 
     the scalars `STEM/activation_mean` and `STEM/activation_max`, `seconds` as `STEM/seconds`, and the
     whole sidecar as the text `STEM/facts`.
     """
-    import tensorflow as tf
+    try:
+        import tensorflow as tf  # tf.summary writes the event files on any Keras backend
+    except ImportError:
+        raise KerasvizError("TensorBoard summaries are written with tf.summary, and TensorFlow is not installed "
+                            "(pip install tensorflow, or leave out --tensorboard)") from None
 
     batch = np.asarray(images)
     if batch.ndim == 3:
