@@ -357,7 +357,7 @@ def _score_step(
         def step(x):
             return (score(preprocess(x)),)
 
-        return compile_images_step(step)
+        return compile_images_step(step, [net])
 
     key = ("metric", probability, target, preprocess, output)
     return compiled(model, key, build, on_copy=on_copy)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 import kerasviz
-from kerasviz import metrics
+from kerasviz import backend, metrics, models
 
 IDENTITY = lambda x: x  # noqa: E731  (the models take 0-255 RGB as they are)
 RNG = np.random.default_rng(0)
@@ -41,6 +41,20 @@ def test_maps_follow_the_models_weights():
     kerasviz.saliency(model, images, 1, method="vanilla", preprocess=IDENTITY)  # a step kept would be stale
     model.get_layer("dense").set_weights([np.full((48, 2), 7.0, np.float32), np.zeros(2, np.float32)])
     np.testing.assert_allclose(kerasviz.saliency(model, images, 1, method="vanilla", preprocess=IDENTITY), 7.0)
+
+
+def test_a_kept_step_is_reused_and_reads_the_weights_of_the_moment():
+    """The second map reuses the first's compiled step (no new trace, on every backend), and that step reads the
+    weights set in between: on JAX they go in as arguments, not as constants of the trace."""
+    model, _ = _linear()
+    images = _images(1, 4)
+    kerasviz.saliency(model, images, 1, method="vanilla", preprocess=IDENTITY)
+    steps = models.model_cache(model, "saliency_steps")
+    traces = {key: backend.trace_count(step) for key, step in steps.items()}
+    assert traces, "the step was not kept beside the model"
+    model.get_layer("dense").set_weights([np.full((48, 2), -3.0, np.float32), np.zeros(2, np.float32)])
+    np.testing.assert_allclose(kerasviz.saliency(model, images, 1, method="vanilla", preprocess=IDENTITY), 3.0)
+    assert {key: backend.trace_count(step) for key, step in steps.items()} == traces
 
 
 def test_guided_backprop_passes_only_positive_gradients():

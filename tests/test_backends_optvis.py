@@ -8,6 +8,7 @@ import pytest
 import kerasviz
 from kerasviz import backend
 from kerasviz.errors import KerasvizError
+from kerasviz.optvis import render
 from kerasviz.synthesis import adversarial, classes
 from tests.helpers import tiny_cnn
 
@@ -70,6 +71,22 @@ def test_a_filter_picture_does_not_depend_on_its_batch(cnn):
     alone, _ = kerasviz.visualize_filters(cnn, "conv2", [5], size=SIZE, steps=3, method="classic")
     batched, _ = kerasviz.visualize_filters(cnn, "conv2", [0, 5], size=SIZE, steps=3, method="classic")
     np.testing.assert_allclose(alone[0].astype(float), batched[1].astype(float), atol=1)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_kept_renderer_draws_with_the_weights_of_the_moment(precision):
+    """Weights set between two calls: the second picture is the new weights' (a fresh model's, byte for byte),
+    drawn by the kept renderer (no new trace). On JAX the weights go in as arguments, not trace constants; in
+    bfloat16 the renderer's reduced-precision copy takes them."""
+    model, other = tiny_cnn(seed=0), tiny_cnn(seed=1)
+    settings = {"size": SIZE, "steps": 3, "precision": precision}
+    kerasviz.visualize_filters(model, "conv2", [0, 1], **settings)
+    traces = render.traces(model)
+    model.set_weights(other.get_weights())
+    again, _ = kerasviz.visualize_filters(model, "conv2", [0, 1], **settings)
+    expected, _ = kerasviz.visualize_filters(other, "conv2", [0, 1], **settings)
+    assert render.traces(model) == traces
+    assert again.tobytes() == expected.tobytes()
 
 
 def test_class_pictures_raise_their_logit():

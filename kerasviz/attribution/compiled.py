@@ -24,18 +24,19 @@ from kerasviz.attribution.targets import (
 from kerasviz.models.precision import cast_model, clone, loss_scale
 
 
-def compile_images_step(fn: Callable) -> Callable:
-    """`fn` over 0-255 RGB (B, H, W, 3) float32, compiled once for any batch and size where the backend can."""
-    return backend.compile_step(fn, input_signature=backend.images_signature())
+def compile_images_step(fn: Callable, weights: list) -> Callable:
+    """`fn` over 0-255 RGB (B, H, W, 3) float32, compiled once for any batch and size where the backend can;
+    `weights`: the models fn runs, read at each call (backend.compile_step)."""
+    return backend.compile_step(fn, input_signature=backend.images_signature(), weights=weights)
 
 
 def compiled(model: keras.Model, key: tuple, build: Callable[[], Callable], *, on_copy: bool) -> Callable:
     """The compiled step for `key`, built once per model: later calls (other images, sizes, chunks)
     reuse its heads and trace instead of rebuilding them. Steps built on a copy of the model (guided
     backprop; a softmax classifier made linear) hold copied weights, so they are rebuilt each call
-    and never go stale when the model's weights change. Where a compiled step holds the weights it was traced
-    with (JAX: backend.steps_read_weights() is False), every step is built anew on each call for the same reason."""
-    if on_copy or not backend.steps_read_weights():
+    and never go stale when the model's weights change. A kept step reads the weights when it runs, on every
+    backend (compile_images_step passes them in on JAX)."""
+    if on_copy:
         return build()
     cache = models.model_cache(model, "saliency_steps")
     if key not in cache:
@@ -55,7 +56,8 @@ def gradient_step(scoring: Scoring, *, guided: bool, precision: str = "float32")
     compute = None if guided else _compute_copy(model, logits if isinstance(target, int) else net, precision, key)
 
     def build():
-        scored = scored_model(guided_copy(net, logits=isinstance(target, int)) if guided else compute, target)
+        runs = guided_copy(net, logits=isinstance(target, int)) if guided else compute
+        scored = scored_model(runs, target)
 
         def loss(x):
             score = keras.ops.cast(scored(preprocess(x))[0], "float32")
@@ -65,7 +67,7 @@ def gradient_step(scoring: Scoring, *, guided: bool, precision: str = "float32")
             _, score, grad = backend.value_and_grad(loss, x)
             return score, grad / scale
 
-        return compile_images_step(step)
+        return compile_images_step(step, [runs])
 
     return compiled(model, key, build, on_copy=on_copy)
 
@@ -82,7 +84,7 @@ def score_step(scoring: Scoring, *, probability: bool = False) -> Callable:
         def step(x):
             return (scored(preprocess(x))[0],)
 
-        return compile_images_step(step)
+        return compile_images_step(step, [net])
 
     key = ("score", target, preprocess, output) + (("probability",) if probability else ())
     return compiled(model, key, build, on_copy=on_copy)
@@ -98,7 +100,7 @@ def layer_step(scoring: Scoring, layer: str) -> Callable:
         def step(x):
             return (features(preprocess(x), training=False),)
 
-        return compile_images_step(step)
+        return compile_images_step(step, [features])
 
     return compiled(model, ("layer", layer, preprocess), build, on_copy=False)
 
@@ -118,7 +120,7 @@ def layer_gradient_step(scoring: Scoring, layer: str) -> Callable:
         def step(x):
             return backend.output_gradient(lambda images: scored(preprocess(images)), x, producer)
 
-        return compile_images_step(step)
+        return compile_images_step(step, [net])
 
     return compiled(model, ("layer_gradient", layer, target, preprocess, output), build, on_copy=on_copy)
 

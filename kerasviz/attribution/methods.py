@@ -157,7 +157,7 @@ def activation(scoring: Scoring, *, layer: str | None = None) -> Attribute:
         def step(x):
             return (keras.ops.mean(features(preprocess(x), training=False), axis=-1),)
 
-        return compile_images_step(step)
+        return compile_images_step(step, [features])
 
     step = compiled(model, ("activation", layer, preprocess), build, on_copy=False)
     return lambda batch: run_chunked(step, batch, scoring.chunk)[0]

@@ -120,7 +120,7 @@ def scores_step(model: keras.Model, preprocess):
                 model(preprocess(x), training=False)
             return tuple(keras.ops.cast(s, "float32") for s in scores)
 
-        return compile_images_step(step)
+        return compile_images_step(step, [model])
 
     return compiled(model, ("rollout", preprocess), build, on_copy=False)
 

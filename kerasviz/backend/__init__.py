@@ -31,8 +31,7 @@ __all__ = ["BACKENDS", "NAME", "compile_step", "trace_count", "value_and_grad"]
 # --- attribution (kerasviz.attribution): a step's image signature, the gradient at a layer's output ---
 _chosen = importlib.import_module(f"kerasviz.backend.{NAME}")
 images_signature, output_gradient = _chosen.images_signature, _chosen.output_gradient
-steps_read_weights = _chosen.steps_read_weights
-__all__ += ["images_signature", "output_gradient", "steps_read_weights"]
+__all__ += ["images_signature", "output_gradient"]
 
 # --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices ---
 tensor_spec, runtime_errors, accelerator = _chosen.tensor_spec, _chosen.runtime_errors, _chosen.accelerator

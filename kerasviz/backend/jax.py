@@ -1,8 +1,10 @@
 """JAX: gradients by jax.value_and_grad, compiled steps by jax.jit.
 
-A Keras model called inside a traced function reads its weights' current values, which jax.jit takes
-as constants of that trace: a step compiled before the weights change keeps the old ones. kerasviz
-builds its steps after the weights are set, and compiles anew per model (as on TensorFlow).
+A Keras model called inside a traced function reads its weights' current values, which jax.jit would
+take as constants of that trace: the step would keep the old weights after they change, and every
+compiled step would hold a copy of them. So a step is given the models it runs (`weights`), and their
+variables' values go in as arguments on each call, as Keras' own JAX trainer passes its state: a kept
+step reads the weights of the moment, and a new image size compiles again but copies no weights.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import keras
 
 
 def value_and_grad(loss_fn: Callable, x, *args) -> tuple:
@@ -22,20 +25,39 @@ def value_and_grad(loss_fn: Callable, x, *args) -> tuple:
     return loss, aux, grad
 
 
-def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None = None) -> Callable:
-    """`fn` compiled once per input shapes and dtypes (jax.jit); `input_signature` and `jit_compile` are
-    TensorFlow's and have no meaning here (jax.jit always compiles with XLA and specialises on shapes)."""
+def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None = None, weights=()) -> Callable:
+    """`fn` compiled once per input shapes and dtypes (jax.jit). `weights`: the Keras models, layers or
+    variables that fn runs; their variables' current values are passed in on every call (a variable fn reads
+    that is not among them is a constant of the trace). `input_signature` and `jit_compile` are TensorFlow's
+    and have no meaning here (jax.jit always compiles with XLA and specialises on shapes)."""
     del input_signature, jit_compile
+    variables = _variables(weights)
     traces = [0]
 
-    @functools.wraps(fn)
-    def counted(*args, **kwargs):
+    def counted(values, *args, **kwargs):
         traces[0] += 1  # runs once per trace, not per call
-        return fn(*args, **kwargs)
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return fn(*args, **kwargs)
 
     compiled = jax.jit(counted)
-    compiled.kerasviz_traces = traces
-    return compiled
+
+    @functools.wraps(fn)
+    def step(*args, **kwargs):
+        return compiled([variable.value for variable in variables], *args, **kwargs)
+
+    step.kerasviz_traces = traces
+    return step
+
+
+def _variables(weights) -> list:
+    """The variables of `weights` (models, layers or variables), each once, in order."""
+    seen, variables = set(), []
+    for item in weights:
+        for variable in getattr(item, "variables", [item]):
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                variables.append(variable)
+    return variables
 
 
 def trace_count(step: Callable) -> int:
@@ -83,12 +105,6 @@ def _adding(layer, delta):
             layer.__dict__.pop("call", None)
         else:
             layer.call = previous
-
-
-def steps_read_weights() -> bool:
-    """False: jax.jit takes the weights' values as constants of its trace, so a step kept while the weights
-    change would use the old ones; a step is compiled anew where they may have changed."""
-    return False
 
 
 # --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices --------

@@ -16,9 +16,11 @@ def value_and_grad(loss_fn: Callable, x: tf.Tensor, *args) -> tuple[tf.Tensor, o
     return loss, aux, tape.gradient(loss, x)
 
 
-def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None = None) -> Callable:
+def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None = None, weights=()) -> Callable:
     """`fn` compiled once per input signature (tf.function); pass a functools.partial rather than a fresh
-    closure where one is made per call, as TensorFlow counts traces per code object."""
+    closure where one is made per call, as TensorFlow counts traces per code object. `weights` (the models
+    fn runs) is JAX's: a tf.function reads its variables when it runs."""
+    del weights
     return tf.function(fn, input_signature=input_signature, jit_compile=jit_compile)
 
 
@@ -43,12 +45,6 @@ def output_gradient(fn: Callable, x: tf.Tensor, layer) -> tuple:
         tape.watch(x)  # so a layer with no weights before it (a rescaling of the input) is traced
         score, features = fn(x)
     return score, features, tape.gradient(score, features, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-
-
-def steps_read_weights() -> bool:
-    """True: a tf.function reads its variables when it runs, so a compiled step may be kept while the
-    weights change."""
-    return True
 
 
 # --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices --------

@@ -25,10 +25,11 @@ def value_and_grad(loss_fn: Callable, x, *args) -> tuple:
     return detach(loss), torch.utils._pytree.tree_map(detach, aux), grad
 
 
-def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None = None) -> Callable:
+def compile_step(fn: Callable, *, input_signature=None, jit_compile: bool | None = None, weights=()) -> Callable:
     """`fn` itself, run eagerly under torch.no_grad() except where value_and_grad asks for a gradient;
-    `input_signature` and `jit_compile` are TensorFlow's and have no meaning here."""
-    del input_signature, jit_compile
+    `input_signature` and `jit_compile` are TensorFlow's, `weights` JAX's: an eager step reads the weights as it
+    runs."""
+    del input_signature, jit_compile, weights
     calls = [0]
 
     @functools.wraps(fn)
@@ -66,11 +67,6 @@ def output_gradient(fn: Callable, x, layer) -> tuple:
             (grad,) = torch.autograd.grad(score.sum(), features, allow_unused=True)
     features = features.detach()
     return score.detach(), features, torch.zeros_like(features) if grad is None else grad
-
-
-def steps_read_weights() -> bool:
-    """True: an eager step reads the weights as it runs, so it may be kept while they change."""
-    return True
 
 
 # --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices --------

@@ -50,9 +50,11 @@ class StyleLoss:
             self._extract = cast_model(self._extract, f"mixed_{self.precision}")
         self._preprocess = models.preprocess_fn(model, preprocess)
         image, targets, vector, scalar = _signatures(outputs)
-        self._features = backend.compile_step(self._features_and_grams, input_signature=[image])
+        self._features = backend.compile_step(self._features_and_grams, input_signature=[image],
+                                              weights=[self._extract])
         self._step = backend.compile_step(self._loss_and_gradient,
-                                          input_signature=[image, targets, vector, vector, scalar])
+                                          input_signature=[image, targets, vector, vector, scalar],
+                                          weights=[self._extract])
 
     def targets(self, content: np.ndarray, style: np.ndarray, normalization: str = "target") -> tuple:
         """Content features, style Gram matrices and the normalisers, for (H, W, 3) 0-255 images."""

@@ -145,6 +145,8 @@ class _Run:
                self.method, self.precision, self.preprocess, id(self.strategy))
         if key not in cache:
             cache[key] = _Renderer(self, size)
+        else:
+            cache[key].take_weights()
         return cache[key]
 
 
@@ -205,8 +207,17 @@ class _Renderer:
         # Each renderer traces once. TensorFlow's retracing warning counts traces per code object,
         # so functions made from a method or a lambda here would add up the single traces of every
         # renderer (a warning after five layers); a partial has no code object of its own.
-        self._run_steps = backend.compile_step(functools.partial(_Renderer._run_steps_fn, self), jit_compile=jit)
-        self._score = backend.compile_step(functools.partial(_Renderer._score_fn, self))
+        weights = [model, self.features]  # read at each call (JAX passes them in; see backend.compile_step)
+        self._run_steps = backend.compile_step(functools.partial(_Renderer._run_steps_fn, self), jit_compile=jit,
+                                               weights=weights)
+        self._score = backend.compile_step(functools.partial(_Renderer._score_fn, self), weights=weights)
+
+    def take_weights(self):
+        """A kept renderer's reduced-precision (or per-replica) copy of the features takes the model's current
+        weights, so a picture drawn after they change is of the new ones."""
+        if self.features is not self.objective.features:
+            for mine, current in zip(self.features.weights, self.objective.features.weights, strict=True):
+                mine.assign(current)
 
     def _run_steps_fn(self, value, state, indices, seeds, start, count):
         """Steps start ... start + count - 1 of ascent on one replica's images: (value, the update

@@ -109,7 +109,7 @@ def fool(
 
     # A partial, not a closure: TensorFlow counts traces per code object, and every call of fool traces once.
     loss = functools.partial(_fooled, net, preprocess, target)
-    gradient = backend.compile_step(functools.partial(engine.loss_and_grad, loss))
+    gradient = backend.compile_step(functools.partial(engine.loss_and_grad, loss), weights=[net])
 
     def predict(x: np.ndarray) -> Prediction:
         logits = np.asarray(ops.convert_to_numpy(net(preprocess(ops.convert_to_tensor(x[None])), training=False)[0]),

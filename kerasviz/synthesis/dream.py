@@ -118,7 +118,7 @@ class TiledGradients:
                     backend.tensor_spec((2,), "int32")]
             self._grad = backend.compile_step(self._tiled, input_signature=spec)
         else:
-            self._tile_grad = backend.compile_step(self._one_tile)
+            self._tile_grad = backend.compile_step(self._one_tile, weights=[self._extract])
 
     def __call__(self, image: np.ndarray, tile_size: int = TILE_SIZE, seed: int = 0) -> np.ndarray:
         """Gradient (H, W, 3) of the loss at a 0-255 (H, W, 3) image, divided by its standard deviation."""
