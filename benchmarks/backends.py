@@ -10,9 +10,10 @@ each with its ratio to TensorFlow's time, and what must agree with TensorFlow:
   activation    the filter pictures of 8 filters of block3_conv1 and of block5_conv3 (fft, its default steps,
                 seed 0): their mean activation over TensorFlow's, per layer (>= 0.9)
   r             Pearson correlation of the Grad-CAM and SmoothGrad maps of the photo with TensorFlow's (>= 0.99)
-A step's time is (time of N+1 steps - time of 1 step) / N after a warm-up run, so tracing and compiling
-are left out whether or not a backend keeps its compiled step between calls. A backend that is not
-installed, or a part that fails on it (the ports are in progress), is one line; the rest still run.
+A step's time is (time of N+1 steps - time of 1 step) / N after a warm-up run (style: from the times its
+steps end), so tracing and compiling are left out whether or not a backend keeps its compiled step between
+calls. A backend that is not installed is one line. A part that fails is one line, the rest still run, and
+the exit status is 1, so a smoke run in CI fails.
 
   python benchmarks/backends.py                          # every installed backend, ~3 min each on 2 cores
   python benchmarks/backends.py --backends=tensorflow,jax
@@ -106,7 +107,7 @@ def part_smoothgrad(model, s: dict, out: str) -> dict:
 
     image = photo(s["photo_size"])
     saliency_map(model, s, out, "smoothgrad", samples=s["samples"], precision="float32")
-    # per noisy copy: JAX compiles its saliency step anew on each call, which per_step leaves out
+    # per noisy copy: per_step leaves out the first call's compiling
     run = lambda samples: saliency(model, image, TARGET, method="smoothgrad", samples=samples,  # noqa: E731
                                    precision="float32")
     return {"ms": 1000 * per_step(run, s["samples"])}
@@ -117,12 +118,15 @@ def part_gradcam(model, s: dict, out: str) -> dict:
 
 
 def part_style(model, s: dict, out: str) -> dict:
+    """Per step from the times the steps end (progress), so the compiling before and in the first step, which
+    varies by seconds from run to run, is left out."""
     from kerasviz.synthesis.style import transfer
 
     content, style = photo(s["style_size"]), photo(s["style_size"], "coffee")
-    run = lambda steps: transfer(content, style, model=model, size=s["style_size"], steps=steps,  # noqa: E731
-                                 levels=1, optimizer="adam", precision="float32")
-    return {"ms": 1000 * per_step(run, s["style_steps"])}
+    ends: list[float] = []
+    transfer(content, style, model=model, size=s["style_size"], steps=s["style_steps"] + 1, levels=1,
+             optimizer="adam", precision="float32", progress=lambda done, total: ends.append(time.perf_counter()))
+    return {"ms": 1000 * (ends[-1] - ends[0]) / (len(ends) - 1)}
 
 
 def one_line(error: Exception) -> str:
@@ -144,7 +148,7 @@ def worker(out: str, settings: dict) -> None:
         t0 = time.perf_counter()
         try:
             results[part] = globals()[f"part_{part}"](model, settings, out)
-        except Exception as error:  # a port in progress: one line, and the other parts still run
+        except Exception as error:  # one line, and the other parts still run; the parent exits 1
             results[part] = {"error": one_line(error)}
         results[part]["seconds"] = round(time.perf_counter() - t0, 1)
         with open(os.path.join(out, "results.json"), "w") as f:
@@ -186,8 +190,9 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1]) if a.shape == b.shape and a.std() > 0 and b.std() > 0 else float("nan")
 
 
-def compare(results: dict, folders: dict, layers: list[str]) -> None:
-    """Prints one table row per backend: times and ratios to TensorFlow, activation ratios, map correlations."""
+def compare(results: dict, folders: dict, layers: list[str]) -> list[str]:
+    """Prints one table row per backend: times and ratios to TensorFlow, activation ratios, map correlations;
+    then each part that failed, whose lines it returns."""
     tf = results.get("tensorflow", {})
     head = ["backend", "filter step", "smoothgrad", "style"] + [f"act {layer}" for layer in layers] + \
         ["r gradcam", "r smoothgrad", "seconds"]
@@ -222,6 +227,7 @@ def compare(results: dict, folders: dict, layers: list[str]) -> None:
         notes += [f"{name}: {res['failure']}"] if "failure" in res else []
     for note in notes:
         print(note)
+    return notes
 
 
 def main() -> None:
@@ -258,7 +264,9 @@ def main() -> None:
             os.makedirs(folders[name])
             results[name] = run_backend(name, settings, timeout, folders[name])
             print(f"{name}: done in {results[name].get('wall_seconds', '-')} s", flush=True)
-        compare(results, folders, settings["quality_layers"])
+        failed = compare(results, folders, settings["quality_layers"])
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
