@@ -17,6 +17,8 @@ the exit status is 1, so a smoke run in CI fails.
 
   python benchmarks/backends.py                          # every installed backend, ~3 min each on 2 cores
   python benchmarks/backends.py --backends=tensorflow,jax
+  python benchmarks/backends.py --parts=style            # some of the parts: filter_step, quality, smoothgrad,
+                                                         # gradcam, style
   python benchmarks/backends.py --smoke                  # CI: 32 px, 2 images, 2 filters, 2 steps, seconds
 """
 
@@ -136,15 +138,15 @@ def one_line(error: Exception) -> str:
 
 
 def worker(out: str, settings: dict) -> None:
-    """Runs every part on this Python's backend; writes out/results.json ({part: facts or {"error": line}})
-    and each map as out/METHOD.npy."""
+    """Runs the parts that settings["parts"] names on this Python's backend; writes out/results.json ({part:
+    facts or {"error": line}}) and each map as out/METHOD.npy."""
     import keras
 
     from kerasviz import backend, load_model
 
     results = {"backend": backend.NAME, "keras": keras.__version__}
     model = load_model("vgg16", "offline")
-    for part in PARTS:
+    for part in settings["parts"]:
         t0 = time.perf_counter()
         try:
             results[part] = globals()[f"part_{part}"](model, settings, out)
@@ -239,6 +241,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=None, help="SmoothGrad's noisy copies (default 50)")
     parser.add_argument("--timeout", type=int, default=None, help="seconds a backend may take (default "
                         "1800; --smoke 150)")
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated, from " + ", ".join(PARTS))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -249,6 +252,9 @@ def main() -> None:
     for key in ("quality_steps", "samples"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
+    settings["parts"] = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if unknown_parts := [p for p in settings["parts"] if p not in PARTS]:
+        parser.error(f"unknown part {', '.join(unknown_parts)}; valid: {', '.join(PARTS)}")
     names = [n.strip() for n in args.backends.split(",") if n.strip()]
     unknown = [n for n in names if n not in BACKENDS]
     if unknown:
