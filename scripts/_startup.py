@@ -52,3 +52,8 @@ def _start_quietly() -> None:
 
 if not os.environ.get("KERASVIZ_VERBOSE") and _keras_backend() == "tensorflow":
     _start_quietly()
+elif not os.environ.get("KERASVIZ_VERBOSE") and _keras_backend() == "jax":
+    import logging
+
+    # JAX logs at INFO, through absl's handler, that it found no TPU ("Unable to initialize backend 'tpu'")
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
