@@ -24,7 +24,7 @@ def tiny_cnn(seed: int = 0, *, dead_filter: int | None = None) -> keras.Model:
         kernel, bias = conv2.get_weights()
         probe = keras.Model(model.input, conv2.input)
         noisy_grey = 128 + np.random.default_rng(seed).uniform(-20, 20, (8, 32, 32, 3)).astype(np.float32)
-        pre = np.asarray(conv2.convolution_op(probe(noisy_grey), conv2.kernel))[..., dead_filter]
+        pre = keras.ops.convert_to_numpy(conv2.convolution_op(probe(noisy_grey), conv2.kernel))[..., dead_filter]
         bias[dead_filter] = -pre.max() - 0.05
         conv2.set_weights([kernel, bias])
     return model
@@ -51,7 +51,7 @@ def relu_convs(seed: int = 0, widths=(8, 8, 8), pool_after=(1,)) -> keras.Model:
 def activation_of(model, layer: str, images: np.ndarray, filters) -> np.ndarray:
     """Mean activation of each image's filter, images uint8/float 0-255 (N, H, W, 3)."""
     features = keras.Model(model.input, model.get_layer(layer).output)
-    acts = np.asarray(features(np.asarray(images, np.float32)))
+    acts = keras.ops.convert_to_numpy(features(np.asarray(images, np.float32)))
     return np.array([acts[i, ..., f].mean() for i, f in enumerate(filters)])
 
 
@@ -106,7 +106,7 @@ def layer_outputs(model, layers, image, preprocess=None) -> list[np.ndarray]:
         outer, _, inner = name.rpartition("/")
         host = model.get_layer(outer) if outer else model
         probe = keras.Model(host.inputs, host.get_layer(inner).output)
-        outputs.append(np.asarray(probe(x), np.float64)[0])
+        outputs.append(keras.ops.convert_to_numpy(probe(x)).astype(np.float64)[0])
     return outputs
 
 
@@ -122,3 +122,41 @@ def gram_distances(model, layers, image, target, preprocess=None) -> np.ndarray:
     ours = layer_outputs(model, layers, image, preprocess)
     theirs = layer_outputs(model, layers, target, preprocess)
     return np.array([np.mean((gram_matrix(a) - gram_matrix(b)) ** 2) for a, b in zip(ours, theirs)])
+
+
+def bilinear(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(N, h, w, C) -> (N, H, W, C) by bilinear interpolation at half-pixel centres, edges held, without
+    antialiasing: tf.image.resize's "bilinear" and jax.image.resize's "linear" when enlarging, written out here."""
+
+    def taps(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = (np.arange(m) + 0.5) * n / m - 0.5
+        low = np.floor(pos)
+        return np.clip(low, 0, n - 1).astype(int), np.clip(low + 1, 0, n - 1).astype(int), pos - low
+
+    lo, hi, t = taps(a.shape[1], size[0])
+    a = a[:, lo] * (1 - t)[None, :, None, None] + a[:, hi] * t[None, :, None, None]
+    lo, hi, t = taps(a.shape[2], size[1])
+    return a[:, :, lo] * (1 - t)[None, None, :, None] + a[:, :, hi] * t[None, None, :, None]
+
+
+def input_gradient(loss_of, x: np.ndarray) -> np.ndarray:
+    """d loss_of(x) / dx for a scalar loss of one float32 array, by the running Keras backend's own autodiff
+    called here (tf.GradientTape, jax.grad, torch.autograd), not through kerasviz.backend."""
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        return np.asarray(jax.grad(loss_of)(jax.numpy.asarray(x)))
+    if name == "torch":
+        import torch
+
+        t = torch.tensor(x, requires_grad=True)
+        loss_of(t).backward()
+        return t.grad.numpy()
+    import tensorflow as tf
+
+    t = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(t)
+        loss = loss_of(t)
+    return tape.gradient(loss, t).numpy()

@@ -7,7 +7,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kerasviz import models
 from kerasviz.attribution import saliency
@@ -15,10 +14,11 @@ from kerasviz.attribution.registry import REGISTRY
 from kerasviz.attribution.targets import Scoring
 from kerasviz.attribution.tokens import token_grid
 from kerasviz.errors import KerasvizError
+from tests.helpers import bilinear
 
 sys.path.insert(0, os.path.dirname(__file__))
 import scenes  # noqa: E402
-from test_saliency import CountCalls, images, pointing_hits, small_cnn, trained  # noqa: E402, F401
+from test_saliency import COUNTS_CALLS, CountCalls, images, pointing_hits, small_cnn, trained  # noqa: E402, F401
 from vit import build_vit  # noqa: E402
 
 CAMS = ("gradcam_plus_plus", "scorecam", "layercam", "eigencam", "hirescam")
@@ -93,6 +93,8 @@ def test_gradcam_plus_plus_is_gradcam_where_one_positive_map_drives_a_linear_hea
 
 def tape_grads(model: keras.Model, layer: str, x: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
     """A and d score / dA for `layer`, computed here with tf.GradientTape."""
+    import tensorflow as tf
+
     net = keras.Model(model.inputs, [model.get_layer(layer).output, model.outputs[0]])
     with tf.GradientTape() as tape:
         features, out = net(tf.constant(x, tf.float32))
@@ -100,6 +102,7 @@ def tape_grads(model: keras.Model, layer: str, x: np.ndarray, target: int) -> tu
     return features.numpy().astype(np.float64), tape.gradient(score, features).numpy().astype(np.float64)
 
 
+@pytest.mark.tensorflow_only  # the expected maps come from tf.GradientTape
 def test_hirescam_of_a_random_cnn_is_relu_of_gradient_times_activation():
     keras.utils.set_random_seed(3)
     inputs = keras.Input((6, 6, 3))
@@ -172,6 +175,7 @@ def test_tokens_that_fit_no_grid_are_a_one_line_error():
         assert "\n" not in str(error.value)
 
 
+@pytest.mark.tensorflow_only  # the expected maps come from tf.GradientTape
 @pytest.mark.parametrize("class_token", [True, False])
 def test_gradient_cams_on_vit_tokens(class_token):
     """On a non-square ViT (4 x 6 patches), the maps are those of the patch tokens laid out row by row, with the
@@ -232,15 +236,20 @@ def test_scorecam_weights_the_channel_that_keeps_the_score():
     x, boxes = red_and_green_scenes(12)
     maps = saliency(model, x, 0, method="scorecam")
     assert pointing_hits(maps, boxes).all()
-    activations = keras.Model(model.inputs[0], model.get_layer("detect").output)(x).numpy()
+    activations = keras.ops.convert_to_numpy(keras.Model(model.inputs[0], model.get_layer("detect").output)(x))
     assert not pointing_hits(np.kron(activations.sum(-1), np.ones((2, 2))), boxes).any()  # the control
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
 
 
 def channel_masks(a: np.ndarray) -> list[np.ndarray]:
     """Score-CAM's masks, computed here: each channel of `a` upsampled bilinearly to 32 x 32 and scaled to 0-1."""
     masks = []
     for k in range(a.shape[-1]):
-        mask = tf.image.resize(a[..., k : k + 1], (32, 32), method="bilinear").numpy()
+        mask = bilinear(a[..., k : k + 1], (32, 32))
         masks.append((mask - mask.min((1, 2, 3), keepdims=True)) / np.ptp(mask, axis=(1, 2, 3), keepdims=True))
     return masks
 
@@ -250,8 +259,8 @@ def test_scorecam_is_its_formula():
     multiplied into the image; the scores of those copies, softmax over channels, weight the channels."""
     model = colour_detector()
     x, _ = red_and_green_scenes(3, seed=8)
-    a = keras.Model(model.inputs[0], model.get_layer("detect").output)(x).numpy().astype(np.float64)
-    scores = [model(x * mask).numpy()[:, 0] for mask in channel_masks(a)]
+    a = keras.ops.convert_to_numpy(keras.Model(model.inputs[0], model.get_layer("detect").output)(x)).astype(np.float64)
+    scores = [keras.ops.convert_to_numpy(model(x * mask))[:, 0] for mask in channel_masks(a)]
     weights = np.exp(np.array(scores).T)
     weights /= weights.sum(1, keepdims=True)
     expected = relu(np.einsum("nhwc,nc->nhw", a, weights))
@@ -266,8 +275,8 @@ def test_scorecam_weighted_by_class_probabilities_is_the_authors_formula():
     two = keras.Model(model.inputs, keras.layers.Dense(2, name="two")(model.layers[-2].output))
     two.get_layer("two").set_weights([np.array([[4.0, 0.0], [0.0, 4.0]], np.float32), np.zeros(2, np.float32)])
     x, _ = red_and_green_scenes(3, seed=8)
-    a = keras.Model(two.inputs[0], two.get_layer("detect").output)(x).numpy().astype(np.float64)
-    weights = [tf.nn.softmax(two(x * mask), axis=-1).numpy()[:, 1] for mask in channel_masks(a)]
+    a = keras.ops.convert_to_numpy(keras.Model(two.inputs[0], two.get_layer("detect").output)(x)).astype(np.float64)
+    weights = [softmax(keras.ops.convert_to_numpy(two(x * mask)).astype(np.float64))[:, 1] for mask in channel_masks(a)]
     expected = relu(np.einsum("nhwc,nc->nhw", a, np.array(weights).T))
     got = attribute("scorecam", two, x, 1, weighting="classes")
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
@@ -354,9 +363,10 @@ def counting_cnn(channels: int = 16) -> tuple[keras.Model, CountCalls]:
         ("rise", {"masks": 40, "batch_size": 32}, 3 * 40, 4),
     ],
 )
+@COUNTS_CALLS
 def test_masked_copies_go_through_the_model_in_batches(method, options, images_seen, calls):
     """As PAIR saliency's tests count calls: far fewer model calls than channels or masks."""
     model, counter = counting_cnn()
     saliency(model, images(3, (8, 8)), 1, method=method, **options)
-    assert int(counter.images.numpy()) == images_seen
-    assert int(counter.calls.numpy()) == calls
+    assert int(keras.ops.convert_to_numpy(counter.images)) == images_seen
+    assert int(keras.ops.convert_to_numpy(counter.calls)) == calls

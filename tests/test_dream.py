@@ -3,11 +3,10 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kerasviz.errors import KerasvizError
 from kerasviz.synthesis import dream
-from tests.helpers import relu_convs, to_unit
+from tests.helpers import input_gradient, relu_convs, to_unit
 
 LAYERS = {"c2": 1.0, "c3": 0.5}
 
@@ -30,17 +29,17 @@ def objective(model, picture) -> float:
     """sum_l w_l * mean(activation_l) of one 0-255 picture, computed with Keras alone."""
     extract = keras.Model(model.inputs, [model.get_layer(n).output for n in LAYERS])
     outputs = extract(to_unit(np.asarray(picture, np.float32)[None]))
-    return float(sum(w * np.mean(o) for w, o in zip(LAYERS.values(), outputs)))
+    return float(sum(w * keras.ops.convert_to_numpy(o).mean() for w, o in zip(LAYERS.values(), outputs)))
 
 
 def untiled_gradient(model, picture):
     extract = keras.Model(model.inputs, [model.get_layer(n).output for n in LAYERS])
-    x = tf.constant(picture)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
+
+    def loss(x):
         outputs = extract(to_unit(x[None]))
-        loss = sum(w * tf.reduce_mean(o) for w, o in zip(LAYERS.values(), outputs))
-    grad = tape.gradient(loss, x).numpy()
+        return sum(w * keras.ops.mean(o) for w, o in zip(LAYERS.values(), outputs))
+
+    grad = input_gradient(loss, picture)
     return grad / grad.std()
 
 

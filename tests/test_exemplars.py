@@ -156,7 +156,7 @@ def test_positions_mostly_in_the_padding_are_not_exemplars():
     model.get_layer("units").set_weights([kernel, np.zeros(1, np.float32)])
     rng = np.random.default_rng(0)
     image = rng.uniform(120, 136, (30, 30, 3)).astype(np.uint8)
-    activations = model(image[None].astype(np.float32)).numpy()[0, ..., 0]
+    activations = keras.ops.convert_to_numpy(model(image[None].astype(np.float32)))[0, ..., 0]
     assert np.unravel_index(activations.argmax(), activations.shape) in {(0, 0), (0, 29), (29, 0), (29, 29)}
     (found,), = dataset_exemplars(model, "units", [0], [image], top=1, size=None)
     top, left, bottom, right = found.box

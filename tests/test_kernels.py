@@ -47,7 +47,7 @@ def test_a_known_kernel_renders_to_the_expected_pixels():
 def test_caffe_models_are_drawn_with_their_bgr_weights_reversed():
     model = load_model("vgg16", None)
     pictures, scales = kernel_pictures(model, zoom=1)
-    kernel = np.asarray(model.get_layer("block1_conv1").kernel)[..., 5]  # (3, 3, BGR)
+    kernel = keras.ops.convert_to_numpy(model.get_layer("block1_conv1").kernel)[..., 5]  # (3, 3, BGR)
     scale = np.abs(kernel).max()
     np.testing.assert_allclose(scales[5], scale, rtol=1e-6)
     expected = np.round((0.5 + 0.5 * kernel[..., ::-1] / scale) * 255)

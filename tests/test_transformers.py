@@ -9,11 +9,11 @@ NumPy product of the attention scores that Keras itself gives (read here with
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import kerasviz
 from kerasviz.attribution.tokens import MAX_EXTRA_TOKENS, token_grid
 from kerasviz.errors import KerasvizError
+from tests.helpers import bilinear
 from tests.vit import build_vit
 
 SIZE = 32  # tests/vit.py's default input side
@@ -51,7 +51,7 @@ def _numpy_rollout(scores: list[np.ndarray], fuse=np.mean) -> np.ndarray:
 
 
 def _upsampled(grids: np.ndarray, size) -> np.ndarray:
-    return tf.image.resize(grids[..., None].astype(np.float32), size, method="bilinear").numpy()[..., 0]
+    return bilinear(grids[..., None].astype(np.float32), size)[..., 0]
 
 
 # --- rollout ---------------------------------------------------------------------------------
@@ -76,12 +76,12 @@ def test_rollout_is_the_product_of_the_keras_attention(head_fusion, fuse):
     for layer in _attentions(model):  # sharper attention than random weights give, so heads and tokens differ
         for weight in layer.weights:
             if weight.path.endswith("query/kernel"):
-                weight.assign(weight.numpy() * 6.0)
+                weight.assign(keras.ops.convert_to_numpy(weight) * 6.0)
     x = _images(2, seed=1)
-    before = model(x).numpy()
+    before = keras.ops.convert_to_numpy(model(x))
     maps = kerasviz.saliency(model, x, 3, method="rollout", head_fusion=head_fusion)
     # The model is as it was: same outputs, and its layers' own call.
-    np.testing.assert_array_equal(model(x).numpy(), before)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x)), before)
     assert all("call" not in vars(layer) for layer in _attentions(model))
     joint = _numpy_rollout(_keras_scores(model, x), fuse)
     expected = _upsampled(joint[:, 0, 1:].reshape(2, 4, 4), (SIZE, SIZE))  # the class token's row, patches
@@ -217,7 +217,7 @@ def test_filter_pictures_raise_a_unit_of_the_tokens_or_a_class_logit(filter_vit,
     features = keras.Model(model.inputs[0], model.get_layer(layer).output)
 
     def objective(pictures: np.ndarray) -> np.ndarray:
-        out = features(pictures.astype(np.float32)).numpy()
+        out = keras.ops.convert_to_numpy(features(pictures.astype(np.float32)))
         return out.reshape(len(pictures), -1, out.shape[-1]).mean(axis=1)[np.arange(len(filters)), filters]
 
     start, _ = kerasviz.visualize_filters(model, layer, filters, size=SIZE, steps=1, method=method)
@@ -245,8 +245,8 @@ def _keras_hub_vit():
     )  # random weights; no preset is downloaded
 
 
-def _class_token_mean(out: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(out[:, 0], axis=-1)  # a backbone has no classifier: the class token's mean feature
+def _class_token_mean(out):
+    return keras.ops.mean(out[:, 0], axis=-1)  # a backbone has no classifier: the class token's mean feature
 
 
 def test_rollout_on_a_keras_hub_vit():
