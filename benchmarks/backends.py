@@ -52,8 +52,10 @@ MIN_ACTIVATION, MIN_R = 0.9, 0.99  # the issue's bars
 
 
 def per_step(run, steps: int) -> float:
-    """Seconds per step of run(steps): a warm-up run, then (time of steps + 1 - time of 1) / steps."""
+    """Seconds per step of run(steps): warm-up runs of both sizes (JAX compiles once per batch shape, and a
+    SmoothGrad of N + 1 copies has a shape of its own), then (time of steps + 1 - time of 1) / steps."""
     run(1)
+    run(steps + 1)
     t0 = time.perf_counter()
     run(1)
     one = time.perf_counter() - t0
