@@ -21,7 +21,7 @@ from kerasviz.attribution.targets import (
     output_op,
     scored_model,
 )
-from kerasviz.models.precision import cast_model, clone, loss_scale
+from kerasviz.models.precision import cast_model, clone, loss_scale, take_weights
 
 
 def compile_images_step(fn: Callable, weights: list) -> Callable:
@@ -135,8 +135,7 @@ def _compute_copy(model: keras.Model, net: keras.Model, precision: str, key: tup
     if key not in copies:
         copies[key] = cast_model(net, f"mixed_{precision}")
     else:
-        for mine, current in zip(copies[key].weights, net.weights, strict=True):
-            mine.assign(current)
+        take_weights(copies[key], net)
     return copies[key]
 
 

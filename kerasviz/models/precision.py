@@ -67,6 +67,12 @@ def cast_model(model: keras.Model, dtype_policy: str) -> keras.Model:
     return clone(model, with_policy)
 
 
+def take_weights(copy: keras.Model, model: keras.Model) -> None:
+    """`copy` (cast_model or clone of `model`, kept between calls) takes `model`'s current weights."""
+    for mine, current in zip(copy.weights, model.weights, strict=True):
+        mine.assign(current)
+
+
 def clone(model: keras.Model, edit: Callable) -> keras.Model:
     """clone_model where `edit(layer, config)` returns a new config or a new layer; weights copied.
 

@@ -24,7 +24,7 @@ from kerasviz import backend, io, models
 from kerasviz.errors import KerasvizError
 from kerasviz.models.precision import accelerator as _accelerator
 from kerasviz.models.precision import cast_model as _cast_model
-from kerasviz.models.precision import loss_scale, resolve_precision
+from kerasviz.models.precision import loss_scale, resolve_precision, take_weights
 from kerasviz.optvis import activations, engine, optim
 from kerasviz.optvis import objectives as obj
 from kerasviz.optvis import replicas as replicas_lib
@@ -216,8 +216,7 @@ class _Renderer:
         """A kept renderer's reduced-precision (or per-replica) copy of the features takes the model's current
         weights, so a picture drawn after they change is of the new ones."""
         if self.features is not self.objective.features:
-            for mine, current in zip(self.features.weights, self.objective.features.weights, strict=True):
-                mine.assign(current)
+            take_weights(self.features, self.objective.features)
 
     def _run_steps_fn(self, value, state, indices, seeds, start, count):
         """Steps start ... start + count - 1 of ascent on one replica's images: (value, the update
