@@ -96,14 +96,13 @@ def test_layer_study_takes_style_transfers_options_but_not_its_layers(model):
             style.layer_study(content, style_img, model=model, content_layers=["c2"], style_sets=sets, **wrong)
 
 
-@pytest.mark.xfail(keras.backend.backend() == "jax", strict=True,
-                   reason="known on JAX (2026-12-07), not yet explained: style transfer with all the "
-                   "style layers ends farther from the style on every layer (0.77) than with the early ones (0.63)")
 def test_layer_study_shapes_and_the_readmes_ordering(model):
     content, style_img = pair(24)
+    # 20 steps: with every style layer, the first ten barely move on some random draws (JAX's: 0.77 at 10 steps;
+    # the same weights give TensorFlow's numbers on every backend)
     images, table = style.layer_study(
         content, style_img, model=model, content_layers=["c2", "c3"], style_sets={"early": ["c1"], "all": LAYERS},
-        size=24, steps=10, levels=1, preprocess=to_unit,
+        size=24, steps=20, levels=1, preprocess=to_unit,
     )
     assert images.shape == (2, 2, 24, 24, 3) and images.dtype == np.uint8
     assert [(c["content_layer"], c["style_set"]) for c in table] == [("c2", "early"), ("c2", "all"),
