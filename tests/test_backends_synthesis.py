@@ -198,3 +198,15 @@ def test_resize_averages_blocks_to_shrink_and_keeps_smooth_ramps_to_enlarge():
     big = io.resize(ramp, (16, 24))
     assert big.shape == (16, 24, 3) and big.dtype == np.float32
     assert np.all(np.diff(big[:, 2:-2], axis=1) > 0) and np.ptp(big[:, :, 0], axis=0).max() < 1e-3
+
+
+def test_resize_enlarges_as_tensorflows_bicubic_off_tensorflow(monkeypatch):
+    """The numpy bicubic that JAX and PyTorch use gives tf.image.resize's numbers (where TensorFlow is installed
+    to ask), at a photo's size."""
+    tf = pytest.importorskip("tensorflow")
+    from kerasviz import backend, io
+
+    image = np.random.default_rng(1).uniform(0, 255, (143, 214, 3)).astype(np.float32)
+    want = tf.image.resize(image[None], (200, 300), method="bicubic", antialias=True)[0].numpy()
+    monkeypatch.setattr(backend, "NAME", "jax")  # the path taken without TensorFlow, on any backend
+    np.testing.assert_allclose(io.resize(image, (200, 300)), want, atol=0.01)
