@@ -6,6 +6,8 @@ VGG16 with the offline weights (the same numbers on every backend), everything i
   smoothgrad    ms per noisy copy: SmoothGrad (50 copies; its map) of a 224 px photo (skimage's chelsea), target
                 the mean of block5_conv3
   style         ms per step of style transfer (Adam, one level, 224 px; chelsea in coffee's style)
+  dream         ms per step of a whole DeepDream (default layers, 2 octaves of 5 steps, chelsea at 224 px),
+                the octaves' resizing included, after a first run has compiled
 each with its ratio to TensorFlow's time, and what must agree with TensorFlow:
   activation    the filter pictures of 8 filters of block3_conv1 and of block5_conv3 (fft, its default steps,
                 seed 0): their mean activation over TensorFlow's, per layer (>= 0.9)
@@ -18,7 +20,7 @@ the exit status is 1, so a smoke run in CI fails.
   python benchmarks/backends.py                          # every installed backend, ~3 min each on 2 cores
   python benchmarks/backends.py --backends=tensorflow,jax
   python benchmarks/backends.py --parts=style            # some of the parts: filter_step, quality, smoothgrad,
-                                                         # gradcam, style
+                                                         # gradcam, style, dream
   python benchmarks/backends.py --smoke                  # CI: 32 px, 2 images, 2 filters, 2 steps, seconds
 """
 
@@ -37,13 +39,15 @@ import time
 import numpy as np
 
 BACKENDS = ("tensorflow", "jax", "torch")
-PARTS = ("filter_step", "quality", "smoothgrad", "gradcam", "style")
+PARTS = ("filter_step", "quality", "smoothgrad", "gradcam", "style", "dream")
 FULL = {"step_layer": "block5_conv1", "step_size": 128, "step_batch": 16, "step_steps": 8,
         "quality_layers": ["block3_conv1", "block5_conv3"], "quality_filters": 8, "quality_size": 128,
-        "quality_steps": None, "photo_size": 224, "samples": 50, "style_size": 224, "style_steps": 10}
+        "quality_steps": None, "photo_size": 224, "samples": 50, "style_size": 224, "style_steps": 10,
+        "dream_size": 224, "dream_steps": 5}
 SMOKE = {"step_layer": "block1_conv2", "step_size": 32, "step_batch": 2, "step_steps": 2,
          "quality_layers": ["block1_conv2", "block2_conv1"], "quality_filters": 2, "quality_size": 32,
-         "quality_steps": 2, "photo_size": 32, "samples": 2, "style_size": 32, "style_steps": 2}
+         "quality_steps": 2, "photo_size": 32, "samples": 2, "style_size": 32, "style_steps": 2,
+         "dream_size": 32, "dream_steps": 1}
 TARGET = "block5_conv3"  # the photo's target: offline VGG16 has no classifier (as the README's saliency row)
 MIN_ACTIVATION, MIN_R = 0.9, 0.99  # the issue's bars
 
@@ -133,6 +137,19 @@ def part_style(model, s: dict, out: str) -> dict:
     return {"ms": 1000 * (ends[-1] - ends[0]) / (len(ends) - 1)}
 
 
+def part_dream(model, s: dict, out: str) -> dict:
+    """Per step of a whole run, timed on the second run: the first compiles (kept on the model), and the
+    resizing between octaves, done on the host, counts."""
+    from kerasviz.synthesis.dream import deep_dream
+
+    image, octaves = photo(s["dream_size"]), 2
+    run = lambda: deep_dream(image, model=model, octaves=octaves, steps=s["dream_steps"])  # noqa: E731
+    run()
+    t0 = time.perf_counter()
+    run()
+    return {"ms": 1000 * (time.perf_counter() - t0) / (octaves * s["dream_steps"])}
+
+
 def one_line(error: Exception) -> str:
     """The error's type and first line, without terminal colours, at most 200 characters."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
@@ -198,7 +215,7 @@ def compare(results: dict, folders: dict, layers: list[str]) -> list[str]:
     """Prints one table row per backend: times and ratios to TensorFlow, activation ratios, map correlations;
     then each part that failed, whose lines it returns."""
     tf = results.get("tensorflow", {})
-    head = ["backend", "filter step", "smoothgrad", "style"] + [f"act {layer}" for layer in layers] + \
+    head = ["backend", "filter step", "smoothgrad", "style", "dream"] + [f"act {layer}" for layer in layers] + \
         ["r gradcam", "r smoothgrad", "seconds"]
     print(" | ".join(head))
     notes = []
@@ -207,7 +224,7 @@ def compare(results: dict, folders: dict, layers: list[str]) -> list[str]:
             print(f"{name}: skipped: {res['skipped']}")
             continue
         row = [f"{name} ({res.get('keras', '?')})"]
-        for part in ("filter_step", "smoothgrad", "style"):
+        for part in ("filter_step", "smoothgrad", "style", "dream"):
             ms, base = res.get(part, {}).get("ms"), tf.get(part, {}).get("ms")
             ratio = f" ({ms / base:.2f}x TF)" if ms is not None and base else ""
             row.append(f"{ms:.1f} ms{ratio}" if ms is not None else "-")

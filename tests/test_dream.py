@@ -78,6 +78,19 @@ def test_same_seed_same_bytes(model):
     np.testing.assert_array_equal(run(), run())
 
 
+def test_a_second_dream_reuses_its_steps_and_reads_the_weights_of_the_moment():
+    kept, other = tiny_model(0), tiny_model(1)
+    picture = image(40, 40)
+    run = lambda m: dream.deep_dream(picture, model=m, layers=LAYERS, octaves=2, steps=3, tile_size=32,  # noqa: E731
+                                     preprocess=to_unit)
+    first = run(kept)
+    steps = dream._kept_gradients(kept, LAYERS, to_unit)
+    kept.set_weights(other.get_weights())
+    np.testing.assert_array_equal(run(kept), run(other))
+    assert dream._kept_gradients(kept, LAYERS, to_unit) is steps
+    assert not np.array_equal(first, run(other))  # the weights change the dream
+
+
 def test_bad_arguments(model):
     with pytest.raises(KerasvizError, match="not in"):
         dream.deep_dream(image(32, 32), model=model, layers={"mixed3": 1.0})

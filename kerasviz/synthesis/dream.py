@@ -182,6 +182,17 @@ class TiledGradients:
         return gradient / tf.maximum(tf.math.reduce_std(gradient), 1e-30)  # scale-free: no additive epsilon
 
 
+def _kept_gradients(model: keras.Model, layers: Mapping[str, float], preprocess: Callable | None) -> TiledGradients:
+    """The model's TiledGradients for these layers and preprocessing, built once: a second dream on the model
+    (another picture, the README's two) runs the compiled steps of the first (JAX compiles once per tile
+    shape); the steps read the weights of the moment."""
+    cache = models.model_cache(model, "dream_gradients")
+    key = (tuple(layers.items()), preprocess)
+    if key not in cache:
+        cache[key] = TiledGradients(model, layers, preprocess)
+    return cache[key]
+
+
 def _splits(length, tile_size):
     """Boundaries of ceil(length / tile_size) near-equal tiles: [0, ..., length] (TensorFlow tensors)."""
     import tensorflow as tf
@@ -222,7 +233,7 @@ def deep_dream(
     original = io.single(image, "deep_dream's image")
     model = model if model is not None else default_model()
     with models.model_errors(model, "building DeepDream's gradients"):
-        gradients = TiledGradients(model, options.layer_weights(model), preprocess)
+        gradients = _kept_gradients(model, options.layer_weights(model), preprocess)
     octaves, steps, scale = options.octaves, options.steps, options.octave_scale
     shapes = [tuple(max(1, round(s / scale**k)) for s in original.shape[:2]) for k in range(octaves)][::-1]
     dream = io.resize(original, shapes[0])
