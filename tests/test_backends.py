@@ -139,3 +139,17 @@ def test_scripts_start_without_tensorflow_on_other_backends(name):
     env.pop("KERASVIZ_VERBOSE", None)
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert run.stdout.strip() == "False", run.stderr[-2000:]
+
+
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_auto_precision_on_a_cpu_takes_bfloat16_only_where_the_backend_gains_from_it(monkeypatch, has_bf16):
+    """Measured on a Zen 4 with AVX512-BF16 (the backend modules' comments): TensorFlow's and PyTorch's bfloat16
+    convolutions about halve the time, XLA:CPU's (JAX) do not, so JAX keeps the exact float32."""
+    from kerasviz.models import precision
+
+    monkeypatch.setattr(precision, "accelerator", lambda: None)
+    monkeypatch.setattr(precision.backend, "accelerator", lambda: (None, 0))
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda: has_bf16)
+    gains = {"tensorflow": True, "jax": False, "torch": True}[keras.backend.backend()]
+    assert precision.resolve_precision("auto") == ("bfloat16" if has_bf16 and gains else "float32")
+    assert precision.resolve_precision("float16") == "float16"

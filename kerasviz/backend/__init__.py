@@ -35,7 +35,8 @@ __all__ += ["images_signature", "output_gradient"]
 
 # --- models and synthesis (kerasviz.models, optvis.feature_losses, synthesis): specs, errors, devices ---
 tensor_spec, runtime_errors, accelerator = _chosen.tensor_spec, _chosen.runtime_errors, _chosen.accelerator
-__all__ += ["accelerator", "runtime_errors", "tensor_spec"]
+CPU_BFLOAT16 = _chosen.CPU_BFLOAT16  # whether bfloat16 is faster than float32 on a CPU that has it, here
+__all__ += ["CPU_BFLOAT16", "accelerator", "runtime_errors", "tensor_spec"]
 
 # --- optvis (filter and class pictures): per-image stateless draws, the inverse 2-D real FFT, the image warp ---
 affine_warp, irfft2 = _chosen.affine_warp, _chosen.irfft2

@@ -41,7 +41,8 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_precision(precision: str) -> str:
-    """'auto' -> the fastest compute type that keeps quality on this machine."""
+    """'auto' -> the fastest compute type that keeps quality on this machine: on a CPU, bfloat16 where the CPU
+    has it and the backend's convolutions run faster in it (TensorFlow and PyTorch; not JAX), else float32."""
     if precision not in PRECISIONS:
         raise KerasvizError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     if precision != "auto":
@@ -51,7 +52,7 @@ def resolve_precision(precision: str) -> str:
         return "bfloat16"
     if kind == "GPU":
         return "bfloat16" if major >= 8 else "float16"
-    return "bfloat16" if cpu_has_bf16() else "float32"
+    return "bfloat16" if cpu_has_bf16() and backend.CPU_BFLOAT16 else "float32"
 
 
 def cast_model(model: keras.Model, dtype_policy: str) -> keras.Model:

@@ -93,7 +93,8 @@ class FilterOptions(Options):
         "fft_progressive (half size first), fft_roll (rolled over its whole side, saved at its best roll) or classic "
         "(pixel space, Chollet 2016).", kind="str", optional=True)
     seed: int = option(0, "Random seed of the starting images; the same seed gives the same output.")
-    precision: str = option("auto", "Compute precision: auto takes bfloat16 where the hardware has it.",
+    precision: str = option("auto", "Compute precision: auto takes bfloat16 where the hardware has it and it is faster "
+                            "(on a CPU: TensorFlow and PyTorch, not JAX).",
                             choices=PRECISIONS)
     batch_size: int | None = option(None, "Images per compiled batch (default: from a memory budget).", low=1,
                                     kind="int")

@@ -81,8 +81,8 @@ def visualize_filters(
         centred on its unit's strongest response; "classic": normalised-gradient ascent in pixel
         space, Chollet 2016), `seed` (the same seed gives the same images), `precision` ("auto",
         "float32", "bfloat16" or "float16" compute; the image and the losses stay float32; "auto"
-        takes bfloat16 where the hardware has it), `batch_size` (images per compiled batch; default
-        from a memory budget).
+        takes bfloat16 where the hardware has it and it is faster: not on JAX's CPU path), `batch_size`
+        (images per compiled batch; default from a memory budget).
       objective: what to maximise instead of each filter's mean activation; a channel or
         neuron objective without an index takes each image's filter from `filters`.
       preprocess: RGB 0-255 -> model input, for models not from load_model.
