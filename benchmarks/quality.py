@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -122,9 +123,9 @@ def specificity_rank(model, layer: str, images: np.ndarray, filters, *, photos: 
 
 def _mean_responses(model, layer: str, images: np.ndarray) -> np.ndarray:
     """float32 (N, C): each unit's spatial mean response of `layer` to each uint8 image."""
-    features = tf.keras.Model(model.input, models.get_layer(model, layer).output)
-    outputs = features(models.preprocess_fn(model)(tf.constant(images, tf.float32)))
-    return tf.reduce_mean(tf.cast(outputs, tf.float32), axis=(1, 2)).numpy()
+    features = keras.Model(model.input, models.get_layer(model, layer).output)
+    outputs = features(models.preprocess_fn(model)(keras.ops.convert_to_tensor(images, "float32")))
+    return keras.ops.convert_to_numpy(keras.ops.mean(keras.ops.cast(outputs, "float32"), axis=(1, 2)))
 
 
 def photo_means(model, layer: str, photos: np.ndarray) -> np.ndarray:
