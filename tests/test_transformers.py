@@ -212,7 +212,8 @@ def filter_vit() -> keras.Model:
 @pytest.mark.parametrize(("layer", "filters"), [("block0_mlp1", [0, 1, 2]), ("logits", [0, 3])])
 def test_filter_pictures_raise_a_unit_of_the_tokens_or_a_class_logit(filter_vit, method, layer, filters):
     """The objective of a unit of a Dense on tokens is its mean over the tokens; of a logit, the logit.
-    Read with Keras on the pictures: more steps from the same start reach more (a no-op would tie)."""
+    Read with Keras on the pictures: more steps from the same start reach more (a no-op would tie). Not 12
+    steps: on a random ViT the first dozen can dip below the start (on every backend, in either precision)."""
     model = filter_vit
     features = keras.Model(model.inputs[0], model.get_layer(layer).output)
 
@@ -221,7 +222,7 @@ def test_filter_pictures_raise_a_unit_of_the_tokens_or_a_class_logit(filter_vit,
         return out.reshape(len(pictures), -1, out.shape[-1]).mean(axis=1)[np.arange(len(filters)), filters]
 
     start, _ = kerasviz.visualize_filters(model, layer, filters, size=SIZE, steps=1, method=method)
-    pictures, act = kerasviz.visualize_filters(model, layer, filters, size=SIZE, steps=12, method=method)
+    pictures, act = kerasviz.visualize_filters(model, layer, filters, size=SIZE, steps=48, method=method)
     assert pictures.shape == (len(filters), SIZE, SIZE, 3) and pictures.dtype == np.uint8
     np.testing.assert_allclose(act, objective(pictures), rtol=1e-3, atol=1e-4)
     assert (objective(pictures) > objective(start)).all(), (objective(start), objective(pictures))
